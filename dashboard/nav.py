@@ -1,0 +1,36 @@
+"""The app's pages, in one place: the entry registers them, Home links to them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    file: str
+    title: str
+    url_path: str
+    icon: str
+    blurb: str  # one plain sentence for the Home card
+
+
+PAGES = [
+    PageInfo("home.py", "Home", "", ":material/home:", "What NetLens is and where to start."),
+    PageInfo("convolution.py", "Convolution", "convolution", ":material/blur_on:",
+             "Slide a small grid of numbers (a kernel) over a photo to blur it or find its edges — "
+             "the operation at the heart of image-recognising nets."),
+]
+
+
+def page(file: str) -> st.Page:
+    info = next(p for p in PAGES if p.file == file)
+    return st.Page(PAGES_DIR / info.file, title=info.title, icon=info.icon,
+                   url_path=info.url_path or None, default=info.file == "home.py")
+
+
+def all_pages() -> list[st.Page]:
+    return [page(p.file) for p in PAGES]

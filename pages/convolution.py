@@ -1,0 +1,53 @@
+"""Convolution: slide a kernel over a picture."""
+import streamlit as st
+
+from analysis import images
+from analysis.convolution import convolve
+from dashboard import convolution_view as view
+from dashboard import figures, widgets
+
+st.title("Convolution")
+st.markdown(
+    "A **kernel** is a small grid of weights. Place it over a patch of the picture, multiply each "
+    "weight by the pixel under it, and add up: that sum is one output pixel. Slide the kernel "
+    "everywhere and you get a new picture. Convolutional nets *learn* their kernels."
+)
+
+with st.sidebar:
+    image, caption, image_key = widgets.image_source_ui()
+    choice = widgets.kernel_ui()
+    settings = widgets.conv_settings_ui(choice.kernel if choice else images.np.zeros((1, 1)))
+
+if choice is None:
+    st.info("Fix the kernel in the sidebar to see the result.")
+    st.stop()
+
+src = images.to_gray(image) if settings.gray else image
+left, right = st.columns([1, 2], vertical_alignment="center")
+left.plotly_chart(figures.kernel_heatmap(choice.kernel, f"{choice.name} kernel"), width="stretch",
+                  config={"displayModeBar": False})
+right.markdown(f"**{choice.name}.** {choice.explanation}")
+right.markdown(view.size_message(*src.shape[:2], choice.kernel.shape, settings.padding, settings.stride))
+right.caption("Like PyTorch, this page does not flip the kernel (cross-correlation)"
+              + (" — but you switched flipping on, so this is true convolution." if settings.flip else "."))
+
+try:
+    out = convolve(src, choice.kernel, settings.padding, settings.stride, settings.flip)
+except ValueError as e:
+    st.error(str(e), icon=":material/error:")
+    st.stop()
+
+kh, kw = choice.kernel.shape
+before, after = st.columns(2)
+before.image(view.input_for_browser(src, f"{image_key}|{settings.gray}"), caption=f"Before: {caption}", width="stretch")
+after.image(view.output_for_browser(out, settings.display), width="stretch",
+            caption=f"After: {choice.name} ({kh}×{kw}), shown as {images.DISPLAY_MODES[settings.display]}. "
+                    f"Values range from {float(out.min()):.4g} to {float(out.max()):.4g}.")
+
+kernel, pad, stride, flip, mode = choice.kernel, settings.padding, settings.stride, settings.flip, settings.display
+st.download_button(
+    "Download the result (full-resolution PNG)", icon=":material/download:",
+    data=lambda: images.encode(images.to_uint8(convolve(src, kernel, pad, stride, flip), mode), "png"),
+    file_name=f"netlens-{choice.name.lower().replace(' ', '-')}.png", mime="image/png",
+    help="The whole output at full size, with the display mapping above. Made only when you click.",
+)
