@@ -128,3 +128,39 @@ def convolve(image: np.ndarray, kernel: np.ndarray, padding: str = "valid", stri
     if stride > 1:
         out = out[::stride, ::stride]
     return out
+
+
+@dataclass(frozen=True)
+class PixelStep:
+    """The arithmetic behind one output pixel, for the step-by-step panel."""
+    out_row: int
+    out_col: int
+    padded: np.ndarray  # the input with its zero border (if any), float
+    pad: tuple[int, int]  # rows, columns of zeros added on each side
+    top: int  # window's top-left corner in `padded`
+    left: int
+    window: np.ndarray  # the kh×kw values under the kernel
+    kernel: np.ndarray  # as applied (flipped if flip=True)
+    products: np.ndarray  # window × kernel, element by element
+    total: float  # their sum: the output pixel
+
+
+def explain_pixel(image: np.ndarray, kernel: np.ndarray, out_row: int, out_col: int,
+                  padding: str = "valid", stride: int = 1, flip: bool = False) -> PixelStep:
+    """What output pixel (out_row, out_col) of a 2-D image is made of."""
+    image = np.asarray(image, dtype=np.float64)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if image.ndim != 2:
+        raise ValueError(f"The step-by-step view works on one channel (H×W); got shape {image.shape}.")
+    _check(image, kernel, padding, stride)
+    oh, ow = output_size(*image.shape, kernel.shape, padding, stride)
+    if not (0 <= out_row < oh and 0 <= out_col < ow):
+        raise ValueError(f"Output pixel ({out_row}, {out_col}) is outside the {oh}×{ow} output.")
+    kh, kw = kernel.shape
+    pad = (0, 0) if padding == "valid" else (kh // 2, kw // 2)
+    padded = np.pad(image, [(pad[0], pad[0]), (pad[1], pad[1])])
+    k = kernel[::-1, ::-1] if flip else kernel
+    top, left = out_row * stride, out_col * stride
+    window = padded[top : top + kh, left : left + kw]
+    products = window * k
+    return PixelStep(out_row, out_col, padded, pad, top, left, window, k, products, float(products.sum()))

@@ -51,3 +51,67 @@ def size_message(h: int, w: int, kshape: tuple[int, int], padding: str, stride: 
     if stride > 1:
         text += f"; stride {stride} keeps every {stride}ᵗʰ position in each direction"
     return text + "."
+
+
+SLIDE_GRID = np.array([[0, 0, 0, 0, 0, 0],
+                       [0, 0, 0, 0, 0, 0],
+                       [9, 9, 9, 9, 9, 9],
+                       [0, 0, 0, 0, 0, 0],
+                       [0, 0, 9, 9, 0, 0],
+                       [0, 0, 9, 9, 0, 0]], dtype=float)
+STEP_MAX_KERNEL = 7
+
+
+def _move(delta: int, n: int) -> None:
+    st.session_state["step_pos"] = (st.session_state.get("step_pos", 0) + delta) % n
+
+
+def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride: int, flip: bool) -> None:
+    """Pick one output pixel and see the window, the kernel, the products and their sum."""
+    from analysis.convolution import convolve, explain_pixel
+    from dashboard import figures
+
+    st.subheader("Step by step: where one output pixel comes from")
+    source = st.radio("Numbers to work on", ["grid", "crop"], key="step_source", horizontal=True,
+                      format_func={"grid": "A tiny grid, as on the slides", "crop": "The middle of your picture"}.get,
+                      help="Work through the arithmetic on a few numbers you can read, not a whole photo.")
+    if max(kernel.shape) > STEP_MAX_KERNEL:
+        st.info(f"Pick a kernel of at most {STEP_MAX_KERNEL}×{STEP_MAX_KERNEL} to follow every product.")
+        return
+    if source == "grid":
+        grid = SLIDE_GRID
+    else:
+        small = images.to_gray(images.shrink(image, 48))
+        h, w = small.shape
+        grid = small[max(0, h // 2 - 4): h // 2 + 4, max(0, w // 2 - 4): w // 2 + 4].astype(float)
+    try:
+        out = convolve(grid, kernel, padding, stride, flip)
+    except ValueError as e:
+        st.info(str(e))
+        return
+    n = out.shape[0] * out.shape[1]
+    pos = st.session_state.get("step_pos", 0) % n
+    prev, nxt, where = st.columns([1, 1, 4], vertical_alignment="center")
+    prev.button("◀ Previous", key="step_prev", on_click=_move, args=(-1, n), width="stretch",
+                help="Slide the kernel back by one position (by the stride).")
+    nxt.button("Next ▶", key="step_next", on_click=_move, args=(1, n), width="stretch",
+               help="Slide the kernel to the next position (by the stride), row by row.")
+    row, col = divmod(pos, out.shape[1])
+    s = explain_pixel(grid, kernel, row, col, padding, stride, flip)
+    where.markdown(f"Output pixel **row {row + 1}, column {col + 1}** of {out.shape[0]} × {out.shape[1]}"
+                   + (f"; the window jumps {stride} pixels at a time" if stride > 1 else "")
+                   + (". The blue dashed box is the real picture; outside it are the zeros of the padding."
+                      if padding == "same" else "."))
+    kh, kw = kernel.shape
+    inner = (s.pad[0], s.pad[1], *grid.shape) if padding == "same" else None
+    a, b, c, d = st.columns([3, 2, 2, 2])
+    a.plotly_chart(figures.number_grid(s.padded, "Input (window in orange)", (s.top, s.left, kh, kw), inner),
+                   width="stretch", config={"displayModeBar": False}, key="step_input")
+    b.plotly_chart(figures.number_grid(s.kernel, "Kernel" + (" (flipped)" if flip else ""), colorscale="RdBu_r"),
+                   width="stretch", config={"displayModeBar": False}, key="step_kernel")
+    c.plotly_chart(figures.number_grid(s.products, "Window × kernel", colorscale="RdBu_r"),
+                   width="stretch", config={"displayModeBar": False}, key="step_products")
+    d.plotly_chart(figures.number_grid(out, "Output (pixel in orange)", (row, col, 1, 1)),
+                   width="stretch", config={"displayModeBar": False}, key="step_output")
+    terms = " + ".join(f"{w:.3g}×{k:.3g}" for w, k in zip(s.window.ravel(), s.kernel.ravel()))
+    st.markdown(f"Sum of the {kh * kw} products: {terms} = **{s.total:.4g}**")

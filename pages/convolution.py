@@ -51,3 +51,6 @@ st.download_button(
     file_name=f"netlens-{choice.name.lower().replace(' ', '-')}.png", mime="image/png",
     help="The whole output at full size, with the display mapping above. Made only when you click.",
 )
+
+st.divider()
+view.step_through_ui(src, choice.kernel, settings.padding, settings.stride, settings.flip)

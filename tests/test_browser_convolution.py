@@ -41,6 +41,10 @@ def test_upload_photo_bad_file_then_photo_again(page, tmp_path):
     page.goto(f"{page.base_url}/convolution")
     page.get_by_text("After: Box blur (3×3)").wait_for()
     shot(page, "convolution-default")
+    page.get_by_text("Step by step").scroll_into_view_if_needed()
+    page.get_by_role("button", name="Next ▶").click()
+    page.get_by_text("row 1, column 2").wait_for()
+    shot(page, "convolution-step")
 
     upload(page, photo(tmp_path / "street.jpg", 800, 600))
     page.get_by_text("800 × 600 → 798 × 598").wait_for()

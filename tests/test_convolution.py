@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import ndimage, signal
 
-from analysis.convolution import convolve, output_size, plan, separate
+from analysis.convolution import convolve, explain_pixel, output_size, plan, separate
 from analysis.kernels import box_kernel, gaussian_kernel, preset_kernel
 
 
@@ -104,3 +104,41 @@ def test_bad_arguments_raise_clear_errors(image, kernel, kwargs, words):
 
 def test_small_image_works_with_zero_padding():
     assert convolve(np.ones((2, 2)), np.ones((5, 5)), "same").shape == (2, 2)
+
+
+FIVE = np.array([[1, 2, 3, 4, 5],
+                 [6, 7, 8, 9, 10],
+                 [11, 12, 13, 14, 15],
+                 [16, 17, 18, 19, 20],
+                 [21, 22, 23, 24, 25]], dtype=float)
+
+
+def test_step_through_numbers_match_hand_computed_sums():
+    edge = preset_kernel("Horizontal edge")
+    s = explain_pixel(FIVE, edge, 0, 0)
+    # rows 1-3, cols 1-3: −(1+2+3) + 2(6+7+8) − (11+12+13) = −6 + 42 − 36 = 0
+    assert s.window.tolist() == [[1, 2, 3], [6, 7, 8], [11, 12, 13]] and s.total == 0
+    box = explain_pixel(FIVE, box_kernel(3), 1, 1)
+    assert box.total == pytest.approx((7 + 8 + 9 + 12 + 13 + 14 + 17 + 18 + 19) / 9)  # = 13
+    corner = explain_pixel(FIVE, np.ones((3, 3)), 0, 0, padding="same")
+    assert corner.window.tolist() == [[0, 0, 0], [0, 1, 2], [0, 6, 7]] and corner.total == 16
+    assert corner.pad == (1, 1) and corner.padded.shape == (7, 7)
+    strided = explain_pixel(FIVE, np.ones((3, 3)), 1, 1, stride=2)
+    assert (strided.top, strided.left) == (2, 2) and strided.total == 13 + 14 + 15 + 18 + 19 + 20 + 23 + 24 + 25
+    flipped = explain_pixel(FIVE, np.arange(9.0).reshape(3, 3), 0, 0, flip=True)
+    assert flipped.kernel[0, 0] == 8 and flipped.total == pytest.approx(np.sum(FIVE[:3, :3] * np.arange(9.0)[::-1].reshape(3, 3)))
+
+
+@pytest.mark.parametrize("padding,stride,flip", [("valid", 1, False), ("same", 2, True), ("same", 3, False)])
+def test_step_through_agrees_with_convolve(padding, stride, flip):
+    rng = np.random.default_rng(3)
+    image, kernel = rng.random((9, 11)), rng.standard_normal((3, 5))
+    out = convolve(image, kernel, padding, stride, flip)
+    for r in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            assert explain_pixel(image, kernel, r, c, padding, stride, flip).total == pytest.approx(out[r, c], abs=1e-5)
+
+
+def test_step_through_refuses_positions_outside_the_output():
+    with pytest.raises(ValueError, match="outside the 3×3 output"):
+        explain_pixel(FIVE, np.ones((3, 3)), 3, 0)

@@ -75,3 +75,26 @@ def test_image_smaller_than_kernel_without_padding_explains():
     at.file_uploader(key="conv_upload").set_value(("tiny.png", png_bytes(np.zeros((2, 2, 3), np.uint8)), "image/png")).run()
     assert not at.exception
     assert "smaller than the 3×3 kernel" in at.error[0].value
+
+
+def test_step_through_panel_slides_the_window():
+    at = run_page()
+    at.selectbox(key="conv_preset").set_value("Horizontal edge").run()
+    first = [m.value for m in at.markdown if m.value.startswith("Sum of the 9 products")][0]
+    assert first.endswith("= **-27**")  # slide-grid rows 1–3 are 0, 0, 9: −1·(9+9+9)
+    at.button(key="step_next").click().run()
+    assert any("row 1, column 2" in m.value for m in at.markdown)
+    for _ in range(3):
+        at.button(key="step_next").click().run()
+    # window rows 2–4 are 0, 9, 0: 2·(9+9+9) = 54 at row 2, column 1
+    assert any("row 2, column 1" in m.value for m in at.markdown)
+    assert [m.value for m in at.markdown if m.value.startswith("Sum of")][0].endswith("= **54**")
+    at.radio(key="step_source").set_value("crop").run()
+    assert not at.exception
+
+
+def test_step_through_explains_big_kernels_instead():
+    at = run_page()
+    at.select_slider(key="conv_size").set_value(9).run()
+    assert not at.exception
+    assert any("at most 7×7" in i.value for i in at.info)
