@@ -236,3 +236,16 @@ def first_layer_weights(model: nn.Module, image_shape=(28, 28)) -> np.ndarray:
     first = next(m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
     w = first.weight.detach().float().cpu().numpy()
     return w[:, 0] if isinstance(first, nn.Conv2d) else w.reshape(len(w), *image_shape)
+
+
+def feature_maps(model: nn.Module, image: np.ndarray) -> np.ndarray:
+    """A convnet's first conv block on one image, after its activation and before pooling:
+    (channels, H, W) float32, what each learned filter finds where."""
+    first = next((block for name, block in model.named_children() if name.startswith("conv")), None)
+    if first is None:
+        raise ValueError("Feature maps need a convnet; this model has no conv block.")
+    model.eval()
+    with torch.no_grad():
+        x = _as_batch(image).to(_device(model))
+        out = first.activation(first.conv(x))
+    return out[0].float().cpu().numpy()

@@ -51,3 +51,88 @@ def number_grid(values: np.ndarray, title: str, highlight: tuple[int, int, int, 
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     return fig
+
+
+# ---------------------------------------------------------------- training
+
+CLASS_COLOURS = ["#88CCEE", "#CC6677", "#DDCC77", "#117733", "#332288", "#AA4499", "#44AA99", "#999933",
+                 "#882255", "#661100", "#6699CC", "#888888"]  # Paul Tol's colour-blind-safe set
+TRAIN, VAL = "#0072B2", "#E69F00"  # Okabe–Ito blue and orange
+
+
+def class_colour(k: int) -> str:
+    return CLASS_COLOURS[k % len(CLASS_COLOURS)]
+
+
+def learning_curves(rows: list[dict], epochs: int | None = None) -> go.Figure:
+    """Loss and accuracy per epoch, training vs validation, side by side."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy (higher is better)"))
+    x = [r["epoch"] for r in rows]
+    for col, metric in ((1, "loss"), (2, "accuracy")):
+        for name, colour, dash in (("train", TRAIN, "solid"), ("val", VAL, "dash")):
+            fig.add_trace(go.Scatter(
+                x=x, y=[r[f"{name}_{metric}"] for r in rows], mode="lines+markers",
+                name="training" if name == "train" else "validation", legendgroup=name, showlegend=col == 1,
+                line=dict(color=colour, width=3, dash=dash), marker=dict(size=8)), row=1, col=col)
+    fig.update_xaxes(title_text="epoch", range=[0.5, (epochs or max(x, default=1)) + 0.5], dtick=1 if (epochs or 1) <= 20 else None)
+    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), font=FONT,
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def confusion_matrix(cm: np.ndarray, class_names) -> go.Figure:
+    """Counts of (true, predicted); the diagonal is right. Clicking a cell selects it."""
+    names = [str(c) for c in class_names]
+    fig = go.Figure(go.Heatmap(
+        z=cm, x=names, y=names, colorscale="Blues", text=cm, texttemplate="%{text}", textfont=dict(size=14),
+        hovertemplate="true %{y}, predicted %{x}: %{z} images<extra></extra>", showscale=False))
+    fig.update_xaxes(title_text="predicted", type="category", side="top")
+    fig.update_yaxes(title_text="true", type="category", autorange="reversed")
+    fig.update_layout(height=480, margin=dict(l=10, r=10, t=60, b=10), font=FONT)
+    return fig
+
+
+def probability_bars(probs: np.ndarray, class_names, title: str = "", true: int | None = None) -> go.Figure:
+    """Pr(class) as bars; the winner in orange, the true class outlined."""
+    names = [str(c) for c in class_names]
+    win = int(np.argmax(probs))
+    colours = [VAL if k == win else TRAIN for k in range(len(names))]
+    fig = go.Figure(go.Bar(x=names, y=probs, marker_color=colours, text=[f"{p:.0%}" for p in probs],
+                           textposition="outside", hovertemplate="Pr(%{x}) = %{y:.3f}<extra></extra>",
+                           marker_line=dict(width=[3 if k == true else 0 for k in range(len(names))], color="black")))
+    fig.update_yaxes(range=[0, 1.15], tickformat=".0%", title_text="probability")
+    fig.update_xaxes(type="category")
+    fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT)
+    return fig
+
+
+def diverging_rgb(w: np.ndarray) -> np.ndarray:
+    """Weights as an RGB picture: blue negative, white zero, red positive (scaled to the largest |w|)."""
+    w = np.asarray(w, dtype=np.float32)
+    t = np.clip(w / (np.abs(w).max() or 1.0), -1, 1)[..., None]
+    red, blue, white = np.array([178, 24, 43]), np.array([33, 102, 172]), np.array([247, 247, 247])
+    rgb = np.where(t > 0, white + t * (red - white), white + (-t) * (blue - white))
+    return rgb.astype(np.uint8)
+
+
+def enlarge(image: np.ndarray, side: int = 84) -> np.ndarray:
+    """Nearest-neighbour enlargement so small pictures show crisp pixels."""
+    h, w = image.shape[:2]
+    f = max(1, side // max(h, w))
+    return np.repeat(np.repeat(image, f, axis=0), f, axis=1)
+
+
+def score_bars(scores: np.ndarray, class_names, title: str = "") -> go.Figure:
+    """Raw scores (logits): any real number, the largest wins."""
+    names = [str(c) for c in class_names]
+    win = int(np.argmax(scores))
+    fig = go.Figure(go.Bar(x=names, y=scores, marker_color=[VAL if k == win else TRAIN for k in range(len(names))],
+                           text=[f"{s:.1f}" for s in scores], textposition="outside",
+                           hovertemplate="score(%{x}) = %{y:.3f}<extra></extra>"))
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(title_text="score")
+    fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT)
+    return fig

@@ -23,6 +23,9 @@ PAGES = [
     PageInfo("convolution.py", "Convolution", "convolution", ":material/blur_on:",
              "Slide a small grid of numbers (a kernel) over a photo to blur it or find its edges — "
              "the operation at the heart of image-recognising nets."),
+    PageInfo("train.py", "Training", "train", ":material/model_training:",
+             "Teach a net to read handwritten digits: pick a model, press Train, watch it learn, and see "
+             "what it learned and where it goes wrong."),
 ]
 
 

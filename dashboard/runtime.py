@@ -25,3 +25,11 @@ def start_gc_thread(interval_s: float = GC_INTERVAL_S) -> None:
             gc.collect()
 
     threading.Thread(target=loop, name="netlens-gc", daemon=True).start()
+
+
+def session_id() -> str:
+    """This browser session's id (stable across reruns; 'bare' outside a Streamlit run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "bare"

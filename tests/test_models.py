@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.models import (MODEL_KINDS, Dropout, ModelConfig, architecture, build_model, count_parameters,
+from analysis.models import (MODEL_KINDS, Dropout, ModelConfig, architecture, build_model, count_parameters, feature_maps,
                              default_config, first_layer_weights, representations)
 
 
@@ -123,3 +123,15 @@ def test_first_layer_weights():
     assert first_layer_weights(build_model(default_config("logreg")), (28, 28)).shape == (10, 28, 28)
     assert first_layer_weights(build_model(ModelConfig(hidden=(20,)), (8, 8)), (8, 8)).shape == (20, 8, 8)
     assert first_layer_weights(build_model(ModelConfig("cnn", kernel_size=5))).shape == (16, 5, 5)
+
+
+def test_feature_maps_are_the_first_conv_blocks_activations():
+    model = build_model(ModelConfig(kind="cnn"), (28, 28), 10)
+    image = np.random.default_rng(0).random((28, 28)).astype(np.float32)
+    maps = feature_maps(model, image)
+    assert maps.shape == (16, 28, 28) and (maps >= 0).all()  # ReLU, before pooling
+    conv = model.conv1.conv
+    want = torch.relu(conv(torch.from_numpy(image)[None, None]))[0].detach().numpy()
+    np.testing.assert_allclose(maps, want, atol=1e-6)
+    with pytest.raises(ValueError, match="convnet"):
+        feature_maps(build_model(ModelConfig(kind="mlp")), image)

@@ -1,0 +1,148 @@
+"""Training on the server (the Streamlit side): datasets cached per process, jobs in the
+server-wide registry, and this session's trained models for every page to use."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import streamlit as st
+
+from analysis import jobs
+from analysis.datasets import Dataset, load_dataset, split_dataset
+from analysis.models import ModelConfig, build_model
+from analysis.train import TrainConfig, TrainedModel, fit, from_snapshot, job_key, predict_proba
+from dashboard.runtime import session_id
+
+KIND_NAMES = {"logreg": "Logistic regression", "mlp": "Multilayer perceptron", "cnn": "Convnet"}
+
+
+def _workers() -> int:
+    import torch
+
+    return 1 if torch.cuda.is_available() else 2  # two CPU jobs share the cores; one GPU worker
+
+
+REGISTRY = jobs.shared_registry("train", max_workers=_workers(), max_entries=32, max_age_s=6 * 3600)
+
+
+@st.cache_resource(show_spinner="Loading the digits…", max_entries=4)
+def dataset(name: str) -> Dataset:
+    """A built-in dataset, loaded once per server (read-only arrays, shared by every session)."""
+    return load_dataset(name)
+
+
+@dataclass
+class SessionModel:
+    """A model this session trained or loaded, with what its pages need."""
+    name: str
+    trained: TrainedModel
+    dataset: Dataset | None  # None when loaded from a file whose data this server does not have
+    test_probs: np.ndarray | None = None  # Pr(class) for the test digits
+    notes: list[str] = field(default_factory=list)
+
+
+def describe(mc: ModelConfig, tc: TrainConfig, ds_name: str) -> str:
+    what = KIND_NAMES[mc.kind]
+    if mc.kind == "mlp":
+        what += f" {'-'.join(map(str, mc.hidden))} {mc.activation}"
+    elif mc.kind == "cnn":
+        what += f" {'-'.join(map(str, mc.channels))} ({mc.kernel_size}×{mc.kernel_size})"
+    return f"{what} · {ds_name} · {tc.epochs} epoch{'s' if tc.epochs != 1 else ''} · seed {tc.seed}"
+
+
+def models() -> dict[str, SessionModel]:
+    return st.session_state.setdefault("models", {})
+
+
+def add_model(trained: TrainedModel, ds: Dataset | None, suffix: str = "") -> SessionModel:
+    """Keep a model in this session (and its run in the runs table); make it the current one."""
+    name = describe(trained.model_config, trained.train_config, trained.dataset_name) + suffix
+    base, n = name, 2
+    while name in models():
+        name, n = f"{base} ({n})", n + 1
+    probs = None
+    if ds is not None and trained.split is not None:
+        probs = predict_proba(trained.model, ds.images[trained.split.test])
+    sm = SessionModel(name, trained, ds, probs)
+    models()[name] = sm
+    st.session_state["current_model"] = name
+    st.session_state.setdefault("runs", []).append({
+        "model": name, "validation accuracy": trained.val_accuracy, "test accuracy": trained.test_accuracy,
+        "parameters": trained.parameters, "epochs run": len(trained.history.rows),
+        "seconds": round(trained.seconds, 1), "device": trained.device,
+        "optimizer": trained.train_config.optimizer, "lr": trained.train_config.lr,
+        "batch size": trained.train_config.batch_size})
+    return sm
+
+
+def current() -> SessionModel | None:
+    return models().get(st.session_state.get("current_model"))
+
+
+def _run(job: jobs.Job, ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> TrainedModel:
+    """Runs in a worker thread: train, publishing the curves and a snapshot every epoch."""
+    split = split_dataset(ds, seed=tc.seed)
+    model = build_model(mc, ds.image_shape, ds.n_classes, seed=tc.seed)
+    rows: list[dict] = []
+
+    def on_epoch(epoch: int, row: dict) -> bool:
+        rows.append(row)
+        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        job.report(epoch / tc.epochs, f"epoch {epoch} of {tc.epochs}", {"rows": list(rows), "state": state, "split": split})
+        return not job.should_stop()
+
+    job.report(0.0, f"epoch 0 of {tc.epochs}", {"rows": [], "state": None, "split": split})
+    return fit(ds, mc, tc, on_epoch=on_epoch, split=split, model=model)
+
+
+def start(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
+    """Submit (or join: identical requests share one run) and watch the job."""
+    key = job_key(ds, mc, tc)
+    REGISTRY.submit(key, describe(mc, tc, ds.name), lambda job: _run(job, ds, mc, tc), session_id())
+    st.session_state["train_job"] = (key, ds, mc, tc)
+
+
+def stop() -> None:
+    """Stop watching; keep the model as it was at the last finished epoch (for this session only)."""
+    key, ds, mc, tc = st.session_state.pop("train_job")
+    job = REGISTRY.get(key)
+    REGISTRY.detach(key, session_id())
+    latest = job.latest if job is not None else None
+    if latest and latest["state"] is not None:
+        trained = from_snapshot(ds, mc, tc, latest["split"], latest["state"], latest["rows"])
+        add_model(trained, ds, suffix=f" (stopped at epoch {len(latest['rows'])})")
+    else:
+        st.session_state["train_notice"] = "Stopped before the first epoch finished: no model to keep."
+
+
+def watched() -> jobs.Job | None:
+    entry = st.session_state.get("train_job")
+    return REGISTRY.get(entry[0]) if entry else None
+
+
+def collect() -> str | None:
+    """If the watched job has finished, keep its model (or its error). Returns an error message."""
+    entry = st.session_state.get("train_job")
+    job = watched()
+    if entry is None or (job is not None and not job.is_finished):
+        return None
+    del st.session_state["train_job"]
+    if job is None:
+        return "The server dropped this training run (it was restarted or too busy). Please train again."
+    if job.status == "done":
+        add_model(job.result, entry[1])
+        return None
+    return job.error or "The training was cancelled."
+
+
+KNOWN_DATASETS = ("mnist5k", "digits", "mnist")
+
+
+def with_split(trained: TrainedModel, ds: Dataset | None) -> TrainedModel:
+    """A model loaded from a file gets its test split back when this server has its data
+    (the split depends only on the data and the seed)."""
+    import dataclasses
+
+    if ds is None or ds.image_shape != tuple(trained.image_shape) or ds.class_names != tuple(trained.class_names):
+        return trained
+    return dataclasses.replace(trained, split=split_dataset(ds, seed=trained.train_config.seed))

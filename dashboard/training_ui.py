@@ -1,0 +1,100 @@
+"""Training page widgets: each returns plain values or config objects."""
+from __future__ import annotations
+
+import streamlit as st
+
+from analysis import datasets
+from analysis.datasets import Dataset
+from analysis.models import ACTIVATIONS, KERNEL_SIZES, MAX_CONV_BLOCKS, MAX_HIDDEN_LAYERS, MAX_UNITS, MIN_UNITS, ModelConfig
+from analysis.train import LIMITS, OPTIMIZERS, TrainConfig, pick_device
+from dashboard import training
+from dashboard.widgets import PRIVACY
+
+DATA_NAMES = {"mnist5k": "MNIST, 5,000 digits (28×28)", "digits": "Small digits, 1,797 (8×8)",
+              "mnist": "Full MNIST, 70,000 digits (28×28)", "zip": "Your own images (.zip)"}
+ZIP_HELP = ("A .zip with one folder per class, e.g. cats/1.jpg, dogs/2.jpg. At least two classes; "
+            "images are made gray and resized to one size. " + PRIVACY)
+
+
+def data_ui() -> Dataset | None:
+    """Pick a dataset. Returns None (after saying why) when there is none to train on yet."""
+    found = datasets.mnist_dir()
+    options = ["mnist5k", "digits"] + (["mnist"] if found else []) + ["zip"]
+    name = st.selectbox("Digits to learn from", options, format_func=DATA_NAMES.get, key="train_data",
+                        help="MNIST: real handwritten digits scanned for the US postal service. "
+                             "Both built-in sets ship with the app; nothing is downloaded.")
+    if not found:
+        st.caption(f"Full MNIST: not on this server. An administrator can put the four MNIST files in a "
+                   f"folder and name it in the environment variable `{datasets.MNIST_ENV}`.")
+    if name != "zip":
+        return training.dataset(name)
+    file = st.file_uploader("Your images (.zip)", type=["zip"], key="train_zip", help=ZIP_HELP)
+    if file is not None and st.session_state.get("train_zip_id") != file.file_id:
+        st.session_state["train_zip_id"] = file.file_id
+        try:
+            st.session_state["train_zip_data"] = datasets.load_image_zip(file.getvalue(), name=file.name.rsplit(".", 1)[0])
+            st.session_state.pop("train_zip_error", None)
+        except ValueError as e:
+            st.session_state["train_zip_error"] = f"Could not use “{file.name}”: {e}"
+    if file is not None and "train_zip_error" in st.session_state:
+        st.error(st.session_state["train_zip_error"], icon=":material/error:")
+    ds = st.session_state.get("train_zip_data")
+    if ds is None:
+        st.info("Upload a .zip of images to train on them.")
+    return ds
+
+
+def model_ui() -> ModelConfig:
+    kind = st.radio("Model", list(training.KIND_NAMES), format_func=training.KIND_NAMES.get, key="train_kind", index=1,
+                    help="Logistic regression: one layer of weights. Multilayer perceptron: hidden layers in between. "
+                         "Convnet: learned kernels slide over the image, as on the Convolution page.")
+    if kind == "logreg":
+        return ModelConfig(kind="logreg")
+    with st.expander("Model settings", expanded=False):
+        if kind == "mlp":
+            layers = st.slider("Hidden layers", 1, MAX_HIDDEN_LAYERS, 1, key="mlp_layers",
+                               help="How many layers of units sit between the pixels and the scores.")
+            units = st.select_slider("Units per hidden layer", [8, 16, 32, 64, 128, 256, 512, 1024], 512, key="mlp_units",
+                                     help=f"Each unit is one weighted sum of the layer below ({MIN_UNITS}–{MAX_UNITS}).")
+            act = st.selectbox("Activation", list(ACTIVATIONS), key="mlp_activation",
+                               help="What each unit does to its sum. 'none' leaves it linear: then extra layers "
+                                    "add nothing, as the lecture says — try it.")
+            dropout = st.slider("Dropout", 0.0, 0.5, 0.0, 0.1, key="mlp_dropout",
+                                help="While training, switch off this fraction of units at random; fights overfitting.")
+            return ModelConfig(kind="mlp", hidden=(units,) * layers, activation=act, dropout=dropout)
+        blocks = st.slider("Conv blocks", 1, MAX_CONV_BLOCKS, 2, key="cnn_blocks",
+                           help="Each block: a convolution, ReLU, then 2×2 max-pooling that halves the size.")
+        first = st.select_slider("Filters in the first block", [4, 8, 16, 32, 64], 16, key="cnn_channels",
+                                 help="How many kernels the first block learns; each later block has twice as many.")
+        k = st.select_slider("Kernel size", list(KERNEL_SIZES), 3, key="cnn_kernel", help="Side of each learned kernel.")
+        dropout = st.slider("Dropout", 0.0, 0.5, 0.0, 0.1, key="cnn_dropout",
+                            help="While training, switch off this fraction of features at random.")
+        return ModelConfig(kind="cnn", channels=tuple(min(128, first * 2**i) for i in range(blocks)), kernel_size=k,
+                           dropout=dropout)
+
+
+def train_config_ui() -> TrainConfig:
+    with st.expander("Training settings", expanded=False):
+        opt = st.radio("Optimizer", list(OPTIMIZERS), format_func={"adam": "Adam", "sgd": "SGD"}.get,
+                       horizontal=True, key="train_opt", help=" ".join(OPTIMIZERS.values()))
+        lr = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3], 1e-3 if opt == "adam" else 0.1,
+                              key=f"train_lr_{opt}", format_func=lambda v: f"{v:g}",
+                              help="How big a step each update takes. Too big: the loss jumps around; too small: slow.")
+        batch = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024], 64, key="train_batch",
+                                 help="Images per update. Smaller batches: more, noisier steps per epoch.")
+        epochs = st.slider("Epochs", 1, LIMITS["max_epochs"], 10, key="train_epochs",
+                           help="One epoch = one pass over all training images.")
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed",
+                               help="Fixes the split, the starting weights and the order of images: same seed, same result.")
+        device = st.selectbox("Device", ["auto", "cpu", "cuda"], key="train_device",
+                              format_func={"auto": "Automatic", "cpu": "CPU", "cuda": "GPU (CUDA)"}.get,
+                              help="Automatic uses a GPU when the server has one.")
+    try:
+        _, why = pick_device(device)
+        st.caption(f"Device: {why}.")
+    except ValueError as e:
+        st.warning(str(e))
+        device = "auto"
+    st.caption(f"Server limits: at most {LIMITS['max_epochs']} epochs, {LIMITS['max_units']} units per layer, "
+               f"{LIMITS['max_samples']:,} images.")
+    return TrainConfig(optimizer=opt, lr=lr, batch_size=batch, epochs=epochs, seed=int(seed), device=device)

@@ -1,0 +1,187 @@
+"""What a trained model did and learned: the Training page's results."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from analysis.models import architecture, feature_maps, first_layer_weights, representations
+from analysis.train import load_weights, save_weights
+from dashboard import figures, training
+from dashboard.training import SessionModel
+
+NO_BAR = {"displayModeBar": False}
+
+
+def architecture_table(model, image_shape) -> None:
+    rows = architecture(model, image_shape)
+    total = sum(r["parameters"] for r in rows)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(f"**{total:,} parameters** (weights and biases) to learn.")
+
+
+def gallery(images: np.ndarray, captions: list[str], side: int = 84, limit: int = 40) -> None:
+    if len(images) == 0:
+        st.write("No images here.")
+        return
+    st.image([figures.enlarge((np.clip(im, 0, 1) * 255).astype(np.uint8), side) for im in images[:limit]],
+             caption=captions[:limit], width=side)
+    if len(images) > limit:
+        st.caption(f"Showing {limit} of {len(images)}.")
+
+
+def _confusion(sm: SessionModel) -> None:
+    t, ds = sm.trained, sm.dataset
+    y = ds.labels[t.split.test]
+    pred = sm.test_probs.argmax(1)
+    k = ds.n_classes
+    cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
+    st.metric("Test accuracy", f"{t.test_accuracy:.1%}", help="Share of the held-out test images it gets right.")
+    event = st.plotly_chart(figures.confusion_matrix(cm, ds.class_names), on_select="rerun", selection_mode="points",
+                            key="train_cm", config=NO_BAR, width="stretch")
+    names = list(ds.class_names)
+    points = event.selection.points if event and event.selection else []
+    if points and points[0].get("y") in names and st.session_state.get("cm_seen") != points[0]:
+        st.session_state["cm_seen"] = points[0]
+        st.session_state["cm_true"], st.session_state["cm_pred"] = points[0]["y"], points[0]["x"]
+    off = cm - np.diag(np.diag(cm))
+    worst = np.unravel_index(off.argmax(), off.shape)
+    st.caption("Click a cell, or pick one here, to see its images.")
+    a, b = st.columns(2)
+    true = a.selectbox("True label", names, index=int(worst[0]), key="cm_true", help="Row of the matrix.")
+    guess = b.selectbox("Predicted", names, index=int(worst[1]), key="cm_pred", help="Column of the matrix.")
+    sel = np.flatnonzero((y == names.index(true)) & (pred == names.index(guess)))
+    st.markdown(f"**{len(sel)} test images** labelled {true} and predicted {guess}:")
+    gallery(ds.images[t.split.test][sel], [f"Pr({guess}) = {sm.test_probs[i, names.index(guess)]:.0%}" for i in sel])
+
+
+def _mistakes(sm: SessionModel) -> None:
+    t, ds = sm.trained, sm.dataset
+    y, pred = ds.labels[t.split.test], sm.test_probs.argmax(1)
+    wrong = np.flatnonzero(pred != y)
+    wrong = wrong[np.argsort(-sm.test_probs[wrong, pred[wrong]])]  # most confident mistakes first
+    st.markdown(f"**{len(wrong)} of {len(y)} test images are wrong**, most confident first:")
+    names = ds.class_names
+    gallery(ds.images[t.split.test][wrong],
+            [f"true {names[y[i]]}, said {names[pred[i]]} ({sm.test_probs[i, pred[i]]:.0%})" for i in wrong], side=96)
+
+
+def _learned(sm: SessionModel) -> None:
+    t = sm.trained
+    w = first_layer_weights(t.model, t.image_shape)
+    kind = t.model_config.kind
+    if kind == "logreg":
+        st.markdown("Each class's **weight template**: red pixels push its score up, blue pixels down. "
+                    "The score is the sum of pixel × weight (plus a bias).")
+        caps = [f"class {c}" for c in t.class_names]
+    elif kind == "mlp":
+        order = np.argsort(-np.abs(w).reshape(len(w), -1).sum(1))[:48]
+        w = w[order]
+        st.markdown("The first hidden layer's **units**, 48 with the largest weights: each is a picture of what "
+                    "that unit looks for (red: ink here raises it, blue: lowers it).")
+        caps = [f"unit {i + 1}" for i in order]
+    else:
+        st.markdown("The first conv block's **learned kernels**, like the Convolution page's, but learned from data.")
+        caps = [f"filter {i + 1}" for i in range(len(w))]
+    st.image([figures.enlarge(figures.diverging_rgb(x), 84) for x in w], caption=caps, width=84)
+    if kind == "cnn" and sm.dataset is not None:
+        ds = sm.dataset
+        i = st.number_input("Test image number", 0, len(t.split.test) - 1, 0, key="fmap_index",
+                            help="Which test image to pass through the first conv block.")
+        image = ds.images[t.split.test][int(i)]
+        maps = feature_maps(t.model, image)
+        st.markdown("Its **feature maps** after the first conv block (bright: the filter found its pattern):")
+        gallery(np.concatenate([image[None], maps]), ["input"] + [f"filter {k + 1}" for k in range(len(maps))], side=84)
+
+
+def _one_digit(sm: SessionModel) -> None:
+    t, ds = sm.trained, sm.dataset
+    n = len(t.split.test)
+    st.session_state.setdefault("digit_index", 0)
+    a, b = st.columns([1, 3], vertical_alignment="bottom")
+    if a.button("Random test image", key="digit_random", help="Pick another image at random."):
+        st.session_state["digit_index"] = int(np.random.default_rng().integers(n))
+    i = b.number_input("Test image number", 0, n - 1, key="digit_index", help="Which held-out test image to explain.")
+    image, label = ds.images[t.split.test][i], int(ds.labels[t.split.test][i])
+    scores = representations(t.model, image[None])["logits"][0]
+    probs = np.exp(scores - scores.max())
+    probs /= probs.sum()
+    c1, c2, c3 = st.columns([1, 2, 2])
+    c1.image(figures.enlarge((image * 255).astype(np.uint8), 140), caption=f"true label: {t.class_names[label]}")
+    c2.plotly_chart(figures.score_bars(scores, t.class_names, "1. Raw scores (logits)"), config=NO_BAR, key="digit_scores")
+    c3.plotly_chart(figures.probability_bars(probs, t.class_names, "2. Softmax: Pr(class)", true=label),
+                    config=NO_BAR, key="digit_probs")
+    st.markdown(f"3. **Cross-entropy loss** for this image = −log Pr(true label) = −log {probs[label]:.4f} = "
+                f"**{-np.log(max(probs[label], 1e-12)):.4f}**. Training lowers the average of this over all images.")
+
+
+def save_load(sm: SessionModel | None) -> None:
+    if sm is not None:
+        t = sm.trained
+        a, b = st.columns(2)
+        a.download_button("Download the weights (.safetensors)", data=lambda: save_weights(t), file_name=t.file_name,
+                          mime="application/octet-stream", icon=":material/download:",
+                          help="The learned numbers with the settings inside; upload it here later to restore the model.")
+        csv = pd.DataFrame(t.history.rows).to_csv(index=False)
+        b.download_button("Download the metrics (CSV)", data=csv, file_name=t.file_name.replace(".safetensors", ".csv"),
+                          mime="text/csv", icon=":material/download:", help="Loss and accuracy for every epoch.")
+    file = st.file_uploader("Restore a model from a .safetensors file", type=["safetensors"], key="weights_upload",
+                            help="Only .safetensors files saved by NetLens; other files are refused, never run.")
+    if file is not None and st.session_state.get("weights_seen") != file.file_id:
+        st.session_state["weights_seen"] = file.file_id
+        try:
+            loaded = load_weights(file.getvalue())
+            ds = None
+            if loaded.dataset_name in training.KNOWN_DATASETS:
+                ds = training.dataset(loaded.dataset_name)
+            training.add_model(training.with_split(loaded, ds), ds, suffix=" (from file)")
+            st.session_state["weights_msg"] = ("success", f"Restored “{file.name}”.")
+        except ValueError as e:
+            st.session_state["weights_msg"] = ("error", f"Could not use “{file.name}”: {e}")
+    if file is not None and "weights_msg" in st.session_state:
+        kind, msg = st.session_state["weights_msg"]
+        (st.success if kind == "success" else st.error)(msg)
+
+
+def results(sm: SessionModel) -> None:
+    t = sm.trained
+    m = st.columns(4)
+    m[0].metric("Test accuracy", f"{t.test_accuracy:.1%}")
+    m[1].metric("Validation accuracy", f"{t.val_accuracy:.1%}")
+    m[2].metric("Parameters", f"{t.parameters:,}")
+    m[3].metric("Training time", f"{t.seconds:.1f} s", help=f"on the {t.device.upper()}")
+    st.plotly_chart(figures.learning_curves(t.history.rows, t.train_config.epochs), config=NO_BAR, key="final_curves")
+    if sm.dataset is None or t.split is None:
+        st.info("This model came from a file trained on data this server does not have, so only its curves and "
+                "weights can be shown.")
+        _learned(sm)
+        return
+    tabs = st.tabs(["Confusion matrix", "Mistakes", "What it learned", "One image, step by step", "Compare runs"])
+    with tabs[0]:
+        _confusion(sm)
+    with tabs[1]:
+        _mistakes(sm)
+    with tabs[2]:
+        _learned(sm)
+    with tabs[3]:
+        _one_digit(sm)
+    with tabs[4]:
+        runs_table()
+
+
+def runs_table() -> None:
+    runs = st.session_state.get("runs", [])
+    if not runs:
+        st.write("No runs yet.")
+        return
+    df = pd.DataFrame(runs)
+    st.dataframe(df, hide_index=True, width="stretch",
+                 column_config={"validation accuracy": st.column_config.NumberColumn(format="percent"),
+                                "test accuracy": st.column_config.NumberColumn(format="percent")})
+    st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check.")
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    st.download_button("Download this table (CSV)", buf.getvalue(), "netlens-runs.csv", "text/csv",
+                       icon=":material/download:", key="runs_csv")

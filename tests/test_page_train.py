@@ -1,0 +1,113 @@
+"""AppTest of the Training page with tiny configs."""
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.training import REGISTRY
+
+PAGE = "../pages/train.py"
+
+
+def run_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def train_and_wait(at: AppTest) -> AppTest:
+    at.button(key="train_start").click().run()
+    assert not at.exception, at.exception
+    key = at.session_state["train_job"][0]
+    assert REGISTRY.get(key).wait(120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def tiny(at: AppTest, kind: str, epochs: int = 1, data: str = "digits") -> AppTest:
+    at.selectbox(key="train_data").set_value(data)
+    at.radio(key="train_kind").set_value(kind)
+    at.slider(key="train_epochs").set_value(epochs).run()
+    return at
+
+
+def test_renders_with_defaults():
+    at = run_page()
+    assert at.title[0].value == "Training"
+    assert at.button(key="train_start")
+    assert any("Device:" in c.value for c in at.caption)
+    assert any("Server limits" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("kind", ["logreg", "mlp", "cnn"])
+def test_trains_each_model_and_shows_results(kind):
+    at = train_and_wait(tiny(run_page(), kind, epochs=2))
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Test accuracy"].rstrip("%")) > 25  # well above chance (10%) after 2 epochs
+    assert len(at.session_state["runs"]) == 1
+    assert at.session_state["runs"][0]["epochs run"] == 2
+    assert any("Cross-entropy loss" in m.value for m in at.markdown)
+    assert not at.error
+
+
+def test_identical_request_is_reused_not_retrained():
+    first = train_and_wait(tiny(run_page(), "logreg", epochs=3))
+    key = first.session_state["train_job"] if "train_job" in first.session_state else None
+    assert key is None  # collected
+    second = tiny(run_page(), "logreg", epochs=3)
+    second.button(key="train_start").click().run()
+    job = REGISTRY.get(second.session_state["train_job"][0]) if "train_job" in second.session_state else None
+    assert job is None or job.status == "done"  # joined the finished run at once
+    second.run()
+    a = first.session_state["models"]
+    b = second.session_state["models"]
+    assert next(iter(a.values())).trained is next(iter(b.values())).trained  # the same shared object
+
+
+def test_stop_keeps_the_last_epoch():
+    at = tiny(run_page(), "cnn", epochs=50, data="mnist5k")
+    at.button(key="train_start").click().run()
+    key = at.session_state["train_job"][0]
+    job = REGISTRY.get(key)
+    import time
+
+    deadline = time.monotonic() + 60
+    while not (job.latest and job.latest["rows"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at.run()
+    at.button(key="train_stop").click().run()
+    assert not at.exception, at.exception
+    assert "train_job" not in at.session_state
+    (name, sm), = at.session_state["models"].items()
+    assert "stopped at epoch" in name and sm.trained.history.stopped
+    assert job.wait(60) and job.status == "cancelled"  # no one else watched it
+    assert REGISTRY.get(key) is None or REGISTRY.get(key).status == "cancelled"
+
+
+def test_bad_zip_and_bad_weights_show_errors_and_keep_working():
+    at = run_page()
+    at.selectbox(key="train_data").set_value("zip").run()
+    at.file_uploader(key="train_zip").set_value(("mine.zip", b"not a zip at all", "application/zip")).run()
+    assert not at.exception
+    assert "mine.zip" in at.error[0].value
+    at.file_uploader(key="weights_upload").set_value(("evil.safetensors", b"\x80\x04\x95 pickle", "application/octet-stream")).run()
+    assert not at.exception
+    assert any("never loads" in e.value for e in at.error)
+
+
+def test_weights_download_and_upload_round_trip():
+    from analysis.train import save_weights
+
+    at = train_and_wait(tiny(run_page(), "logreg", epochs=1))
+    sm = next(iter(at.session_state["models"].values()))
+    data = save_weights(sm.trained)
+    fresh = run_page()
+    fresh.file_uploader(key="weights_upload").set_value(("m.safetensors", data, "application/octet-stream")).run()
+    assert not fresh.exception, fresh.exception
+    assert any("Restored" in s.value for s in fresh.success)
+    (loaded,) = fresh.session_state["models"].values()
+    x = np.random.default_rng(0).random((5, 8, 8)).astype(np.float32)
+    from analysis.train import predict_proba
+
+    np.testing.assert_allclose(predict_proba(loaded.trained.model, x), predict_proba(sm.trained.model, x), atol=1e-6)
+    assert loaded.trained.split is not None  # the digits are on this server: results can be shown
