@@ -26,6 +26,9 @@ PAGES = [
     PageInfo("train.py", "Training", "train", ":material/model_training:",
              "Teach a net to read handwritten digits: pick a model, press Train, watch it learn, and see "
              "what it learned and where it goes wrong."),
+    PageInfo("predict.py", "Predict", "predict", ":material/draw:",
+             "Draw a digit or photograph one written on paper, and see the probability the model gives "
+             "each digit from 0 to 9."),
 ]
 
 

@@ -146,3 +146,60 @@ def with_split(trained: TrainedModel, ds: Dataset | None) -> TrainedModel:
     if ds is None or ds.image_shape != tuple(trained.image_shape) or ds.class_names != tuple(trained.class_names):
         return trained
     return dataclasses.replace(trained, split=split_dataset(ds, seed=trained.train_config.seed))
+
+
+# ---------------------------------------------------------------- the server's default models
+
+DEFAULT_KINDS = ("logreg", "mlp", "cnn")
+
+
+@st.cache_resource(show_spinner=False)
+def prepared_models() -> dict[str, TrainedModel]:
+    """Models a teacher trained ahead (`python -m analysis.train … --save DIR`), read once per
+    server from the folder named by NETLENS_MODELS_DIR, keyed by their job key."""
+    import os
+    from pathlib import Path
+
+    from analysis.train import load_weights
+
+    folder = os.environ.get("NETLENS_MODELS_DIR")
+    found: dict[str, TrainedModel] = {}
+    if folder and Path(folder).is_dir():
+        for path in sorted(Path(folder).glob("*.safetensors")):
+            try:
+                trained = load_weights(path.read_bytes())
+            except (OSError, ValueError):
+                continue  # an unreadable file is skipped, not fatal
+            if trained.dataset_name in KNOWN_DATASETS:
+                trained = with_split(trained, dataset(trained.dataset_name))
+            found[trained.key] = trained
+    return found
+
+
+def default_models() -> tuple[dict[str, TrainedModel], list[jobs.Job]]:
+    """The Training page's default logistic regression, MLP and convnet on MNIST-5k: prepared
+    ones if the server has them, else trained once per server (every session shares them).
+    Returns (ready models by name, jobs still running)."""
+    from analysis.models import default_config
+
+    ds, tc = dataset("mnist5k"), TrainConfig()
+    ready, pending = {}, []
+    for kind in DEFAULT_KINDS:
+        mc = default_config(kind)
+        key = job_key(ds, mc, tc)
+        if key in prepared_models():
+            ready[KIND_NAMES[kind]] = prepared_models()[key]
+            continue
+        job = REGISTRY.submit(key, describe(mc, tc, ds.name), lambda job, mc=mc: _run(job, ds, mc, tc), session_id())
+        if job.status == "done":
+            ready[KIND_NAMES[kind]] = job.result
+        elif job.status in ("queued", "running"):
+            pending.append(job)
+    return ready, pending
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, hash_funcs={TrainedModel: lambda t: t.key})
+def test_probabilities(trained: TrainedModel) -> np.ndarray:
+    """Pr(class) on the test digits of a shared (read-only) model, computed once per server."""
+    ds = dataset(trained.dataset_name)
+    return predict_proba(trained.model, ds.images[trained.split.test])

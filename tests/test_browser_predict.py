@@ -1,0 +1,42 @@
+"""Real browser: upload a photo of a handwritten digit on /predict and see Pr(digit)."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from analysis.datasets import load_dataset
+from tests.test_browser_convolution import shot, upload
+from tests.test_page_predict import paper_photo
+
+pytestmark = pytest.mark.browser
+
+
+def test_upload_a_digit_photo_and_see_probabilities(page, tmp_path):
+    ds = load_dataset("mnist5k")
+    path = tmp_path / "three.png"
+    Image.fromarray(paper_photo(ds.images[np.flatnonzero(ds.labels == 3)[5]])).save(path)
+    page.goto(f"{page.base_url}/predict")
+    page.get_by_text("Where the digit comes from").wait_for(timeout=120_000)  # default models trained
+    page.get_by_text("Upload a photo", exact=True).click()
+    upload(page, path)
+    page.get_by_text("How the picture becomes the model's input").wait_for(timeout=60_000)
+    page.get_by_text("Pr(class)").first.wait_for()
+    assert page.locator(".js-plotly-plot").count() >= 3
+    assert page.get_by_text(" reads ").count() == 3
+    shot(page, "predict-photo")
+
+
+def test_drawing_canvas_reads_a_stroke(page):
+    page.goto(f"{page.base_url}/predict")
+    page.get_by_text("Where the digit comes from").wait_for(timeout=120_000)
+    canvas = page.frame_locator("iframe").first.locator("canvas").last if page.locator("iframe").count() else page.locator("canvas").last
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    x, y = box["x"], box["y"]
+    page.mouse.move(x + 140, y + 40)
+    page.mouse.down()
+    for i in range(25):
+        page.mouse.move(x + 140, y + 40 + i * 8)
+    page.mouse.up()
+    page.get_by_text("What each model says").wait_for(timeout=30_000)
+    assert page.get_by_text(" reads ").count() == 3
+    shot(page, "predict-drawing")
