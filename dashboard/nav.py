@@ -26,6 +26,9 @@ PAGES = [
     PageInfo("train.py", "Training", "train", ":material/model_training:",
              "Teach a net to read handwritten digits: pick a model, press Train, watch it learn, and see "
              "what it learned and where it goes wrong."),
+    PageInfo("representations.py", "Representations", "representations", ":material/scatter_plot:",
+             "See each layer's output as a map with one dot per digit: raw pixels are a tangle, the net's "
+             "layers pull the digits apart."),
     PageInfo("predict.py", "Predict", "predict", ":material/draw:",
              "Draw a digit or photograph one written on paper, and see the probability the model gives "
              "each digit from 0 to 9."),
