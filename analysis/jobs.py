@@ -25,6 +25,7 @@ Streamlit here.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import threading
@@ -199,6 +200,19 @@ class JobRegistry:
             else:
                 job.message = "stopping: no one is watching"
 
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel every queued job, ask running ones to stop, and wait up to `timeout` seconds
+        for them (a process must not exit while a worker is inside PyTorch)."""
+        with self._lock:
+            while self._queue:
+                self._finish(self._queue.popleft(), "cancelled", message="cancelled: the server is stopping")
+            running = list(self._running)
+            for job in running:
+                job._stop.set()
+        deadline = time.monotonic() + timeout
+        for job in running:
+            job._done.wait(max(0.0, deadline - time.monotonic()))
+
     def stats(self) -> dict:
         """Counts by status and sizes, for an admin view."""
         with self._lock:
@@ -308,6 +322,12 @@ class JobRegistry:
 
 _shared: dict[str, JobRegistry] = {}
 _shared_lock = threading.Lock()
+
+
+@atexit.register
+def _stop_shared_registries() -> None:
+    for reg in list(_shared.values()):
+        reg.shutdown()
 
 
 def shared_registry(name: str, **kwargs) -> JobRegistry:

@@ -4,8 +4,13 @@
 """
 import streamlit as st
 
-from dashboard import nav, runtime
+from dashboard import chrome, nav, runtime
 
 st.set_page_config(page_title="NetLens", page_icon=":material/visibility:", layout="wide")
 runtime.start_gc_thread()
-st.navigation(nav.all_pages()).run()
+chrome.start_present_from_url()
+if not chrome.access_granted():
+    st.stop()
+page = st.navigation(nav.all_pages())
+chrome.sidebar(page.url_path)
+page.run()

@@ -69,7 +69,7 @@ def _move(delta: int, n: int) -> None:
 def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride: int, flip: bool) -> None:
     """Pick one output pixel and see the window, the kernel, the products and their sum."""
     from analysis.convolution import convolve, explain_pixel
-    from dashboard import figures
+    from dashboard import chrome, figures
 
     st.subheader("Step by step: where one output pixel comes from")
     source = st.radio("Numbers to work on", ["grid", "crop"], key="step_source", horizontal=True,
@@ -105,13 +105,13 @@ def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride:
     kh, kw = kernel.shape
     inner = (s.pad[0], s.pad[1], *grid.shape) if padding == "same" else None
     a, b, c, d = st.columns([3, 2, 2, 2])
-    a.plotly_chart(figures.number_grid(s.padded, "Input (window in orange)", (s.top, s.left, kh, kw), inner),
+    chrome.chart(a, figures.number_grid(s.padded, "Input (window in orange)", (s.top, s.left, kh, kw), inner),
                    width="stretch", config={"displayModeBar": False}, key="step_input")
-    b.plotly_chart(figures.number_grid(s.kernel, "Kernel" + (" (flipped)" if flip else ""), colorscale="RdBu_r"),
+    chrome.chart(b, figures.number_grid(s.kernel, "Kernel" + (" (flipped)" if flip else ""), colorscale="RdBu_r"),
                    width="stretch", config={"displayModeBar": False}, key="step_kernel")
-    c.plotly_chart(figures.number_grid(s.products, "Window × kernel", colorscale="RdBu_r"),
+    chrome.chart(c, figures.number_grid(s.products, "Window × kernel", colorscale="RdBu_r"),
                    width="stretch", config={"displayModeBar": False}, key="step_products")
-    d.plotly_chart(figures.number_grid(out, "Output (pixel in orange)", (row, col, 1, 1)),
+    chrome.chart(d, figures.number_grid(out, "Output (pixel in orange)", (row, col, 1, 1)),
                    width="stretch", config={"displayModeBar": False}, key="step_output")
     terms = " + ".join(f"{w:.3g}×{k:.3g}" for w, k in zip(s.window.ravel(), s.kernel.ravel()))
     st.markdown(f"Sum of the {kh * kw} products: {terms} = **{s.total:.4g}**")

@@ -16,6 +16,7 @@ class PageInfo:
     url_path: str
     icon: str
     blurb: str  # one plain sentence for the Home card
+    hidden: bool = False  # reachable by its URL only, not listed in the navigation or on Home
 
 
 PAGES = [
@@ -32,13 +33,17 @@ PAGES = [
     PageInfo("predict.py", "Predict", "predict", ":material/draw:",
              "Draw a digit or photograph one written on paper, and see the probability the model gives "
              "each digit from 0 to 9."),
+    PageInfo("glossary.py", "Glossary", "glossary", ":material/menu_book:",
+             "The lecture's words — kernel, epoch, softmax, t-SNE and more — in plain language."),
+    PageInfo("admin.py", "Server status", "admin", ":material/monitor_heart:",
+             "Sessions, job queues and memory, for whoever runs the server.", hidden=True),
 ]
 
 
 def page(file: str) -> st.Page:
     info = next(p for p in PAGES if p.file == file)
-    return st.Page(PAGES_DIR / info.file, title=info.title, icon=info.icon,
-                   url_path=info.url_path or None, default=info.file == "home.py")
+    return st.Page(PAGES_DIR / info.file, title=info.title, icon=info.icon, url_path=info.url_path or None,
+                   default=info.file == "home.py", visibility="hidden" if info.hidden else "visible")
 
 
 def all_pages() -> list[st.Page]:

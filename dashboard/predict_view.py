@@ -6,7 +6,7 @@ import streamlit as st
 
 from analysis.models import first_layer_weights, representations
 from analysis.preprocess import Steps, decode_image
-from dashboard import figures, widgets
+from dashboard import chrome, figures, widgets
 from dashboard.training import SessionModel
 
 SOURCES = {"draw": "Draw it", "photo": "Upload a photo", "camera": "Camera", "test": "A test digit"}
@@ -95,9 +95,9 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
     win = int(np.argmax(probs))
     st.markdown(f"**{name}** reads **{class_names[win]}** ({probs[win]:.0%} sure)"
                 + ("" if true is None else (" ✔ right" if win == true else f" ✘ the true label is {class_names[true]}")))
-    st.plotly_chart(figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")
+    chrome.chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")
     with st.expander("Raw scores (before softmax)"):
-        st.plotly_chart(figures.score_bars(scores, class_names), config=NO_BAR, key=f"{key}_s")
+        chrome.chart(st, figures.score_bars(scores, class_names), config=NO_BAR, key=f"{key}_s")
     hidden = [k for k in reps if k.startswith("hidden layer 1")]
     if hidden:
         act = reps[hidden[0]][0]

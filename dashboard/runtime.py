@@ -33,3 +33,33 @@ def session_id() -> str:
 
     ctx = get_script_run_ctx()
     return ctx.session_id if ctx is not None else "bare"
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MB (Linux /proc; 0 where unavailable)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def registries() -> dict:
+    """The server-wide job registries that exist so far (training, t-SNE)."""
+    from analysis import jobs
+
+    return dict(jobs._shared)
+
+
+def server_stats() -> dict:
+    """Sessions, memory and threads of this server process, for the admin view."""
+    try:
+        from streamlit.runtime import Runtime
+
+        sessions = len(Runtime.instance()._session_mgr.list_active_sessions())
+    except Exception:  # not running under a server (tests) or Streamlit internals changed
+        sessions = 0
+    return {"sessions": sessions, "rss_mb": rss_mb(), "threads": threading.active_count()}

@@ -9,7 +9,7 @@ import streamlit as st
 
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
 from analysis.train import load_weights, save_weights
-from dashboard import figures, training
+from dashboard import chrome, figures, training
 from dashboard.training import SessionModel
 
 NO_BAR = {"displayModeBar": False}
@@ -39,7 +39,7 @@ def _confusion(sm: SessionModel) -> None:
     k = ds.n_classes
     cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
     st.metric("Test accuracy", f"{t.test_accuracy:.1%}", help="Share of the held-out test images it gets right.")
-    event = st.plotly_chart(figures.confusion_matrix(cm, ds.class_names), on_select="rerun", selection_mode="points",
+    event = chrome.chart(st, figures.confusion_matrix(cm, ds.class_names), on_select="rerun", selection_mode="points",
                             key="train_cm", config=NO_BAR, width="stretch")
     names = list(ds.class_names)
     points = event.selection.points if event and event.selection else []
@@ -110,8 +110,8 @@ def _one_digit(sm: SessionModel) -> None:
     probs /= probs.sum()
     c1, c2, c3 = st.columns([1, 2, 2])
     c1.image(figures.enlarge((image * 255).astype(np.uint8), 140), caption=f"true label: {t.class_names[label]}")
-    c2.plotly_chart(figures.score_bars(scores, t.class_names, "1. Raw scores (logits)"), config=NO_BAR, key="digit_scores")
-    c3.plotly_chart(figures.probability_bars(probs, t.class_names, "2. Softmax: Pr(class)", true=label),
+    chrome.chart(c2, figures.score_bars(scores, t.class_names, "1. Raw scores (logits)"), config=NO_BAR, key="digit_scores")
+    chrome.chart(c3, figures.probability_bars(probs, t.class_names, "2. Softmax: Pr(class)", true=label),
                     config=NO_BAR, key="digit_probs")
     st.markdown(f"3. **Cross-entropy loss** for this image = −log Pr(true label) = −log {probs[label]:.4f} = "
                 f"**{-np.log(max(probs[label], 1e-12)):.4f}**. Training lowers the average of this over all images.")
@@ -152,7 +152,7 @@ def results(sm: SessionModel) -> None:
     m[1].metric("Validation accuracy", f"{t.val_accuracy:.1%}")
     m[2].metric("Parameters", f"{t.parameters:,}")
     m[3].metric("Training time", f"{t.seconds:.1f} s", help=f"on the {t.device.upper()}")
-    st.plotly_chart(figures.learning_curves(t.history.rows, t.train_config.epochs), config=NO_BAR, key="final_curves")
+    chrome.chart(st, figures.learning_curves(t.history.rows, t.train_config.epochs), config=NO_BAR, key="final_curves")
     if sm.dataset is None or t.split is None:
         st.info("This model came from a file trained on data this server does not have, so only its curves and "
                 "weights can be shown.")

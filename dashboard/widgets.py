@@ -77,7 +77,8 @@ def _remember_preset() -> None:
 
 def kernel_ui() -> KernelChoice | None:
     """Preset or custom kernel. Returns None (after showing why) when the typed kernel is invalid."""
-    name = st.selectbox("Kernel", [*kernels.PRESETS, "Custom"], index=1, key="conv_preset",
+    st.session_state.setdefault("conv_preset", "Box blur")
+    name = st.selectbox("Kernel", [*kernels.PRESETS, "Custom"], key="conv_preset",
                         on_change=_remember_preset,
                         help="The small grid of weights slid over the picture. 'Custom' lets you type your own.")
     if name == "Custom":
@@ -98,8 +99,8 @@ def kernel_ui() -> KernelChoice | None:
     preset = kernels.PRESETS[name]
     size = 3
     if preset.sized:
-        size = st.select_slider("Kernel size", options=list(range(3, kernels.MAX_KERNEL_SIZE + 1, 2)), value=3,
-                                key="conv_size", help="Side of the square kernel: bigger blurs more (and takes longer).")
+        st.session_state.setdefault("conv_size", 3)
+        size = st.select_slider("Kernel size", options=list(range(3, kernels.MAX_KERNEL_SIZE + 1, 2)), key="conv_size", help="Side of the square kernel: bigger blurs more (and takes longer).")
     k = kernels.preset_kernel(name, size)
     st.session_state["conv_last_kernel"] = k
     return KernelChoice(name, k, preset.explanation)
@@ -119,7 +120,8 @@ def conv_settings_ui(kernel: np.ndarray) -> ConvSettings:
                    format_func={"valid": "None (valid)", "same": "Zeros (same size)"}.get,
                    help="Without padding the kernel only visits positions where it fits, so the output shrinks. "
                         "Zero padding adds a border of zeros so the output keeps the input's size.")
-    stride = st.select_slider("Stride", options=[1, 2, 3, 4], value=1, key="conv_stride",
+    st.session_state.setdefault("conv_stride", 1)
+    stride = st.select_slider("Stride", options=[1, 2, 3, 4], key="conv_stride",
                               help="How many pixels the kernel jumps between positions. Stride 2 halves the size.")
     gray = st.radio("Colour", ["rgb", "gray"], key="conv_colour", horizontal=True,
                     format_func={"rgb": "Each RGB channel", "gray": "Grayscale"}.get,

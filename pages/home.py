@@ -13,7 +13,7 @@ in your browser. You do not need to program: every page has controls, plots and 
 explanations. Hover over the ⓘ next to a control to read what it does.
 """
 )
-cards = [p for p in nav.PAGES if p.file != "home.py"]
+cards = [p for p in nav.PAGES if p.file != "home.py" and not p.hidden]
 cols = st.columns(min(3, len(cards)) or 1)
 for i, info in enumerate(cards):
     with cols[i % len(cols)].container(border=True):

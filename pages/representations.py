@@ -5,7 +5,7 @@ import streamlit as st
 
 from analysis.embedding import cuda_available
 from dashboard import representations as rv
-from dashboard import training
+from dashboard import chrome, training
 
 st.title("Representations")
 st.markdown(
@@ -66,7 +66,7 @@ def running() -> None:
         with cols[i % len(cols)]:
             st.progress(job.progress, text=f"{spec.title}: {job.message}")
             if isinstance(job.latest, np.ndarray):
-                st.plotly_chart(rv.scatter(job.latest, labels, pred, conf, idx, sm.dataset.class_names, spec.title),
+                chrome.chart(st, rv.scatter(job.latest, labels, pred, conf, idx, sm.dataset.class_names, spec.title),
                                 key=f"rep_live_{i}", config={"displayModeBar": False})
 
 
@@ -100,7 +100,7 @@ for i, (spec, res) in enumerate(done):
         title = spec.title + ("" if res["explained"] is None else
                               f" ({res['explained'].sum():.0%} of the variance)")
         fig = rv.scatter(res["coords"], labels, pred, conf, idx, sm.dataset.class_names, title, highlight)
-        st.plotly_chart(fig, key=f"rep_map_{i}", on_select="rerun", selection_mode=("lasso", "box", "points"))
+        chrome.chart(st, fig, key=f"rep_map_{i}", on_select="rerun", selection_mode=("lasso", "box", "points"))
         st.download_button("Download this map (HTML)", data=lambda fig=fig: fig.to_html(include_plotlyjs=True),
                            file_name=f"netlens-map-{i + 1}.html", mime="text/html", key=f"rep_html_{i}",
                            help="A standalone web page with the interactive map (the camera icon on the map saves a PNG).")

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from analysis.models import build_model
-from dashboard import figures, training, training_ui, training_view
+from dashboard import chrome, figures, training, training_ui, training_view
 
 st.title("Training")
 st.markdown(
@@ -57,7 +57,7 @@ def live() -> None:
     st.progress(job.progress, text=f"Training {job.label}: {job.message}")
     rows = (job.latest or {}).get("rows") or []
     if rows:
-        st.plotly_chart(figures.learning_curves(rows, st.session_state["train_job"][3].epochs),
+        chrome.chart(st, figures.learning_curves(rows, st.session_state["train_job"][3].epochs),
                         config=training_view.NO_BAR, key="live_curves")
 
 

@@ -358,3 +358,23 @@ def test_worker_threads_exit_when_idle():
     for i in range(4):
         assert reg.get(f"k{i}").wait(T)
     wait_until(lambda: reg._threads == 0)
+
+
+def test_shutdown_cancels_queued_jobs_and_waits_for_running_ones():
+    from analysis.jobs import JobRegistry
+
+    reg = JobRegistry(max_workers=1)
+    started = threading.Event()
+
+    def slow(job):
+        started.set()
+        while not job.should_stop():
+            time.sleep(0.01)
+        return "stopped"
+
+    running = reg.submit("a", "a", slow, "s1")
+    queued = reg.submit("b", "b", slow, "s1")
+    assert started.wait(5)
+    reg.shutdown(timeout=5)
+    assert running.is_finished and running.status == "cancelled"
+    assert queued.status == "cancelled"

@@ -98,3 +98,16 @@ def test_step_through_explains_big_kernels_instead():
     at.select_slider(key="conv_size").set_value(9).run()
     assert not at.exception
     assert any("at most 7×7" in i.value for i in at.info)
+
+
+def test_link_settings_are_adopted_and_bad_ones_fall_back_with_a_notice():
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params.update({"kernel": "Gaussian blur", "size": "7", "pad": "same", "stride": "9"})
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="conv_preset").value == "Gaussian blur"
+    assert at.select_slider(key="conv_size").value == 7
+    assert at.radio(key="conv_padding").value == "same"
+    assert at.select_slider(key="conv_stride").value == 1  # 9 is not allowed: default
+    assert "stride='9'" in at.warning[0].value
+    assert list(at.query_params["stride"]) == ["1"] and list(at.query_params["size"]) == ["7"]  # the URL shows the view
