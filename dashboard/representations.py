@@ -11,7 +11,7 @@ import streamlit as st
 
 from analysis import embedding, jobs
 from analysis.models import representations
-from dashboard import figures
+from dashboard import figures, links
 from dashboard.runtime import session_id
 from dashboard.training import SessionModel
 
@@ -135,6 +135,13 @@ def selected_ids(event) -> set[int]:
     return {int(p["customdata"][0]) for p in points if p.get("customdata")}
 
 
+LINK = [links.Param("method", "rep_method", links.choice("tsne", "pca")),
+        links.Param("compare", "rep_compare", links.choice("layers", "seeds", "perplexities")),
+        links.Param("n", "rep_n", links.whole(1, 20_000)),
+        links.Param("perplexity", "rep_perplexity", links.whole(1, 100)),
+        links.Param("seed", "rep_seed", links.whole(0, 10_000))]
+
+
 def settings_ui(reps: list[str], n_available: int, gpu: bool) -> tuple[list[MapSpec], int, int]:
     """Sidebar controls. Returns (panels, sample size, sample seed)."""
     default = [r for r in reps if r == "pixels" or r.startswith("hidden layer 1") or r.startswith("conv block 1")
@@ -151,17 +158,21 @@ def settings_ui(reps: list[str], n_available: int, gpu: bool) -> tuple[list[MapS
                       help="t-SNE keeps near neighbours near (clusters). PCA keeps the two directions of largest spread "
                            "(a straight view from the best angle).")
     lo, mid, hi = embedding.sample_size_bounds(n_available, gpu)
-    n = st.slider("Digits to show", lo, hi, mid, step=max(1, (hi - lo) // 45 or 1), key="rep_n",
+    st.session_state["rep_n"] = min(hi, max(lo, st.session_state.get("rep_n", mid)))
+    n = st.slider("Digits to show", lo, hi, step=max(1, (hi - lo) // 45 or 1), key="rep_n",
                   help=f"A sample of the test and validation digits, each digit in its share (at most {hi:,} "
                        "on this server). More points take longer.")
     max_p = max(1, min(100, int(embedding.max_perplexity(n))))
-    perplexity = st.slider("Perplexity", min(5, max_p), max_p, min(30, max_p), key="rep_perplexity",
+    st.session_state["rep_perplexity"] = min(max_p, max(min(5, max_p), st.session_state.get("rep_perplexity", 30)))
+    perplexity = st.slider("Perplexity", min(5, max_p), max_p, key="rep_perplexity",
                            disabled=method == "pca",
                            help="Roughly how many neighbours each point pays attention to. Small: many small "
                                 "clumps; large: broader structure.")
-    n_iter = st.select_slider("Iterations", [250, 500, 750, 1000], 750, key="rep_iter", disabled=method == "pca",
+    st.session_state.setdefault("rep_iter", 750)
+    n_iter = st.select_slider("Iterations", [250, 500, 750, 1000], key="rep_iter", disabled=method == "pca",
                               help="How long t-SNE keeps moving the points. The map forms on screen as it runs.")
-    seed = int(st.number_input("Seed", 0, 10_000, 0, key="rep_seed",
+    st.session_state.setdefault("rep_seed", 0)
+    seed = int(st.number_input("Seed", 0, 10_000, key="rep_seed",
                                help="Fixes the sample and the map's random start: same seed, same map."))
     if not chosen:
         return [], n, seed

@@ -190,7 +190,11 @@ def default_models() -> tuple[dict[str, TrainedModel], list[jobs.Job]]:
         if key in prepared_models():
             ready[KIND_NAMES[kind]] = prepared_models()[key]
             continue
-        job = REGISTRY.submit(key, describe(mc, tc, ds.name), lambda job, mc=mc: _run(job, ds, mc, tc), session_id())
+        try:
+            job = REGISTRY.submit(key, describe(mc, tc, ds.name), lambda job, mc=mc: _run(job, ds, mc, tc), session_id())
+        except jobs.RegistryFull as e:
+            st.error(str(e))
+            st.stop()
         if job.status == "done":
             ready[KIND_NAMES[kind]] = job.result
         elif job.status in ("queued", "running"):

@@ -7,13 +7,19 @@ from analysis import datasets
 from analysis.datasets import Dataset
 from analysis.models import ACTIVATIONS, KERNEL_SIZES, MAX_CONV_BLOCKS, MAX_HIDDEN_LAYERS, MAX_UNITS, MIN_UNITS, ModelConfig
 from analysis.train import LIMITS, OPTIMIZERS, TrainConfig, pick_device
-from dashboard import training
+from dashboard import links, training
 from dashboard.widgets import PRIVACY
 
 DATA_NAMES = {"mnist5k": "MNIST, 5,000 digits (28×28)", "digits": "Small digits, 1,797 (8×8)",
               "mnist": "Full MNIST, 70,000 digits (28×28)", "zip": "Your own images (.zip)"}
 ZIP_HELP = ("A .zip with one folder per class, e.g. cats/1.jpg, dogs/2.jpg. At least two classes; "
             "images are made gray and resized to one size. " + PRIVACY)
+
+
+LINK = [links.Param("data", "train_data", links.choice("mnist5k", "digits", "mnist", "zip")),
+        links.Param("model", "train_kind", links.choice(*training.KIND_NAMES)),
+        links.Param("epochs", "train_epochs", links.whole(1, LIMITS["max_epochs"])),
+        links.Param("seed", "train_seed", links.whole(0, 2**31 - 1))]
 
 
 def data_ui() -> Dataset | None:
@@ -45,7 +51,8 @@ def data_ui() -> Dataset | None:
 
 
 def model_ui() -> ModelConfig:
-    kind = st.radio("Model", list(training.KIND_NAMES), format_func=training.KIND_NAMES.get, key="train_kind", index=1,
+    st.session_state.setdefault("train_kind", "mlp")
+    kind = st.radio("Model", list(training.KIND_NAMES), format_func=training.KIND_NAMES.get, key="train_kind",
                     help="Logistic regression: one layer of weights. Multilayer perceptron: hidden layers in between. "
                          "Convnet: learned kernels slide over the image, as on the Convolution page.")
     if kind == "logreg":
@@ -82,9 +89,11 @@ def train_config_ui() -> TrainConfig:
                               help="How big a step each update takes. Too big: the loss jumps around; too small: slow.")
         batch = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024], 64, key="train_batch",
                                  help="Images per update. Smaller batches: more, noisier steps per epoch.")
-        epochs = st.slider("Epochs", 1, LIMITS["max_epochs"], 10, key="train_epochs",
+        st.session_state.setdefault("train_epochs", TrainConfig.epochs)
+        epochs = st.slider("Epochs", 1, LIMITS["max_epochs"], key="train_epochs",
                            help="One epoch = one pass over all training images.")
-        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed",
+        st.session_state.setdefault("train_seed", TrainConfig.seed)
+        seed = st.number_input("Seed", 0, 2**31 - 1, key="train_seed",
                                help="Fixes the split, the starting weights and the order of images: same seed, same result.")
         device = st.selectbox("Device", ["auto", "cpu", "cuda"], key="train_device",
                               format_func={"auto": "Automatic", "cpu": "CPU", "cuda": "GPU (CUDA)"}.get,

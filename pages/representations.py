@@ -5,7 +5,7 @@ import streamlit as st
 
 from analysis.embedding import cuda_available
 from dashboard import representations as rv
-from dashboard import chrome, training
+from dashboard import chrome, links, training
 
 st.title("Representations")
 st.markdown(
@@ -38,9 +38,11 @@ else:
     sm = training.SessionModel(mlp, ready[mlp], training.dataset("mnist5k"))
 
 n_pool = len(sm.trained.split.test) + len(sm.trained.split.val)
+links.adopt("representations", rv.LINK)
 with st.sidebar:
     reps = list(rv.features(sm, rv.sample(sm, 20, 0)))  # the names only (a tiny sample)
     specs, n, seed = rv.settings_ui(reps, n_pool, cuda_available())
+links.publish(rv.LINK)
 if not specs:
     st.info("Pick at least one representation in the sidebar.")
     st.stop()
@@ -50,7 +52,11 @@ feats = rv.features(sm, idx)
 labels = sm.dataset.labels[idx]
 probs = feats["probabilities"]
 pred, conf = probs.argmax(1), probs.max(1)
-job_list = [rv.submit(sm, idx, spec) for spec in specs]
+try:
+    job_list = [rv.submit(sm, idx, spec) for spec in specs]
+except RuntimeError as e:  # the server's queue is full
+    st.error(str(e))
+    st.stop()
 rv.watch_only(job_list)
 st.markdown(rv.CAUTION)
 

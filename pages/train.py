@@ -2,7 +2,7 @@
 import streamlit as st
 
 from analysis.models import build_model
-from dashboard import chrome, figures, training, training_ui, training_view
+from dashboard import chrome, figures, links, training, training_ui, training_view
 
 st.title("Training")
 st.markdown(
@@ -11,10 +11,12 @@ st.markdown(
     "Pick the data and a model on the left, press **Train**, and watch it learn."
 )
 
+links.adopt("train", training_ui.LINK)
 with st.sidebar:
     ds = training_ui.data_ui()
     mc = training_ui.model_ui()
     tc = training_ui.train_config_ui()
+links.publish(training_ui.LINK)
 
 if ds is not None:
     with st.expander(f"The data: {len(ds):,} images of {ds.image_shape[0]}×{ds.image_shape[1]} pixels, "

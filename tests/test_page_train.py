@@ -17,9 +17,9 @@ def run_page() -> AppTest:
 def train_and_wait(at: AppTest) -> AppTest:
     at.button(key="train_start").click().run()
     assert not at.exception, at.exception
-    key = at.session_state["train_job"][0]
-    assert REGISTRY.get(key).wait(120)
-    at.run()
+    if "train_job" in at.session_state:  # else it joined a finished run and already collected it
+        assert REGISTRY.get(at.session_state["train_job"][0]).wait(120)
+        at.run()
     assert not at.exception, at.exception
     return at
 
@@ -111,3 +111,12 @@ def test_weights_download_and_upload_round_trip():
 
     np.testing.assert_allclose(predict_proba(loaded.trained.model, x), predict_proba(sm.trained.model, x), atol=1e-6)
     assert loaded.trained.split is not None  # the digits are on this server: results can be shown
+
+
+def test_link_opens_the_chosen_model_and_epochs():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update({"model": "cnn", "epochs": "3", "seed": "x"})
+    at.run()
+    assert not at.exception
+    assert at.radio(key="train_kind").value == "cnn" and at.slider(key="train_epochs").value == 3
+    assert "seed='x'" in at.warning[0].value
