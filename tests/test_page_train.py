@@ -120,3 +120,25 @@ def test_link_opens_the_chosen_model_and_epochs():
     assert not at.exception
     assert at.radio(key="train_kind").value == "cnn" and at.slider(key="train_epochs").value == 3
     assert "seed='x'" in at.warning[0].value
+
+
+def test_models_prepared_in_netlens_models_dir_are_ready(tmp_path, monkeypatch):
+    from analysis.train import main
+    from dashboard import training
+
+    assert main(["--dataset", "digits", "--model", "logreg", "--epochs", "2", "--seed", "5", "--save", str(tmp_path)]) == 0
+    (tmp_path / "junk.safetensors").write_bytes(b"\x80\x04 not a model")  # skipped, not fatal
+    monkeypatch.setenv("NETLENS_MODELS_DIR", str(tmp_path))
+    training.prepared_models.clear()
+    try:
+        at = run_page()
+        assert any("1 models prepared" in e.label for e in at.expander)
+        tiny(at, "logreg", epochs=2)
+        at.number_input(key="train_seed").set_value(5).run()
+        at.button(key="train_start").click().run()
+        assert not at.exception, at.exception
+        assert "train_job" not in at.session_state  # no training ran: the prepared model was used
+        (name,) = at.session_state["models"]
+        assert name.endswith("(prepared)")
+    finally:
+        training.prepared_models.clear()
