@@ -2,6 +2,7 @@
 parser for kernels that users type."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -90,11 +91,18 @@ def parse_number(text: str) -> float:
     """One kernel entry: a decimal ("0.5", "-2", "1e-3") or a fraction ("1/9").
     Parsed as a number only: never evaluated."""
     t = text.strip().replace("−", "-")
-    if not _NUMBER.match(t):
-        raise ValueError(f"{text!r} is not a number. Type numbers like 1, -2, 0.5 or 1/9.")
+    if len(t) > 40 or not _NUMBER.match(t):
+        shown = t if len(t) <= 40 else t[:37] + "…"
+        raise ValueError(f"{shown!r} is not a number. Type numbers like 1, -2, 0.5 or 1/9.")
     num, _, den = t.partition("/")
     value = Fraction(num) / Fraction(den) if den else Fraction(num)  # Fraction(0) in den raises
-    return float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        result = float("inf")
+    if not math.isfinite(result) or abs(result) > 1e30:
+        raise ValueError(f"{t!r} is too large. Kernel weights should be ordinary sizes, like -10 to 10.")
+    return result
 
 
 def parse_kernel(text: str) -> np.ndarray:

@@ -27,13 +27,13 @@ def photo(path: Path, w: int, h: int) -> Path:
     return path
 
 
-def upload(page, path):
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
+def upload(page, path, nth: int = 0):
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').nth(nth).set_input_files(str(path))
 
 
 def choose(page, label, option):
     """Open the selectbox labelled `label` and pick `option`, as a user would."""
-    page.get_by_label(label, exact=True).click()
+    page.get_by_role("combobox", name=label).click()
     page.get_by_role("option", name=option, exact=True).click()
 
 

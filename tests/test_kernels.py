@@ -52,6 +52,9 @@ def test_format_round_trips():
     ("1 nan 1", "not a number"),
     ("1 inf 1", "not a number"),
     ("1 1/0 1", "divides by zero"),
+    ("1e400 0 0", "too large"),
+    ("1 1e31 1", "too large"),
+    ("9" * 5000, "not a number"),
     ("\n".join(["1 " * 33] * 33), "largest"),
 ])
 def test_parse_kernel_refuses_bad_text(text, words):

@@ -1,0 +1,79 @@
+"""A corpus of bad inputs the tests make: every input point must refuse each with a clear
+message and keep the session working."""
+from __future__ import annotations
+
+import io
+import pickle
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+from PIL import Image
+
+
+def _png(array) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _jpeg(array) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares huge dimensions (a decompression bomb's header) with a tiny body."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def image_corpus() -> dict[str, bytes]:
+    photo = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    return {
+        "empty.png": b"",
+        "text-renamed.png": b"Dear class, this is a text file, not a picture.\n" * 20,
+        "truncated.jpg": _jpeg(photo)[:300],
+        "bomb.png": png_header_only(60_000, 60_000),
+        "huge-dimensions.png": png_header_only(1, 2_000_000),
+        "svg-renamed.png": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        "page.html.png": b"<html><body><script>alert('hi')</script></body></html>",
+        "pickle.png": pickle.dumps({"not": "an image"}),
+    }
+
+
+def zip_corpus() -> dict[str, bytes]:
+    digit = _png((np.random.default_rng(1).random((28, 28)) * 255).astype(np.uint8))
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a/big.png", b"\x00" * 300_000_000)  # compresses to ~300 KB
+        zf.writestr("b/x.png", digit)
+    return {
+        "empty.zip": b"",
+        "text-renamed.zip": b"not a zip file",
+        "escape.zip": _zip({"../evil/x.png": digit, "b/y.png": digit}),
+        "bomb.zip": bomb.getvalue(),
+        "one-class.zip": _zip({f"only/{i}.png": digit for i in range(20)}),
+        "pickle.zip": pickle.dumps([1, 2, 3]),
+    }
+
+
+def weights_corpus() -> dict[str, bytes]:
+    return {
+        "empty.safetensors": b"",
+        "pickle.safetensors": pickle.dumps({"weight": [1.0, 2.0]}),
+        "random.safetensors": np.random.default_rng(2).bytes(4096),
+        "text.safetensors": b"{\"__metadata__\": {}}",
+    }
