@@ -6,11 +6,12 @@ import streamlit as st
 
 from dashboard import chrome, nav, runtime
 
-st.set_page_config(page_title="NetLens", page_icon=":material/visibility:", layout="wide")
-runtime.start_gc_thread()
 chrome.start_present_from_url()
+st.set_page_config(page_title="NetLens", page_icon=":material/visibility:", layout="wide",
+                   initial_sidebar_state="collapsed" if chrome.presenting() else "auto")  # projector: fewer controls
+runtime.start_gc_thread()
 if not chrome.access_granted():
     st.stop()
 page = st.navigation(nav.all_pages())
-chrome.sidebar(page.url_path)
+chrome.sidebar(page.url_path)  # before the page: a page's st.stop() would drop anything drawn after it
 page.run()

@@ -10,10 +10,10 @@ import streamlit as st
 
 PRESENT_CSS = """
 <style>
-html, body, [data-testid="stAppViewContainer"] { font-size: 24px !important; }
-[data-testid="stAppViewContainer"] p, [data-testid="stAppViewContainer"] li,
-[data-testid="stAppViewContainer"] label, [data-testid="stSidebar"] p,
-[data-testid="stSidebar"] label, [data-testid="stCaptionContainer"] { font-size: 24px !important; }
+html, body, [data-testid="stMain"] { font-size: 24px !important; }
+[data-testid="stMain"] p, [data-testid="stMain"] li,
+[data-testid="stMain"] label, [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 24px !important; }
+[data-testid="stSidebar"] p, [data-testid="stSidebar"] label { font-size: 19px !important; }
 [data-testid="stAppViewContainer"] { color: #000 !important; background: #fff !important; }
 [data-testid="stCaptionContainer"] { color: #222 !important; }
 h1 { font-size: 3.2rem !important; } h2, h3 { font-size: 2.4rem !important; }
@@ -46,7 +46,6 @@ def start_present_from_url() -> None:
 def sidebar(url_path: str) -> None:
     """The sidebar footer: projection mode, glossary, start over, privacy."""
     with st.sidebar:
-        st.divider()
         st.toggle("Projection mode", key="present",
                   help="Large type, high contrast and bold charts for a classroom projector. Add ?present=1 to a "
                        "link to open a page this way.")
@@ -56,6 +55,7 @@ def sidebar(url_path: str) -> None:
                       on_click=start_over, args=(url_path,),
                       help="Forget this page's settings, uploads and results, and go back to the defaults.")
         st.caption("Uploads stay in this server's memory for your session only and are sent nowhere else.")
+        st.divider()
     if presenting():
         st.html(PRESENT_CSS)
 

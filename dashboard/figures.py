@@ -7,6 +7,16 @@ import plotly.graph_objects as go
 FONT = dict(size=16)
 
 
+def _weight_text(v: float) -> str:
+    """1/9 rather than 0.111 where a weight is a simple fraction."""
+    from fractions import Fraction
+
+    f = Fraction(v).limit_denominator(400)
+    if f.denominator != 1 and abs(float(f) - v) < 1e-9 and f.denominator <= 400:
+        return f"{f.numerator}/{f.denominator}"
+    return f"{v:.3g}"
+
+
 def kernel_heatmap(kernel: np.ndarray, title: str = "") -> go.Figure:
     """The kernel as a grid: blue negative, red positive, numbers written in when legible."""
     k = np.asarray(kernel, dtype=float)
@@ -14,7 +24,7 @@ def kernel_heatmap(kernel: np.ndarray, title: str = "") -> go.Figure:
     show_text = max(k.shape) <= 9
     fig = go.Figure(go.Heatmap(
         z=k[::-1], zmin=-lim, zmax=lim, colorscale="RdBu_r", showscale=False,
-        text=np.vectorize(lambda v: f"{v:.3g}")(k[::-1]) if show_text else None,
+        text=np.vectorize(_weight_text)(k[::-1]) if show_text else None,
         texttemplate="%{text}" if show_text else None, textfont=dict(size=18),
         hovertemplate="weight %{z:.4g}<extra></extra>",
         xgap=2, ygap=2,

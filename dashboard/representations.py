@@ -34,6 +34,12 @@ class MapSpec:
             return f"{self.rep} — PCA"
         return f"{self.rep} — t-SNE (perplexity {self.perplexity:g}, seed {self.seed})"
 
+    @property
+    def plot_title(self) -> str:
+        if self.method == "pca":
+            return f"{self.rep}<br><sup>PCA</sup>"
+        return f"{self.rep}<br><sup>t-SNE, perplexity {self.perplexity:g}, seed {self.seed}</sup>"
+
 
 def model_key(sm: SessionModel) -> str:
     t = sm.trained

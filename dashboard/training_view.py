@@ -38,7 +38,6 @@ def _confusion(sm: SessionModel) -> None:
     pred = sm.test_probs.argmax(1)
     k = ds.n_classes
     cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
-    st.metric("Test accuracy", f"{t.test_accuracy:.1%}", help="Share of the held-out test images it gets right.")
     event = chrome.chart(st, figures.confusion_matrix(cm, ds.class_names), on_select="rerun", selection_mode="points",
                             key="train_cm", config=NO_BAR, width="stretch")
     names = list(ds.class_names)

@@ -72,7 +72,7 @@ def running() -> None:
         with cols[i % len(cols)]:
             st.progress(job.progress, text=f"{spec.title}: {job.message}")
             if isinstance(job.latest, np.ndarray):
-                chrome.chart(st, rv.scatter(job.latest, labels, pred, conf, idx, sm.dataset.class_names, spec.title),
+                chrome.chart(st, rv.scatter(job.latest, labels, pred, conf, idx, sm.dataset.class_names, spec.plot_title),
                                 key=f"rep_live_{i}", config={"displayModeBar": False})
 
 
@@ -103,8 +103,8 @@ highlight = chosen or None
 cols = st.columns(min(2, len(done)))
 for i, (spec, res) in enumerate(done):
     with cols[i % len(cols)]:
-        title = spec.title + ("" if res["explained"] is None else
-                              f" ({res['explained'].sum():.0%} of the variance)")
+        title = spec.plot_title + ("" if res["explained"] is None else
+                                   f"<sup>: {res['explained'].sum():.0%} of the variance</sup>")
         fig = rv.scatter(res["coords"], labels, pred, conf, idx, sm.dataset.class_names, title, highlight)
         chrome.chart(st, fig, key=f"rep_map_{i}", on_select="rerun", selection_mode=("lasso", "box", "points"))
         st.download_button("Download this map (HTML)", data=lambda fig=fig: fig.to_html(include_plotlyjs=True),
