@@ -184,3 +184,17 @@ def runs_table() -> None:
     df.to_csv(buf, index=False)
     st.download_button("Download this table (CSV)", buf.getvalue(), "netlens-runs.csv", "text/csv",
                        icon=":material/download:", key="runs_csv")
+
+
+def prepared_ui() -> None:
+    """Models trained ahead on this server (NETLENS_MODELS_DIR), one click to use."""
+    prepared = training.prepared_models()
+    if not prepared:
+        return
+    with st.expander(f"{len(prepared)} models prepared on this server are ready", icon=":material/task_alt:"):
+        for i, t in enumerate(prepared.values()):
+            label = training.describe(t.model_config, t.train_config, t.dataset_name)
+            if st.button(f"Use: {label} (test accuracy {t.test_accuracy:.1%})", key=f"prepared_{i}",
+                         help="Trained ahead by whoever runs this server; no waiting."):
+                data = training.dataset(t.dataset_name) if t.dataset_name in training.KNOWN_DATASETS else None
+                training.add_model(training.with_split(t, data), data, suffix=" (prepared)")

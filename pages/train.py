@@ -31,16 +31,7 @@ if ds is not None:
         except ValueError as e:
             st.error(str(e))
 
-    prepared = training.prepared_models()
-    if prepared:
-        with st.expander(f"{len(prepared)} models prepared on this server are ready", icon=":material/task_alt:"):
-            for i, t in enumerate(prepared.values()):
-                label = training.describe(t.model_config, t.train_config, t.dataset_name)
-                if st.button(f"Use: {label} (test accuracy {t.test_accuracy:.1%})", key=f"prepared_{i}",
-                             help="Trained ahead by whoever runs this server; no waiting."):
-                    known = t.dataset_name in training.KNOWN_DATASETS
-                    data = training.dataset(t.dataset_name) if known else None
-                    training.add_model(training.with_split(t, data), data, suffix=" (prepared)")
+    training_view.prepared_ui()
     error = training.collect()
     if error:
         st.error(error)

@@ -25,7 +25,8 @@ def test_training_refuses_a_zip_with_path_escapes(page, tmp_path):
     page.goto(f"{page.base_url}/train")
     page.get_by_role("combobox", name="Digits to learn from").click()
     page.get_by_role("option", name="Your own images (.zip)").click()
-    upload(page, path)
+    page.get_by_text("Your images (.zip)").wait_for()
+    upload(page, path, label="Your images (.zip)")
     page.get_by_text("Could not use “escape.zip”").wait_for()
 
 

@@ -27,14 +27,31 @@ def photo(path: Path, w: int, h: int) -> Path:
     return path
 
 
-def upload(page, path, nth: int = 0):
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').nth(nth).set_input_files(str(path))
+def upload(page, path, label: str | None = None):
+    """Choose a file in the uploader (the one whose label contains `label`, else the first)."""
+    uploaders = page.locator('[data-testid="stFileUploader"]')
+    if label:
+        uploaders = uploaders.filter(has_text=label)
+    uploaders.first.locator('input[type="file"]').set_input_files(str(path))
+
+
+def idle(page, timeout=60_000):
+    """Wait until the app has finished its current run (no 'Running…' indicator)."""
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
 
 
 def choose(page, label, option):
     """Open the selectbox labelled `label` and pick `option`, as a user would."""
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    idle(page)
+    for attempt in range(3):  # a rerun landing mid-click can close the list: try again
+        page.get_by_role("combobox", name=label).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
 
 
 def test_upload_photo_bad_file_then_photo_again(page, tmp_path):
