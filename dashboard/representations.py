@@ -148,6 +148,16 @@ LINK = [links.Param("method", "rep_method", links.choice("tsne", "pca")),
         links.Param("seed", "rep_seed", links.whole(0, 10_000))]
 
 
+def _cap(variable: str, default: int) -> int:
+    """A server limit from the environment (a bad value keeps the default)."""
+    import os
+
+    try:
+        return max(5, int(os.environ.get(variable, default)))
+    except ValueError:
+        return default
+
+
 def settings_ui(reps: list[str], n_available: int, gpu: bool) -> tuple[list[MapSpec], int, int]:
     """Sidebar controls. Returns (panels, sample size, sample seed)."""
     default = [r for r in reps if r == "pixels" or r.startswith("hidden layer 1") or r.startswith("conv block 1")
@@ -163,7 +173,8 @@ def settings_ui(reps: list[str], n_available: int, gpu: bool) -> tuple[list[MapS
                       format_func={"tsne": "t-SNE", "pca": "PCA"}.get,
                       help="t-SNE keeps near neighbours near (clusters). PCA keeps the two directions of largest spread "
                            "(a straight view from the best angle).")
-    lo, mid, hi = embedding.sample_size_bounds(n_available, gpu)
+    lo, mid, hi = embedding.sample_size_bounds(n_available, gpu, cpu_cap=_cap("NETLENS_MAX_POINTS_CPU", 5_000),
+                                               gpu_cap=_cap("NETLENS_MAX_POINTS_GPU", 20_000))
     st.session_state["rep_n"] = min(hi, max(lo, st.session_state.get("rep_n", mid)))
     n = st.slider("Digits to show", lo, hi, step=max(1, (hi - lo) // 45 or 1), key="rep_n",
                   help=f"A sample of the test and validation digits, each digit in its share (at most {hi:,} "
