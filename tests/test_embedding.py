@@ -105,6 +105,21 @@ def test_n_jobs_is_at_least_one_and_at_most_the_cores():
     assert 1 <= em._n_jobs(5_000) <= len(os.sched_getaffinity(0))
 
 
+@pytest.mark.parametrize("busy, expected", [(0.0, 4), (0.2, 4), (0.3, 3), (1.0, 3), (1.3, 2), (3.9, 1), (None, 4)])
+def test_n_jobs_leaves_busy_cores_alone(monkeypatch, busy, expected):
+    monkeypatch.setattr(em.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(em, "_busy_cores", lambda window=0.1: busy)
+    assert em._n_jobs(5_000) == expected
+    assert em._n_jobs(500) == 1
+
+
+def test_busy_cores_reads_the_machine():
+    import os
+
+    busy = em._busy_cores(0.02)
+    assert busy is None or 0.0 <= busy <= os.cpu_count()
+
+
 def test_tsne_separates_blobs(blobs):
     x, y = blobs
     emb = tsne(x, perplexity=20, n_iter=300, device="cpu")
