@@ -78,7 +78,7 @@ def start_over(url_path: str) -> None:
 def chart(where, fig: go.Figure, **kwargs):
     """st.plotly_chart with NetLens's defaults; in projection mode, bigger text, thicker lines
     and bigger markers."""
-    if presenting():
+    if presenting() and not isinstance(fig, dict):  # dict figures are the light, live previews
         fig = go.Figure(fig)
         fig.update_layout(font=dict(size=22), title_font_size=26)
         for trace in fig.data:

@@ -136,6 +136,22 @@ def scatter(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray, conf: np.n
     return fig
 
 
+PREVIEW_POINTS = 800  # an intermediate map is drawn often, for many sessions: keep it light
+
+
+def preview(coords: np.ndarray, labels: np.ndarray, title: str) -> dict:
+    """A cheap picture of a map that is still forming: one trace, at most PREVIEW_POINTS
+    points, colours by true label, no hover data. A plain figure dict: no validation cost
+    (it is redrawn every two seconds for every session watching)."""
+    step = max(1, len(coords) // PREVIEW_POINTS)
+    c, y = coords[::step], labels[::step]
+    return {"data": [{"type": "scattergl", "x": c[:, 0].tolist(), "y": c[:, 1].tolist(), "mode": "markers",
+                      "hoverinfo": "skip", "marker": {"size": 5, "color": [figures.class_colour(int(k)) for k in y]}}],
+            "layout": {"title": {"text": title, "font": {"size": 16}}, "height": 420, "showlegend": False,
+                       "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+                       "xaxis": {"showticklabels": False}, "yaxis": {"showticklabels": False, "scaleanchor": "x"}}}
+
+
 def selected_ids(event) -> set[int]:
     points = event.selection.points if event and event.selection else []
     return {int(p["customdata"][0]) for p in points if p.get("customdata")}

@@ -61,7 +61,7 @@ rv.watch_only(job_list)
 st.markdown(rv.CAUTION)
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=2.0)
 def running() -> None:
     if all(j.is_finished for j in job_list):
         st.rerun()
@@ -72,8 +72,8 @@ def running() -> None:
         with cols[i % len(cols)]:
             st.progress(job.progress, text=f"{spec.title}: {job.message}")
             if isinstance(job.latest, np.ndarray):
-                chrome.chart(st, rv.scatter(job.latest, labels, pred, conf, idx, sm.dataset.class_names, spec.plot_title),
-                                key=f"rep_live_{i}", config={"displayModeBar": False})
+                chrome.chart(st, rv.preview(job.latest, labels, spec.plot_title), key=f"rep_live_{i}",
+                             config={"displayModeBar": False})
 
 
 if not all(j.is_finished for j in job_list):
