@@ -1,0 +1,161 @@
+"""Isolation: one session never sees another session's upload, model or selection.
+
+Two AppTest sessions of the same pages, driven one after the other (AppTest is not
+thread-safe), share one process exactly as two browser tabs share one server: the same
+imported modules, caches and job registries. A leak through any of those (a module-level
+dict, a cache keyed by a file name, a shared model mutated in place) shows up here.
+The last test does the same with two real websocket sessions against one real server.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+
+import numpy as np
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.test_page_train import tiny, train_and_wait
+
+CONV = "../pages/convolution.py"
+TRAIN = "../pages/train.py"
+REPS = "../pages/representations.py"
+MINE = "Your own picture"
+
+
+def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((height, width, 3), colour, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def run(path: str, timeout: float = 60) -> AppTest:
+    at = AppTest.from_file(path, default_timeout=timeout).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def size_shown(at: AppTest) -> str:
+    """The page's 'W × H → …' message: which picture this session is convolving."""
+    return next(m.value for m in at.markdown if " → " in m.value and "pixels" in m.value)
+
+
+def test_an_upload_stays_in_its_session():
+    a = run(CONV)
+    a.file_uploader(key="conv_upload").set_value(("photo.png", png(300, 200, (200, 30, 30)), "image/png")).run()
+    assert not a.exception and not a.error
+    assert a.radio(key="conv_source").value == MINE
+    assert "300 × 200" in size_shown(a)
+
+    b = run(CONV)  # another session, same server process, after A's upload
+    assert MINE not in b.radio(key="conv_source").options
+    assert "640 × 427" in size_shown(b)  # the bundled photo, not A's
+    assert "conv_upload__image" not in b.session_state
+
+    # B uploads another picture under the SAME file name: nothing keyed by name may mix them up.
+    b.file_uploader(key="conv_upload").set_value(("photo.png", png(120, 90, (30, 30, 200)), "image/png")).run()
+    assert "120 × 90" in size_shown(b)
+    a.run()
+    assert not a.exception
+    assert a.radio(key="conv_source").value == MINE
+    assert "300 × 200" in size_shown(a)
+    assert a.session_state["conv_upload__image"][2].shape == (200, 300, 3)
+    assert b.session_state["conv_upload__image"][2].shape == (90, 120, 3)
+    assert a.session_state["conv_upload__image"][0] != b.session_state["conv_upload__image"][0]
+
+
+def test_a_model_and_a_selection_stay_in_their_session():
+    a = train_and_wait(tiny(run(TRAIN), "logreg", epochs=1))
+    assert len(a.session_state["models"]) == 1
+    assert "Results" in [s.value for s in a.subheader]
+
+    b = run(TRAIN)
+    assert "models" not in b.session_state or not b.session_state["models"]
+    assert "Results" not in [s.value for s in b.subheader]
+    assert "current_model" not in b.session_state
+
+    # B trains the identical config: the server shares the run, but each session keeps its own entry.
+    b = train_and_wait(tiny(b, "logreg", epochs=1))
+    assert len(b.session_state["models"]) == 1 and len(b.session_state["runs"]) == 1
+    a.run()
+    assert len(a.session_state["models"]) == 1 and len(a.session_state["runs"]) == 1
+    shared = next(iter(a.session_state["models"].values())).trained
+    assert next(iter(b.session_state["models"].values())).trained.key == shared.key
+
+    # A selects digits on the Representations page; B, on the same model, sees no selection.
+    from dashboard import representations as rv
+
+    def reps(state: dict) -> AppTest:
+        at = AppTest.from_file(REPS, default_timeout=60)
+        for k in ("models", "current_model"):
+            at.session_state[k] = state[k]
+        at.session_state["rep_method"] = "pca"  # fast; the selection logic is the same as for t-SNE
+        at.run()
+        for job in rv.REGISTRY.jobs():
+            job.wait(60)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    ra = reps({k: a.session_state[k] for k in ("models", "current_model")})
+    ra.multiselect(key="rep_sel_true").set_value(["3"]).run()
+    assert "What is in your selection?" in [s.value for s in ra.subheader]
+    rb = reps({k: b.session_state[k] for k in ("models", "current_model")})
+    assert rb.multiselect(key="rep_sel_true").value == []
+    assert "What is in your selection?" not in [s.value for s in rb.subheader]
+    ra.run()
+    assert ra.multiselect(key="rep_sel_true").value == ["3"]
+
+
+def run_in_own_loop(make_coroutine):
+    """asyncio.run in a fresh thread: Playwright's sync API (the browser tests) keeps an event
+    loop running in this thread, where asyncio.run refuses to start."""
+    import threading
+
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["value"] = asyncio.run(make_coroutine())
+        except BaseException as e:  # re-raised in the test's thread
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_two_real_sessions_on_one_server(app_url):
+    """Two websocket sessions speaking Streamlit's protocol (benchmarks/load.py's client):
+    A uploads a photo through the real upload endpoint; B, on the same server, still has the
+    bundled photo and is not even offered A's."""
+    from benchmarks.load import Session, make_photo
+
+    class Srv:
+        base = app_url
+        port = int(app_url.rsplit(":", 1)[1])
+
+    async def scenario() -> tuple[Session, Session]:
+        log: list[str] = []
+        a, b = Session(Srv, 1, log), Session(Srv, 2, log)
+        try:
+            await a.home(60)
+            await b.home(60)
+            assert await a.convolution(make_photo(320, 240), 90), a.errors
+            seq = await b.goto("convolution")
+            assert await b.wait(seq, lambda s: s.has("imgs", "Before: "), 90, "B on Convolution"), b.errors
+            return a, b
+        finally:
+            await a.close()
+            await b.close()
+
+    a, b = run_in_own_loop(lambda: asyncio.wait_for(scenario(), 150))
+    assert not a.errors and not b.errors, (a.errors, b.errors)
+    assert a.has("imgs", "Before: Your picture: class-photo.jpg")
+    assert not b.has("imgs", "Your picture")
+    assert MINE not in b.widget("radio", "Picture").extra
+    assert any("640 × 427" in e.text for e in b.elements.values() if e.kind == "markdown")
+    assert any("320 × 240" in e.text for e in a.elements.values() if e.kind == "markdown")
