@@ -56,11 +56,12 @@ def sample(sm: SessionModel, n: int, seed: int) -> np.ndarray:
 def features(sm: SessionModel, idx: np.ndarray) -> dict[str, np.ndarray]:
     """Every representation of the sampled images, memoised in this session."""
     key = (model_key(sm), hashlib.sha1(idx.tobytes()).hexdigest())
-    memo = st.session_state.get("rep_features")
-    if memo is None or memo[0] != key:
-        memo = (key, representations(sm.trained.model, sm.dataset.images[idx]))
-        st.session_state["rep_features"] = memo
-    return memo[1]
+    memo = st.session_state.setdefault("rep_features", {})
+    if key not in memo:
+        while len(memo) >= 2:  # the names probe (20 digits) and the sample shown
+            memo.pop(next(iter(memo)))
+        memo[key] = representations(sm.trained.model, sm.dataset.images[idx])
+    return memo[key]
 
 
 def _separation(x: np.ndarray, coords: np.ndarray, labels: np.ndarray) -> dict[str, float]:
