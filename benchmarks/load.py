@@ -27,9 +27,9 @@ the job registries' counts of queued/running/done jobs and the session count. Se
 is the RSS of the server process and its children from /proc; a separate probe process
 polls `/_stcore/health` all the time.
 
-    python benchmarks/load.py                      # N = 1, 10, 30 (about 10–20 min here)
+    python benchmarks/load.py                      # N = 1, 10, 30 (about 2–3 min here)
     python benchmarks/load.py --sessions 1 10      # pick the Ns
-    python benchmarks/load.py --quick              # N = 1 and 5, a smaller photo (2–3 min)
+    python benchmarks/load.py --quick              # N = 1 and 5, a smaller photo (under 2 min)
 
 Prints a table and one `PASS` / `FAIL` line per bar; exit status 1 if a bar fails.
 Traffic goes only to 127.0.0.1; every wait is bounded; the servers it starts are stopped.
