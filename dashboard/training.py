@@ -130,6 +130,7 @@ def collect() -> str | None:
     if entry is None or (job is not None and not job.is_finished):
         return None
     del st.session_state["train_job"]
+    REGISTRY.detach(entry[0], session_id())  # collected: this session no longer watches it
     if job is None:
         return "The server dropped this training run (it was restarted or too busy). Please train again."
     if job.status == "done":
