@@ -917,7 +917,7 @@ def report(rounds: list[Round], reruns_needed: int) -> bool:
     multi = [r for r in rounds if r.n > 1]
     if multi:
         worst = max(r.per_extra_home_mb for r in multi)
-        bars.append((worst <= 25, f"server memory grows ≤ 25 MB per extra session that opened Home only: "
+        bars.append((worst <= 25, "server memory grows ≤ 25 MB per extra session that opened Home only: "
                                   + ", ".join(f"N={r.n}: {r.per_extra_home_mb:.2f} MB" for r in multi)))
     bars.append((big.trainings == 1, f"{big.n} sessions training the default config cause one training: "
                                      f"the server ran {big.trainings if big.trainings is not None else 'unknown'}"))

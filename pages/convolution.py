@@ -1,11 +1,12 @@
 """Convolution: slide a kernel over a picture."""
+import numpy as np
 import streamlit as st
 
 from analysis import images
 from analysis.convolution import convolve
-from dashboard import convolution_view as view
-from dashboard import chrome, figures, links, widgets
 from analysis.kernels import MAX_KERNEL_SIZE, PRESETS
+from dashboard import chrome, figures, links, widgets
+from dashboard import convolution_view as view
 
 LINK = [links.Param("kernel", "conv_preset", links.choice(*PRESETS, "Custom")),
         links.Param("size", "conv_size", links.whole(3, MAX_KERNEL_SIZE, odd=True)),
@@ -24,7 +25,7 @@ links.adopt("convolution", LINK)
 with st.sidebar:
     image, caption, image_key = widgets.image_source_ui()
     choice = widgets.kernel_ui()
-    settings = widgets.conv_settings_ui(choice.kernel if choice else images.np.zeros((1, 1)))
+    settings = widgets.conv_settings_ui(choice.kernel if choice else np.zeros((1, 1)))
 
 links.publish(LINK)
 if choice is None:
