@@ -106,3 +106,8 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
         st.caption("Its most active hidden units (what each looks for; red: ink here excites it):")
         st.image([figures.enlarge(figures.diverging_rgb(w[u]), 56) for u in top],
                  caption=[f"unit {u + 1}: {act[u]:.1f}" for u in top], width=56)
+
+
+def test_digit_picture(image: np.ndarray, label: str) -> None:
+    """A held-out test digit, as the model sees it (no preprocessing needed)."""
+    st.image(figures.enlarge(_u8(image), 140), caption=f"A test digit; its true label is {label}", width=140)

@@ -55,6 +55,8 @@ except ValueError as e:
 if steps is not None:
     st.subheader("How the picture becomes the model's input")
     predict_view.steps_ui(steps, size)
+else:
+    predict_view.test_digit_picture(picture, first.trained.class_names[true])
 x = steps.result if steps is not None else picture
 
 st.subheader("What each model says")
