@@ -1,0 +1,127 @@
+"""Measure what a person at the back of a lecture hall can read: every text inside every
+Plotly chart (size, colour, contrast against the pixels around it, inside its chart), titles
+and buttons against their boxes, tables, metrics and empty chart boxes. Used by
+tests/test_browser_projection.py; pure measurement, no assertions here."""
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+# Every visible text leaf inside one chart, with its box relative to the chart.
+_CHART_TEXTS = """(gd) => {
+  if (!gd.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) return null;  // e.g. in a closed expander
+  gd.scrollIntoView({block: 'center'});
+  const box = gd.getBoundingClientRect();
+  if (box.height < 2) return null;
+  const out = [];
+  for (const t of gd.querySelectorAll('text, tspan')) {
+    const own = [...t.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+    if (!own) continue;
+    const cs = getComputedStyle(t);
+    if (cs.display === 'none' || cs.visibility === 'hidden' || parseFloat(cs.opacity) === 0) continue;
+    const r = t.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    out.push({text: own, size: parseFloat(cs.fontSize), fill: cs.fill, opacity: parseFloat(cs.fillOpacity || 1),
+              heat: !!t.closest('.heatmap-label, .hm'),
+              x0: r.left - box.left, y0: r.top - box.top, x1: r.right - box.left, y1: r.bottom - box.top});
+  }
+  return {w: box.width, h: box.height, x: box.left, y: box.top, texts: out,
+          drawn: !!gd.querySelector('.main-svg')};
+}"""
+
+# Page furniture: clipped headings and buttons, tables wider than their box, metric sizes, empty chart boxes.
+_PAGE_BOXES = """() => {
+  const clipped = [];
+  const main = document.querySelector('[data-testid="stMain"]');
+  const sidebar = document.querySelector('[data-testid="stSidebar"]');
+  const scopes = [main, sidebar].filter(Boolean);
+  for (const scope of scopes) {
+    for (const el of scope.querySelectorAll('h1, h2, h3, button, button *')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0) continue;
+      if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
+        clipped.push((el.innerText || el.textContent || '').trim().slice(0, 60));
+    }
+  }
+  const tables = [...document.querySelectorAll('[data-testid="stTable"], [data-testid="stMarkdownContainer"] table')]
+    .filter(t => t.scrollWidth > t.parentElement.clientWidth + 1).map(t => t.innerText.slice(0, 60));
+  const metrics = [...document.querySelectorAll('[data-testid="stMetricValue"]')].map(m => parseFloat(getComputedStyle(m).fontSize));
+  const canvases = document.querySelectorAll('[data-testid="stDataFrame"]').length;
+  const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
+  const empty = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(c => !c.querySelector('.main-svg')).length;
+  return {clipped, tables, metrics, canvases, charts, empty};
+}"""
+
+
+def _rgb(css: str) -> tuple[float, float, float]:
+    parts = css[css.index("(") + 1: css.index(")")].split(",")
+    return tuple(float(p) for p in parts[:3])
+
+
+def luminance(rgb) -> float:
+    c = np.asarray(rgb, float) / 255
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2])
+
+
+def contrast(a, b) -> float:
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _surroundings(img: np.ndarray, t: dict, pad: int = 3) -> tuple[int, int, int]:
+    """The commonest colour in a thin ring just outside the text's box (its background)."""
+    h, w = img.shape[:2]
+    x0, y0 = max(0, int(t["x0"]) - pad), max(0, int(t["y0"]) - pad)
+    x1, y1 = min(w - 1, int(np.ceil(t["x1"])) + pad), min(h - 1, int(np.ceil(t["y1"])) + pad)
+    ring = np.concatenate([img[y0, x0:x1 + 1], img[y1, x0:x1 + 1], img[y0:y1 + 1, x0], img[y0:y1 + 1, x1]])
+    return Counter(map(tuple, ring[:, :3].tolist())).most_common(1)[0][0]
+
+
+@dataclass
+class Audit:
+    texts: list[dict] = field(default_factory=list)  # every chart text with size, contrast, background
+    problems: list[str] = field(default_factory=list)
+    metrics: list[float] = field(default_factory=list)
+    chart_text_count: int = 0
+
+
+def audit_page(page, min_px: float = 20, min_contrast: float = 7.0, min_cell_contrast: float = 4.5) -> Audit:
+    """Measure the page as it is now (call when the page has finished running)."""
+    a = Audit()
+    charts = page.locator(".js-plotly-plot")
+    paper = (255, 255, 255)
+    for i in range(charts.count()):
+        info = charts.nth(i).evaluate(_CHART_TEXTS)
+        if not info or not info["texts"]:
+            continue
+        page.wait_for_timeout(150)  # let the scroll settle before the picture
+        png = page.screenshot(clip={"x": info["x"], "y": info["y"], "width": info["w"], "height": info["h"]})
+        img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))  # clamped to the viewport
+        for t in info["texts"]:
+            a.chart_text_count += 1
+            where = f"chart {i + 1} text {t['text']!r}"
+            if t["size"] < min_px:
+                a.problems.append(f"{where}: {t['size']:.0f} px (< {min_px:.0f})")
+            if t["x0"] < -1 or t["y0"] < -1 or t["x1"] > info["w"] + 1 or t["y1"] > info["h"] + 1:
+                a.problems.append(f"{where}: spills out of its chart")
+            if t["y1"] + 3 >= img.shape[0] or t["x1"] + 3 >= img.shape[1]:
+                continue  # outside the part of the chart on screen: size checked, contrast not
+            bg = _surroundings(img, t)
+            ratio = contrast(_rgb(t["fill"]), bg)
+            need = min_contrast if contrast(bg, paper) < 1.1 else min_cell_contrast
+            if ratio < need:
+                a.problems.append(f"{where}: contrast {ratio:.1f}:1 on {bg} (< {need}:1)")
+            a.texts.append({**t, "contrast": ratio, "background": bg})
+    boxes = page.evaluate(_PAGE_BOXES)
+    a.problems += [f"clipped: {c!r}" for c in boxes["clipped"] if c]
+    a.problems += [f"table wider than its box: {t!r}" for t in boxes["tables"]]
+    if boxes["empty"]:
+        a.problems.append(f"{boxes['empty']} of {boxes['charts']} chart boxes are empty")
+    a.metrics = boxes["metrics"]
+    a.canvases = boxes["canvases"]
+    return a

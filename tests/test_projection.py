@@ -1,0 +1,66 @@
+"""Projected figures: every font set big and black; cell labels readable on their cells."""
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from dashboard import figures, projection
+from tests.browser_audit import contrast
+
+
+def _fonts(fig: go.Figure):
+    lay = fig.layout
+    yield "title", lay.title.font
+    yield "legend", lay.legend.font
+    for name in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
+        ax = lay[name] if name in lay else None
+        if ax is not None:
+            yield f"{name} ticks", ax.tickfont
+            yield f"{name} title", ax.title.font
+    for a in lay.annotations:
+        yield f"annotation {a.text!r}", a.font
+
+
+FIGS = {
+    "curves": lambda: figures.learning_curves([{"epoch": 1, "train_loss": 1, "val_loss": 1.2, "train_accuracy": .5,
+                                                "val_accuracy": .4}], 3),
+    "confusion": lambda: figures.confusion_matrix(np.arange(100).reshape(10, 10), list(range(10))),
+    "bars": lambda: figures.probability_bars(np.full(10, .1), list(range(10)), "Pr"),
+    "grid": lambda: figures.number_grid(np.linspace(-5, 5, 25).reshape(5, 5), "Window × kernel", colorscale="RdBu_r"),
+    "kernel": lambda: figures.kernel_heatmap(np.full((3, 3), 1 / 9), "Box blur"),
+}
+
+
+@pytest.mark.parametrize("name", FIGS)
+def test_every_font_is_big_and_black(name):
+    fig = projection.for_projector(FIGS[name]())
+    for where, font in _fonts(fig):
+        if where.startswith("annotation") and font.color not in (projection.INK, "#ffffff"):
+            pytest.fail(f"{where}: colour {font.color}")
+        if font.size is not None or where.startswith(("annotation", "x", "y")):
+            assert font.size >= 20, f"{name}: {where} at {font.size}px"
+    for trace in fig.data:
+        if trace.type == "bar":
+            assert trace.textfont.size >= 20 and trace.textposition == "outside"
+        if trace.type == "heatmap":
+            assert trace.texttemplate is None  # labels became annotations
+
+
+@pytest.mark.parametrize("name, scale", [("confusion", "Blues"), ("grid", "RdBu_r"), ("kernel", "RdBu_r")])
+def test_cell_labels_stand_out_from_their_cells(name, scale):
+    original = FIGS[name]()
+    fig = projection.for_projector(original)
+    colours = projection._cell_colours(original.data[0])
+    labels = [a for a in fig.layout.annotations if a.xref == "x"]
+    assert len(labels) == colours.shape[0] * colours.shape[1]
+    xs = list(original.data[0].x) if original.data[0].x is not None else None
+    ys = list(original.data[0].y) if original.data[0].y is not None else None
+    for a in labels:
+        c = xs.index(a.x) if xs else a.x
+        r = ys.index(a.y) if ys else a.y
+        ink = (0, 0, 0) if a.font.color == projection.INK else (255, 255, 255)
+        assert contrast(ink, colours[r, c]) >= 4.5
+
+
+def test_small_tags_are_dropped_from_titles():
+    fig = go.Figure(layout=dict(title="hidden layer 1<br><sup>t-SNE, perplexity 30</sup>"))
+    assert "<sup>" not in projection.for_projector(fig).layout.title.text
