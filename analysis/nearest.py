@@ -13,6 +13,10 @@ from torch import nn
 from analysis.explain import as_image
 from analysis.models import representations
 
+NO_TRAINING_DIGITS = ("No training digits on this server for this model (restored from a file without its data "
+                      "split?): the nearest examples are switched off. Train the model here to use them.")
+
+
 @dataclass(frozen=True)
 class NeighbourIndex:
     features: np.ndarray  # (n, d) float32: the training digits in `layer`
@@ -30,10 +34,10 @@ def _hidden_features(model: nn.Module, images: np.ndarray, batch_size: int = 102
         return images.reshape(len(images), -1).astype(np.float32), "pixels", True
     layer = [k for k in representations(model, images[:1]) if k not in ("pixels", "logits", "probabilities")][-1]
     model.eval()
-    out = []
+    device, out = next(model.parameters()).device, []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(np.array(images[start:start + batch_size], copy=True))[:, None].to(next(model.parameters()).device)
+            x = torch.from_numpy(np.array(images[start:start + batch_size], copy=True))[:, None].to(device)
             for name, block in model.named_children():
                 x = block(x)
                 if name == names[-1]:
@@ -48,10 +52,10 @@ def neighbour_index(model: nn.Module, images, labels, indices=None) -> Neighbour
     training digits (a model restored from a file without its data split)."""
     images = np.asarray(images, np.float32)
     labels = np.asarray(labels)
-    if images.ndim != 3 or len(images) == 0:
-        raise ValueError("No training digits on this server for this model (restored from a file without its "
-                         f"data split?): got images of shape {images.shape}. Nearest examples are switched off; "
-                         "train the model here to use them.")
+    if images.ndim != 3:
+        raise ValueError(f"Expected training images of shape (n, H, W); got {images.shape}.")
+    if len(images) == 0:
+        raise ValueError(NO_TRAINING_DIGITS)
     if labels.shape != (len(images),):
         raise ValueError(f"Expected one label per image ({len(images)}); got labels of shape {labels.shape}.")
     indices = np.arange(len(images)) if indices is None else np.asarray(indices)

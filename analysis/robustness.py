@@ -32,7 +32,8 @@ def _check_images(images) -> np.ndarray:
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3 or x.shape[1] < 3 or x.shape[2] < 3:
-        raise ValueError(f"Expected a batch of grayscale images (n, H, W) of at least 3×3; got shape {np.shape(images)}.")
+        raise ValueError(f"Expected a batch of grayscale images (n, H, W) of at least 3×3; "
+                         f"got shape {np.shape(images)}.")
     if x.size and (not np.isfinite(x).all() or x.min() < -1e-6 or x.max() > 1 + 1e-6):
         raise ValueError("Expected finite pixel values in [0, 1] (0 = no ink). Scale the images (e.g. divide by 255).")
     return x

@@ -105,7 +105,8 @@ def test_randomised_weights_break_the_maps_but_noise_does_not(mnist, split, mode
     before = [p.detach().clone() for p in model.parameters()]
     random_model = randomized_copy(model, seed=1)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # original untouched
-    assert all(a.shape == b.shape and not torch.equal(a, b) for a, b in zip(model.parameters(), random_model.parameters()))
+    pairs = list(zip(model.parameters(), random_model.parameters()))
+    assert all(a.shape == b.shape and not torch.equal(a, b) for a, b in pairs)
     rng = np.random.default_rng(0)
     for method in (occlusion, integrated_gradients):
         vs_random, vs_noisy = [], []
