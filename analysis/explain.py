@@ -1,0 +1,377 @@
+"""Why this answer? Heatmaps over one digit, and checks of whether they are any good.
+
+- Occlusion: a patch of ink removed (set to the baseline 0, "no ink" on these white-on-black
+  digits) at every position, all positions in one batched forward pass; a pixel's score is the
+  mean drop of the class's logit over the patches that cover it.
+- Integrated Gradients (Captum): gradients along the straight path from a black image to the
+  digit, times the pixel. The scores add up to logit(digit) - logit(black image) (completeness).
+  A black baseline gives no credit for ink that is *missing*.
+- "Why A and not B": the map for logit_A - logit_B (the difference of the two maps).
+- Sanity check (Adebayo et al., NeurIPS 2018): the same maps from the same architecture with
+  random weights; the Spearman rank correlation of |map| between the two.
+- Deletion check: remove the pixels the map ranks highest first, and watch the confidence fall.
+- Explanation by example: the nearest training digits in the last hidden layer.
+- Logistic regression: its gradient is its weight template (the same for every image), and
+  weight × pixel is exact.
+
+Maps are numpy arrays (H, W) float32; the image is (H, W) in [0, 1]. No Streamlit here.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from analysis.models import first_layer_weights
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    patch: int = 4             # occlusion: side of the square patch removed, in pixels
+    stride: int = 2            # occlusion: step between patch positions, in pixels
+    baseline: float = 0.0      # "no ink": occlusion patches and the IG path start from it
+    ig_steps: int = 50         # Integrated Gradients: points on the path from baseline to the digit
+    deletion_steps: int = 28   # deletion curve: points from 0% to 100% of the pixels removed
+    random_orders: int = 5     # deletion curve: random orders averaged for the comparison curve
+
+
+def check_explain_config(config: ExplainConfig) -> None:
+    """ValueError for settings the page does not allow."""
+    for name, value, low, high in (("patch size", config.patch, 1, 28), ("stride", config.stride, 1, 28),
+                                   ("number of IG steps", config.ig_steps, 2, 1000),
+                                   ("number of deletion steps", config.deletion_steps, 2, 1000),
+                                   ("number of random orders", config.random_orders, 1, 100)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+            raise ValueError(f"Expected a {name} from {low} to {high}; got {value!r}.")
+    if not (isinstance(config.baseline, (int, float)) and 0.0 <= config.baseline <= 1.0):
+        raise ValueError(f"Expected a baseline pixel value in [0, 1] (0 is no ink); got {config.baseline!r}.")
+
+
+# ---------------------------------------------------------------- inputs
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def as_image(image) -> np.ndarray:
+    """One grayscale image as float32 (H, W) in [0, 1]; accepts (H, W), (1, H, W) or (1, 1, H, W)."""
+    arr = np.asarray(image, dtype=np.float32)
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2 or min(arr.shape) < 1:
+        raise ValueError(f"Expected one grayscale image of shape (H, W); got shape {np.shape(image)}. "
+                         "Pass a single digit, e.g. images[i].")
+    if not np.isfinite(arr).all():
+        raise ValueError("Expected finite pixel values; the image has NaN or infinite values.")
+    if arr.min() < -1e-6 or arr.max() > 1 + 1e-6:
+        raise ValueError(f"Expected pixel values in [0, 1] (0 = no ink); got {arr.min():.3g} to {arr.max():.3g}. "
+                         "Scale the image (e.g. divide by 255) first.")
+    return np.clip(arr, 0.0, 1.0)
+
+
+def _tensor(model: nn.Module, image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image))[None, None].to(_device(model))
+
+
+def logits(model: nn.Module, images, batch_size: int = 1024) -> np.ndarray:
+    """The model's scores before softmax, (n, n_classes) float32, for images (n, H, W) in [0, 1]."""
+    x_all = np.asarray(images, dtype=np.float32)
+    if x_all.ndim == 2:
+        x_all = x_all[None]
+    if x_all.ndim != 3:
+        raise ValueError(f"Expected images of shape (n, H, W); got {x_all.shape}.")
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(x_all), batch_size):
+            x = torch.from_numpy(np.array(x_all[start:start + batch_size], copy=True))[:, None]
+            out.append(model(x.to(_device(model))).float().cpu().numpy())
+    if not out:
+        n_out = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
+        return np.zeros((0, n_out), np.float32)
+    return np.concatenate(out)
+
+
+def _check_class(k, n_classes: int, what: str) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < n_classes:
+        raise ValueError(f"Expected the {what} to be a class number from 0 to {n_classes - 1}; got {k!r}.")
+    return int(k)
+
+
+def _classes(model: nn.Module, image: np.ndarray, target, contrast) -> tuple[int, int | None, np.ndarray]:
+    """(target, contrast, logits of the image); target None means the predicted class."""
+    out = logits(model, image[None])[0]
+    target = int(out.argmax()) if target is None else _check_class(target, len(out), "class to explain")
+    if contrast is not None:
+        contrast = _check_class(contrast, len(out), "class to compare with")
+        if contrast == target:
+            raise ValueError(f"Expected a different class to compare with; both are {target}. "
+                             "Pick another class for 'and not'.")
+    return target, contrast, out
+
+
+# ---------------------------------------------------------------- occlusion
+
+@functools.lru_cache(maxsize=16)
+def _patch_masks(h: int, w: int, patch: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """(P, H*W) 0/1 masks, one per patch position (as Captum's Occlusion places them), and the
+    number of patches covering each pixel (H*W,), at least 1."""
+    if patch > h or patch > w:
+        raise ValueError(f"Expected a patch no larger than the image; got a {patch}×{patch} patch "
+                         f"for a {h}×{w} image. Use a smaller patch.")
+    rows, cols = range(0, h - patch + 1, stride), range(0, w - patch + 1, stride)
+    masks = np.zeros((len(rows) * len(cols), h, w), np.float32)
+    for i, (r, c) in enumerate((r, c) for r in rows for c in cols):
+        masks[i, r:r + patch, c:c + patch] = 1.0
+    masks = masks.reshape(len(masks), h * w)
+    counts = np.maximum(masks.sum(0), 1.0)
+    masks.setflags(write=False)
+    counts.setflags(write=False)
+    return masks, counts
+
+
+def occlusion_maps(model: nn.Module, image, config: ExplainConfig = ExplainConfig()) -> np.ndarray:
+    """Occlusion maps for every class at once, (n_classes, H, W) float32: for each pixel, the mean
+    over the patches covering it of logit(image) - logit(image with the patch set to the
+    baseline). Positive: removing that ink lowers the class's score. All patch positions go
+    through the model in one batch (one forward pass)."""
+    check_explain_config(config)
+    image = as_image(image)
+    h, w = image.shape
+    masks, counts = _patch_masks(h, w, config.patch, config.stride)
+    flat = image.reshape(1, -1)
+    batch = np.concatenate([flat, flat * (1.0 - masks) + config.baseline * masks]).reshape(-1, 1, h, w)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.from_numpy(batch).to(_device(model))).double().cpu().numpy()
+    drops = out[0] - out[1:]                                   # (P, n_classes)
+    maps = (drops.T @ masks.astype(np.float64)) / counts      # (n_classes, H*W)
+    return maps.reshape(-1, h, w).astype(np.float32)
+
+
+def occlusion(model: nn.Module, image, target: int, contrast: int | None = None,
+              config: ExplainConfig = ExplainConfig()) -> np.ndarray:
+    """The occlusion map (H, W) for `target`, or for target minus `contrast` ("why A and not B")."""
+    maps = occlusion_maps(model, image, config)
+    target = _check_class(target, len(maps), "class to explain")
+    if contrast is None:
+        return maps[target]
+    return maps[target] - maps[_check_class(contrast, len(maps), "class to compare with")]
+
+
+# ---------------------------------------------------------------- Integrated Gradients
+
+class _Difference(nn.Module):
+    """logit_a - logit_b of a model, as one output (IG is linear in the output)."""
+
+    def __init__(self, model: nn.Module, a: int, b: int):
+        super().__init__()
+        self.model, self.a, self.b = model, a, b
+
+    def forward(self, x):
+        out = self.model(x)
+        return out[:, self.a] - out[:, self.b]
+
+
+def integrated_gradients(model: nn.Module, image, target: int, contrast: int | None = None,
+                         config: ExplainConfig = ExplainConfig()) -> np.ndarray:
+    """Integrated Gradients (Captum, `config.ig_steps` steps from a uniform `config.baseline`
+    image) of logit_target, or of logit_target - logit_contrast: (H, W) float32 whose sum is
+    close to the output's change from the baseline to the image."""
+    from captum.attr import IntegratedGradients
+
+    check_explain_config(config)
+    image = as_image(image)
+    model.eval()
+    n_classes = logits(model, image[None]).shape[1]
+    target = _check_class(target, n_classes, "class to explain")
+    x = _tensor(model, image)
+    with torch.enable_grad():
+        if contrast is None:
+            ig = IntegratedGradients(model)
+            attr = ig.attribute(x, baselines=float(config.baseline), target=target, n_steps=config.ig_steps)
+        else:
+            contrast = _check_class(contrast, n_classes, "class to compare with")
+            ig = IntegratedGradients(_Difference(model, target, contrast))
+            attr = ig.attribute(x, baselines=float(config.baseline), n_steps=config.ig_steps)
+    return attr.detach()[0, 0].float().cpu().numpy()
+
+
+def output_change(model: nn.Module, image, target: int, contrast: int | None = None,
+                  baseline: float = 0.0) -> float:
+    """logit_target(image) - logit_target(baseline image) (minus the same for `contrast`): what
+    Integrated Gradients' scores add up to."""
+    image = as_image(image)
+    out = logits(model, np.stack([image, np.full_like(image, baseline)])).astype(np.float64)
+    score = out[:, target] - (out[:, contrast] if contrast is not None else 0.0)
+    return float(score[0] - score[1])
+
+
+# ---------------------------------------------------------------- logistic regression
+
+def is_linear(model: nn.Module) -> bool:
+    """True for logistic regression: a single linear layer on the pixels, no hidden layer."""
+    return sum(isinstance(m, (nn.Linear, nn.Conv2d)) for m in model.modules()) == 1 and any(
+        isinstance(m, nn.Linear) for m in model.modules())
+
+
+def weight_times_pixel(model: nn.Module, image, target: int, contrast: int | None = None) -> np.ndarray:
+    """Logistic regression only: weight × pixel for `target` (minus `contrast`), (H, W) float32.
+    Its gradient is the class's weight template whatever the image, so this is exact: the map
+    sums to logit_target(image) - logit_target(black image)."""
+    if not is_linear(model):
+        raise ValueError("Expected logistic regression (one linear layer); this model has hidden layers. "
+                         "Use integrated_gradients() or occlusion() for it.")
+    image = as_image(image)
+    weights = first_layer_weights(model, image.shape)  # (n_classes, H, W)
+    target = _check_class(target, len(weights), "class to explain")
+    w = weights[target] if contrast is None else weights[target] - weights[
+        _check_class(contrast, len(weights), "class to compare with")]
+    return (w * image).astype(np.float32)
+
+
+# ---------------------------------------------------------------- sanity check
+
+def randomized_copy(model: nn.Module, seed: int = 1) -> nn.Module:
+    """A copy of the model with every weight redrawn at random (PyTorch's default
+    initialisation, seeded): same architecture, nothing learned. The original is untouched."""
+    clone = copy.deepcopy(model)
+    gen = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        for m in clone.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                weight = torch.empty(m.weight.shape)
+                nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
+                bound = 1 / math.sqrt(m.weight[0].numel())
+                m.weight.copy_(weight)
+                if m.bias is not None:
+                    m.bias.copy_(torch.empty(m.bias.shape).uniform_(-bound, bound, generator=gen))
+    return clone.eval()
+
+
+def ink_mask(image, level: float = 0.1) -> np.ndarray:
+    """The pixels with ink (value above `level`), (H, W) bool."""
+    return as_image(image) > level
+
+
+def rank_correlation(map_a, map_b, mask=None) -> float:
+    """Spearman rank correlation between |map_a| and |map_b| over the pixels in `mask` (all when
+    None); NaN when either is constant there. Near 1: the maps rank the pixels alike.
+    Pass the digit's ink_mask(): off the ink, a black-baseline map is 0 for *any* model (IG is
+    pixel × gradient, an occluded empty patch changes nothing), and those shared zeros alone make
+    trained and random-weight maps correlate (measured on a small CNN: 0.86-0.99 over all
+    pixels, -0.2-0.5 over the ink)."""
+    from scipy.stats import spearmanr
+
+    a, b = np.abs(np.asarray(map_a, np.float64)), np.abs(np.asarray(map_b, np.float64))
+    if a.shape != b.shape:
+        raise ValueError(f"Expected two maps of the same shape; got {np.shape(map_a)} and {np.shape(map_b)}.")
+    if mask is not None:
+        mask = np.asarray(mask, bool)
+        if mask.shape != a.shape:
+            raise ValueError(f"Expected a mask of the maps' shape {a.shape}; got {mask.shape}.")
+        a, b = a[mask], b[mask]
+    a, b = a.ravel(), b.ravel()
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+# ---------------------------------------------------------------- deletion check
+
+@dataclass(frozen=True)
+class DeletionCurve:
+    shares: np.ndarray             # share of the pixels removed, 0 to 1
+    confidence: np.ndarray         # probability of the class, pixels removed in the map's order
+    random_confidence: np.ndarray  # the same in random orders (mean over config.random_orders)
+    auc: float                     # area under `confidence` (lower: the map found what matters)
+    random_auc: float              # area under `random_confidence`
+
+
+def deletion_curve(model: nn.Module, image, attribution, target: int, config: ExplainConfig = ExplainConfig(),
+                   seed: int = 0) -> DeletionCurve:
+    """Set pixels to the baseline in the order of `attribution` (highest score first) and record
+    the model's probability for `target` after each step, beside random orders (seeded). All
+    steps of all orders go through the model in one batch."""
+    check_explain_config(config)
+    image = as_image(image)
+    attribution = np.asarray(attribution, np.float64)
+    if attribution.shape != image.shape:
+        raise ValueError(f"Expected a map of the image's shape {image.shape}; got {attribution.shape}.")
+    n_classes = logits(model, image[None]).shape[1]
+    target = _check_class(target, n_classes, "class to explain")
+    n = image.size
+    rng = np.random.default_rng(seed)
+    orders = [np.argsort(-attribution.ravel(), kind="stable")] + [rng.permutation(n)
+                                                                   for _ in range(config.random_orders)]
+    counts = np.round(np.linspace(0, n, config.deletion_steps + 1)).astype(int)
+    batch = np.repeat(image.reshape(1, -1), len(orders) * len(counts), axis=0)
+    for i, order in enumerate(orders):
+        for j, k in enumerate(counts):
+            batch[i * len(counts) + j, order[:k]] = config.baseline
+    probs = F.softmax(torch.from_numpy(logits(model, batch.reshape(-1, *image.shape))).double(), dim=1)
+    conf = probs[:, target].numpy().reshape(len(orders), len(counts))
+    shares = counts / n
+    random_conf = conf[1:].mean(0)
+    return DeletionCurve(shares=shares, confidence=conf[0], random_confidence=random_conf,
+                         auc=float(np.trapezoid(conf[0], shares)), random_auc=float(np.trapezoid(random_conf, shares)))
+
+
+
+# ---------------------------------------------------------------- one call for the page
+
+@dataclass(frozen=True)
+class Explanation:
+    target: int                          # the class explained (the predicted one by default)
+    contrast: int | None                 # "and not": the class compared with, if any
+    probabilities: np.ndarray            # (n_classes,) the model's answer for the image
+    occlusion: np.ndarray                # (H, W)
+    integrated_gradients: np.ndarray     # (H, W)
+    ig_sum: float                        # sum of the IG map ...
+    output_change: float                 # ... and what it should add up to (completeness)
+    weight_x_pixel: np.ndarray | None    # (H, W), logistic regression only (exact)
+
+
+def explain(model: nn.Module, image, target: int | None = None, contrast: int | None = None,
+            config: ExplainConfig = ExplainConfig()) -> Explanation:
+    """Occlusion and Integrated Gradients for one image: for `target` (None: the predicted class),
+    or for target minus `contrast` ("why A and not B?")."""
+    check_explain_config(config)
+    image = as_image(image)
+    target, contrast, out = _classes(model, image, target, contrast)
+    ig = integrated_gradients(model, image, target, contrast, config)
+    return Explanation(
+        target=target, contrast=contrast,
+        probabilities=F.softmax(torch.from_numpy(out).double(), 0).numpy(),
+        occlusion=occlusion(model, image, target, contrast, config), integrated_gradients=ig,
+        ig_sum=float(ig.sum(dtype=np.float64)),
+        output_change=output_change(model, image, target, contrast, config.baseline),
+        weight_x_pixel=weight_times_pixel(model, image, target, contrast) if is_linear(model) else None)
+
+
+@dataclass(frozen=True)
+class SanityCheck:
+    random_occlusion: np.ndarray              # (H, W): the same map from the randomised model
+    random_integrated_gradients: np.ndarray   # (H, W)
+    occlusion_correlation: float              # Spearman of |map| over the ink, trained vs random
+    ig_correlation: float                     # (NaN: a map is constant there, or no ink)
+
+
+def sanity_check(model: nn.Module, image, explanation: Explanation, random_model: nn.Module | None = None,
+                 config: ExplainConfig = ExplainConfig()) -> SanityCheck:
+    """The explanation's maps again from `random_model` (default: randomized_copy(model)), and
+    the rank correlation of each with the trained model's map over the digit's ink pixels
+    (see rank_correlation). If they look alike, the explanation is not explaining the model."""
+    random_model = randomized_copy(model) if random_model is None else random_model
+    t, c = explanation.target, explanation.contrast
+    rand_occ = occlusion(random_model, image, t, c, config)
+    rand_ig = integrated_gradients(random_model, image, t, c, config)
+    ink = ink_mask(image)
+    return SanityCheck(rand_occ, rand_ig, rank_correlation(explanation.occlusion, rand_occ, ink),
+                       rank_correlation(explanation.integrated_gradients, rand_ig, ink))
