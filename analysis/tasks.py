@@ -11,6 +11,7 @@ payloads. ``report(progress, message, latest)`` is ``Job.report``; ``should_stop
 - :func:`project`: what dashboard/representations.py ``_project`` does: t-SNE previews in
   ``latest``, or PCA; returns coords, explained variance and separation metrics.
 - :func:`count`: a tiny task that reports ``n`` steps (checks the worker machinery).
+- :class:`InlineExecutor`: ``ProcessExecutor.run`` in the calling thread (the thread back end).
 
 No Streamlit here.
 """
@@ -23,15 +24,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from analysis import budget, embedding
+from analysis import budget, embedding, workers
 from analysis.datasets import Dataset, load_dataset, split_dataset
 from analysis.models import ModelConfig, build_model, count_parameters
 from analysis.train import TrainConfig, TrainedModel, fit
 
-__all__ = ["train", "project", "separation", "count", "training_estimate", "map_estimate", "METRIC_SAMPLE"]
+__all__ = ["train", "project", "separation", "count", "training_estimate", "map_estimate", "METRIC_SAMPLE",
+           "InlineExecutor"]
 
 Report = Callable[..., None]
 ShouldStop = Callable[[], bool]
+_UNSET = object()
 METRIC_SAMPLE = 2_000  # trustworthiness and k-NN accuracy on at most this many points (O(n²) memory)
 
 
@@ -128,3 +131,24 @@ def map_estimate(n_points: int, n_features: int, method: str = "tsne", perplexit
     """Bytes a map needs (analysis.budget.map_bytes), with the metrics' sample used here."""
     return budget.map_bytes(n_points, n_features, method=method, perplexity=perplexity,
                             metric_sample=METRIC_SAMPLE)
+
+
+class InlineExecutor:
+    """The same ``run`` as analysis.workers.ProcessExecutor, in the calling thread: the thread
+    back end (a host where a worker process cannot run) and tests. Same allow-list."""
+
+    def __init__(self, tasks: dict[str, str] | None = None):
+        self.tasks = dict(workers.DEFAULT_TASKS if tasks is None else tasks)
+
+    def run(self, task: str, kwargs: dict | None = None, on_progress: Callable[..., None] | None = None,
+            should_stop: ShouldStop | None = None) -> Any:
+        workers.check_task(task, self.tasks)
+
+        def report(progress=None, message=None, latest=_UNSET):
+            if on_progress is not None:
+                on_progress(progress, message) if latest is _UNSET else on_progress(progress, message, latest)
+
+        return workers.resolve_task(self.tasks[task])(report, should_stop or (lambda: False), **dict(kwargs or {}))
+
+    def shutdown(self, timeout: float = 0.0) -> None:
+        """Nothing to stop (the same interface as ProcessExecutor)."""

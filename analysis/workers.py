@@ -1,36 +1,27 @@
 """Long CPU jobs in worker processes, so the web server's own process keeps its GIL and cores.
 
 ``ProcessExecutor(max_workers=1, threads_per_worker=1).run(task, kwargs, on_progress, should_stop)``
-runs the allow-listed task ``task`` (a name in ``tasks``; never a callable or a path from user
-input) in a persistent worker process and blocks the calling thread (a JobRegistry worker
-thread) until it ends:
+runs the allow-listed task named ``task`` (never a callable or a path from user input) as
+``fn(report, should_stop, **kwargs)`` in a persistent worker process, blocking the calling thread
+(a JobRegistry worker thread). Progress is relayed in order as ``on_progress(progress, message[,
+latest])`` (what ``Job.report`` takes); once ``should_stop()`` is true the task's own
+``should_stop()`` turns true; the result is returned, the task's exception raised again (the
+worker's traceback as ``__cause__``). A worker that dies (killed, segfault, out of memory) raises
+:class:`WorkerDied` with a plain message within ``poll_s``, never a hang; the next run starts a
+fresh one. Workers start lazily (or with ``start()``), are reused (importing torch costs
+seconds), stop at exit, and are fresh interpreters (``python -c``: like multiprocessing's "spawn"
+without re-running the server's main script; never a fork of a process with torch threads), set
+up once (``torch.set_num_threads``), on a socket pair with multiprocessing's framing.
+:class:`analysis.tasks.InlineExecutor` has the same ``run``, in the calling thread.
 
-- progress comes back through a pipe and is relayed in order as
-  ``on_progress(progress, message[, latest])`` (the same call as ``Job.report``);
-- ``should_stop()`` is polled every ``poll_s`` seconds; once true, "stop" is sent to the
-  worker, where the task sees it through its own ``should_stop()``;
-- the task's return value is returned; its exception is raised again here (the worker's
-  traceback as the ``__cause__``);
-- a worker that dies (killed, segfault, out of memory) raises :class:`WorkerDied` with a
-  plain message within ``poll_s`` of its death, never a hang; the next run starts a fresh one.
-
-Workers are started lazily (or ahead with ``start()``), reused between jobs (importing torch
-costs seconds), started as fresh interpreters (``python -c``, like multiprocessing's "spawn",
-but without re-running the server's main script; never a fork of a process that has torch
-threads), talking over a socket pair with multiprocessing's framing, set up once (``torch.set_num_threads(threads_per_worker)``, the task modules
-imported), and stopped at exit. A task is ``fn(report, should_stop, **kwargs)``, so the same
-function runs in a thread too: :class:`InlineExecutor` has the same ``run`` and does that.
-
-Pickling: kwargs, progress payloads, results and errors cross the process boundary as
-pickles. They are our own objects (configs, arrays, tensors, models we built), made by our
-code on one side and read by our code on the other; never a user's file. User uploads are
-decoded into arrays before they get here and are never unpickled.
-
-Pure Python: no Streamlit, and no torch in this module (the worker imports it).
+Pickles: kwargs, progress, results and errors cross the process boundary pickled. They are our
+own objects (configs, arrays, tensors, models we built), written and read by our code; never a
+user's file (uploads are decoded to arrays before they get here). No Streamlit, no torch here.
 """
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import logging
 import os
@@ -40,7 +31,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import traceback
 import weakref
 from collections import deque
@@ -48,17 +38,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-__all__ = ["ProcessExecutor", "InlineExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS"]
+__all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task"]
 
 log = logging.getLogger(__name__)
 
 # The allow-list: task name -> "module:function". Only these can run in a worker.
-DEFAULT_TASKS: dict[str, str] = {
-    "train": "analysis.tasks:train",
-    "project": "analysis.tasks:project",
-    "count": "analysis.tasks:count",
-}
+DEFAULT_TASKS = {"train": "analysis.tasks:train", "project": "analysis.tasks:project", "count": "analysis.tasks:count"}
 _UNSET = object()
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 class WorkerDied(RuntimeError):
@@ -72,9 +59,6 @@ class UnknownTask(ValueError):
 class RemoteTraceback(Exception):
     """The worker's traceback, attached as the ``__cause__`` of an error raised again here."""
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
 
 def _send(conn, message) -> None:
     # Our own objects only (see the module docstring); protocol 5 keeps arrays cheap.
@@ -86,21 +70,14 @@ def _recv(conn):
     return pickle.loads(conn.recv_bytes())
 
 
-def _resolve(path: str) -> Callable:
+def resolve_task(path: str) -> Callable:
+    """The function at "module:function" (a path from an allow-list, never from user input)."""
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
-def _check_tasks(tasks: Mapping[str, str]) -> dict[str, str]:
-    out = {}
-    for name, path in dict(tasks).items():
-        if not (isinstance(name, str) and isinstance(path, str) and ":" in path):
-            raise ValueError(f"Expected tasks as {{name: 'module:function'}}; got {name!r}: {path!r}.")
-        out[name] = path
-    return out
-
-
-def _check_name(task, tasks: Mapping[str, str]) -> None:
+def check_task(task, tasks: Mapping[str, str]) -> None:
+    """UnknownTask unless ``task`` is a name in the allow-list ``tasks``."""
     if not isinstance(task, str) or task not in tasks:
         raise UnknownTask(f"Unknown task {task!r}: expected one of {', '.join(sorted(tasks))}. "
                           "Only the tasks in the allow-list can run.")
@@ -112,9 +89,7 @@ class _Channel:
     """What a task running in a worker sees: ``report`` and ``should_stop``, over the pipe."""
 
     def __init__(self, conn):
-        self.conn = conn
-        self.stopped = False
-        self.quit = False
+        self.conn, self.stopped, self.quit = conn, False, False
 
     def _send(self, message) -> None:
         try:
@@ -139,25 +114,19 @@ class _Channel:
 
 def _set_up(threads: int) -> None:
     """Once per worker process: thread counts for the maths libraries, then torch."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is pinned; tasks without it still run
-        return
+    os.environ.update({var: str(threads) for var in _THREAD_VARS})
+    import torch
+
     torch.set_num_threads(threads)
-    try:
+    with contextlib.suppress(RuntimeError):  # settable once per process, before any parallel work
         torch.set_num_interop_threads(threads)
-    except RuntimeError:  # already set (only possible once per process)
-        pass
 
 
 def _error_reply(e: BaseException) -> tuple:
     text = str(e) or type(e).__name__
     tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
     try:
-        blob = pickle.dumps(e, protocol=5)
-        pickle.loads(blob)  # some exceptions pickle but cannot be rebuilt
+        pickle.loads(pickle.dumps(e, protocol=5))  # some exceptions pickle but cannot be rebuilt
     except Exception:
         e = None
     return ("error", e, text, tb)
@@ -186,7 +155,7 @@ def _child_main(fd: int) -> None:
     try:
         _, threads, tasks = _recv(conn)  # ("setup", threads, {name: "module:function"})
         _set_up(threads)
-        fns = {name: _resolve(path) for name, path in tasks.items()}
+        fns = {name: resolve_task(path) for name, path in tasks.items()}
     except Exception as e:
         _send(conn, _error_reply(e))
         return
@@ -207,7 +176,6 @@ def _child_main(fd: int) -> None:
 
 _ROOT = str(Path(__file__).resolve().parent.parent)  # where `import analysis` works
 _CHILD = "import sys; from analysis.workers import _child_main; _child_main(int(sys.argv[1]))"
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 class _Worker:
@@ -222,27 +190,21 @@ class _Worker:
                                          pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
         finally:
             theirs.close()  # only the child holds it now: its death closes the socket for us
-        self.conn = Connection(ours.detach())
-        self.pid = self.proc.pid
-        self.task: str | None = None
-        self.jobs = 0
+        self.conn, self.pid, self.task, self.jobs = Connection(ours.detach()), self.proc.pid, None, 0
         _send(self.conn, ("setup", threads, tasks))
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def exitcode(self, wait_s: float = 5.0) -> int | None:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             return self.proc.wait(wait_s)
-        except subprocess.TimeoutExpired:
-            return None
+        return None
 
     def stop(self, grace_s: float = 0.0) -> None:
         if grace_s and self.alive():
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 _send(self.conn, ("quit",))
-            except (OSError, ValueError):
-                pass
             self.exitcode(grace_s)
         if self.alive():
             self.proc.kill()
@@ -252,16 +214,11 @@ class _Worker:
 
 def _death_message(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = "unknown signal"
+        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else "unknown signal"
         why = f"signal {-exitcode}, {name}" + (": killed, perhaps because the server ran short of memory"
                                                if -exitcode == signal.SIGKILL else "")
-    elif exitcode is None:
-        why = "it stopped answering"
     else:
-        why = f"exit code {exitcode}"
+        why = "it stopped answering" if exitcode is None else f"exit code {exitcode}"
     return (f"The worker process stopped unexpectedly ({why}). Please try again: "
             "the next job starts a fresh worker.")
 
@@ -280,23 +237,19 @@ class ProcessExecutor:
 
     def __init__(self, max_workers: int = 1, threads_per_worker: int = 1, *, tasks: Mapping[str, str] | None = None,
                  start_timeout_s: float = 180.0, poll_s: float = 0.1):
-        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise ValueError(f"max_workers must be a whole number of at least 1; got {max_workers!r}.")
-        if isinstance(threads_per_worker, bool) or not isinstance(threads_per_worker, int) or threads_per_worker < 1:
-            raise ValueError(f"threads_per_worker must be a whole number of at least 1; got {threads_per_worker!r}.")
+        for name, value in (("max_workers", max_workers), ("threads_per_worker", threads_per_worker)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1; got {value!r}.")
         self.max_workers, self.threads_per_worker = max_workers, threads_per_worker
-        self.tasks = _check_tasks(DEFAULT_TASKS if tasks is None else tasks)
+        self.tasks = dict(DEFAULT_TASKS if tasks is None else tasks)  # name -> "module:function"
         self.start_timeout_s, self.poll_s = float(start_timeout_s), float(poll_s)
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
-        self._count = 0  # idle + busy + starting
+        self._count = self._started_total = 0  # count: idle + busy + starting
         self._line: deque = deque()  # callers waiting for a worker, first come first served
         self._closed = False
-        self._started_total = 0
         _executors.add(self)
-
-    # ---------------------------------------------------------------- API
 
     def run(self, task: str, kwargs: Mapping[str, Any] | None = None,
             on_progress: Callable[..., None] | None = None, should_stop: Callable[[], bool] | None = None) -> Any:
@@ -304,20 +257,21 @@ class ProcessExecutor:
 
         Returns the task's result (None when ``should_stop()`` was true before a worker was
         free). Raises UnknownTask, WorkerDied, or the task's own exception."""
-        _check_name(task, self.tasks)
+        check_task(task, self.tasks)
         payload = dict(kwargs or {})
         worker = self._acquire(should_stop)
         if worker is None:
             return None
-        healthy = False
+        reply = None
         try:
-            result, healthy = self._drive(worker, task, payload, on_progress, should_stop)
-            return result
-        except _TaskError as e:
-            healthy = True
-            raise e.error from e.cause
+            reply = self._drive(worker, task, payload, on_progress, should_stop)
         finally:
-            self._release(worker, healthy)
+            self._release(worker, healthy=reply is not None)  # else: killed, or left mid-task (unknown state)
+        if reply[0] == "done":
+            return reply[1]
+        _, error, text, tb = reply
+        raise (error if isinstance(error, BaseException) else RuntimeError(text)) from RemoteTraceback(
+            f"\nIn the worker process:\n{tb}")
 
     def start(self, n: int | None = None) -> list[int]:
         """Start workers ahead of the first job (server start-up); returns the live workers' pids."""
@@ -327,13 +281,7 @@ class ProcessExecutor:
                 if self._closed or self._count >= want:
                     break
                 self._count += 1
-            try:
-                worker = self._spawn()
-            except BaseException:
-                with self._cond:
-                    self._count -= 1
-                    self._cond.notify_all()
-                raise
+            worker = self._new_worker()
             with self._cond:
                 self._idle.append(worker)
                 self._cond.notify_all()
@@ -362,24 +310,24 @@ class ProcessExecutor:
         for w in idle:
             w.stop(grace_s=timeout)
         for w in busy:
-            try:
-                w.proc.kill()
-            except (OSError, ValueError, AttributeError):
-                pass
+            w.proc.kill()  # its job thread then sees WorkerDied and cleans up
 
-    # ---------------------------------------------------------------- internals
-
-    def _spawn(self) -> _Worker:
-        worker = _Worker(self.threads_per_worker, self.tasks)
+    def _new_worker(self) -> _Worker:
+        """Start a worker for a slot already counted in _count (given back if the start fails)."""
         try:
-            message = _recv(worker.conn) if worker.conn.poll(self.start_timeout_s) else None
-        except (EOFError, OSError):
-            message = None
-        if message is None or message[0] != "ready":
-            worker.stop()
-            if message is not None and message[0] == "error":
-                raise RuntimeError(f"The worker process could not start: {message[2]}")
-            raise WorkerDied(_death_message(worker.exitcode(0.1)))
+            worker, message = _Worker(self.threads_per_worker, self.tasks), None
+            with contextlib.suppress(EOFError, OSError):
+                message = _recv(worker.conn) if worker.conn.poll(self.start_timeout_s) else None
+            if message is None or message[0] != "ready":
+                worker.stop()
+                if message is not None and message[0] == "error":
+                    raise RuntimeError(f"The worker process could not start: {message[2]}")
+                raise WorkerDied(_death_message(worker.exitcode(0.1)))
+        except BaseException:
+            with self._cond:
+                self._count -= 1
+                self._cond.notify_all()
+            raise
         with self._cond:
             self._started_total += 1
         log.info("worker process %s started", worker.pid)
@@ -399,7 +347,7 @@ class ProcessExecutor:
                             if worker.alive():
                                 self._busy.add(worker)
                                 return worker
-                            self._discard(worker)  # died while idle
+                            self._count -= 1  # died while idle
                         if self._count < self.max_workers:
                             self._count += 1
                             break
@@ -409,13 +357,7 @@ class ProcessExecutor:
             finally:
                 self._line.remove(me)
                 self._cond.notify_all()
-        try:
-            worker = self._spawn()
-        except BaseException:
-            with self._cond:
-                self._count -= 1
-                self._cond.notify_all()
-            raise
+        worker = self._new_worker()
         with self._cond:
             self._busy.add(worker)
         return worker
@@ -428,16 +370,13 @@ class ProcessExecutor:
             if keep:
                 self._idle.append(worker)
             else:
-                self._discard(worker)
+                self._count -= 1
             self._cond.notify_all()
         if not keep:
             worker.stop()
 
-    def _discard(self, worker: _Worker) -> None:
-        self._count -= 1  # lock held; the caller stops the process
-
-    def _drive(self, worker: _Worker, task: str, kwargs: dict, on_progress, should_stop) -> tuple[Any, bool]:
-        """Send the task, relay progress and stop; returns (result, True) or raises."""
+    def _drive(self, worker: _Worker, task: str, kwargs: dict, on_progress, should_stop) -> tuple:
+        """Send the task, relay progress and stop; returns the worker's "done" or "error" reply."""
         worker.task, worker.jobs = task, worker.jobs + 1
         blob = pickle.dumps(("run", task, kwargs), protocol=5)  # fails here (worker untouched) if unpicklable
         stop_sent = False
@@ -454,39 +393,7 @@ class ProcessExecutor:
                         if on_progress is not None:
                             _, progress, text, has, latest = message
                             on_progress(progress, text, latest) if has else on_progress(progress, text)
-                    elif message[0] == "done":
-                        return message[1], True
-                    elif message[0] == "error":
-                        raise _TaskError(message)
+                    elif message[0] in ("done", "error"):
+                        return message
         except (EOFError, BrokenPipeError, ConnectionError) as e:
             raise WorkerDied(_death_message(worker.exitcode())) from e
-
-
-class _TaskError(Exception):
-    """The task raised in the worker: carries the exception to raise here and its traceback."""
-
-    def __init__(self, message: tuple):
-        _, error, text, tb = message
-        super().__init__(text)
-        self.error = error if isinstance(error, BaseException) else RuntimeError(text)
-        self.cause = RemoteTraceback(f"\nIn the worker process:\n{tb}")
-
-
-class InlineExecutor:
-    """The same ``run`` as ProcessExecutor, in the calling thread (tests; a host without processes)."""
-
-    def __init__(self, tasks: Mapping[str, str] | None = None):
-        self.tasks = _check_tasks(DEFAULT_TASKS if tasks is None else tasks)
-
-    def run(self, task: str, kwargs: Mapping[str, Any] | None = None,
-            on_progress: Callable[..., None] | None = None, should_stop: Callable[[], bool] | None = None) -> Any:
-        _check_name(task, self.tasks)
-
-        def report(progress=None, message=None, latest=_UNSET):
-            if on_progress is not None:
-                on_progress(progress, message) if latest is _UNSET else on_progress(progress, message, latest)
-
-        return _resolve(self.tasks[task])(report, should_stop or (lambda: False), **dict(kwargs or {}))
-
-    def shutdown(self, timeout: float = 0.0) -> None:
-        pass

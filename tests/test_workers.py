@@ -17,7 +17,8 @@ from analysis import tasks
 from analysis.jobs import JobRegistry
 from analysis.models import ModelConfig
 from analysis.train import TrainConfig, TrainedModel, from_snapshot
-from analysis.workers import InlineExecutor, ProcessExecutor, UnknownTask, WorkerDied
+from analysis.tasks import InlineExecutor
+from analysis.workers import ProcessExecutor, UnknownTask, WorkerDied
 
 T = 60.0  # generous: a worker start imports torch on a busy machine
 
