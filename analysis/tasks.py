@@ -12,6 +12,8 @@ payloads. ``report(progress, message, latest)`` is ``Job.report``; ``should_stop
   ``latest``, or PCA; returns coords, explained variance and separation metrics.
 - :func:`count`: a tiny task that reports ``n`` steps (checks the worker machinery).
 - :class:`InlineExecutor`: ``ProcessExecutor.run`` in the calling thread (the thread back end).
+- :func:`as_job`: the function a page submits to the JobRegistry: reserve memory (waiting in
+  line, its place shown as the job's message), then run the task on an executor.
 
 No Streamlit here.
 """
@@ -30,7 +32,7 @@ from analysis.models import ModelConfig, build_model, count_parameters
 from analysis.train import TrainConfig, TrainedModel, fit
 
 __all__ = ["train", "project", "separation", "count", "training_estimate", "map_estimate", "METRIC_SAMPLE",
-           "InlineExecutor"]
+           "InlineExecutor", "as_job"]
 
 Report = Callable[..., None]
 ShouldStop = Callable[[], bool]
@@ -152,3 +154,22 @@ class InlineExecutor:
 
     def shutdown(self, timeout: float = 0.0) -> None:
         """Nothing to stop (the same interface as ProcessExecutor)."""
+
+
+def as_job(executor, task: str, kwargs: dict, *, memory: "budget.MemoryBudget | None" = None, nbytes: int = 0,
+           holder: str = "server", label: str = "", hint: str = "try fewer points or a smaller model"):
+    """``fn(job)`` for ``JobRegistry.submit``: reserve ``nbytes`` in ``memory`` (if given; the job's
+    message shows its place in line while it waits, Stop ends the wait), then
+    ``executor.run(task, kwargs, on_progress=job.report, should_stop=job.should_stop)``.
+    NeverFits and WorkerDied end the job as failed with their plain message."""
+    workers.check_task(task, executor.tasks)
+
+    def fn(job):
+        if memory is None:
+            return executor.run(task, kwargs, on_progress=job.report, should_stop=job.should_stop)
+        with memory.reserve(nbytes, holder, label or task, hint=hint, should_stop=job.should_stop,
+                            on_wait=lambda place: job.report(message=f"waiting for memory: place {place} in line")):
+            job.report(message="starting")
+            return executor.run(task, kwargs, on_progress=job.report, should_stop=job.should_stop)
+
+    return fn

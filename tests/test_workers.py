@@ -143,19 +143,6 @@ def test_through_the_job_registry_with_job_report(executor):
     assert job.status == "done" and job.result["steps"] == 3 and job.latest["step"] == 3
 
 
-def test_shutdown_stops_the_workers():
-    ex = ProcessExecutor(tasks={"count": "analysis.tasks:count"})
-    pids = ex.start()
-    ex.shutdown(timeout=5)
-    for pid in pids:
-        deadline = time.monotonic() + 10
-        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not os.path.exists(f"/proc/{pid}")
-    with pytest.raises(RuntimeError, match="shut down"):
-        ex.run("count", {"n": 1})
-
-
 # ---------------------------------------------------------------- the real tasks
 
 def test_train_task_in_a_worker_matches_the_page(executor):
@@ -202,3 +189,40 @@ def test_estimates_for_the_budget():
     big = tasks.training_estimate(ds, ModelConfig(kind="mlp", hidden=(1024, 1024)), TrainConfig())
     assert 0 < small < big
     assert tasks.map_estimate(5000, 784) > tasks.map_estimate(500, 784)
+
+
+def test_shutdown_stops_the_workers(executor):  # last: it closes the module's executor
+    pids = executor.start()
+    assert pids
+    executor.shutdown(timeout=5)
+    for pid in pids:
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{pid}")
+    with pytest.raises(RuntimeError, match="shut down"):
+        executor.run("count", {"n": 1})
+
+
+def test_as_job_waits_for_memory_with_its_place_shown_then_runs():
+    from analysis.budget import MemoryBudget
+
+    memory = MemoryBudget(100)
+    blocker = memory.try_reserve(80, "someone", "a big photo")
+    reg = JobRegistry()
+    fn = tasks.as_job(InlineExecutor(), "count", {"n": 3, "delay_s": 0.001}, memory=memory, nbytes=50,
+                      holder="s1", label="counting")
+    job = reg.submit("k", "count", fn, "s1")
+    deadline = time.monotonic() + 10
+    while job.message != "waiting for memory: place 1 in line":
+        assert time.monotonic() < deadline, job.message
+        time.sleep(0.01)
+    assert job.status == "running" and memory.stats()["waiting"][0]["holder"] == "s1"
+    blocker.release()
+    assert job.wait(10)
+    assert job.status == "done" and job.result["steps"] == 3 and memory.reserved_bytes == 0
+    too_big = reg.submit("k2", "count", tasks.as_job(InlineExecutor(), "count", {}, memory=memory, nbytes=101), "s1")
+    assert too_big.wait(10) and too_big.status == "failed"
+    assert too_big.error.startswith("This needs more memory than the server has")
+    with pytest.raises(UnknownTask):
+        tasks.as_job(InlineExecutor(), "eval", {})
