@@ -57,7 +57,7 @@ class UnknownTask(ValueError):
 
 
 class RemoteTraceback(Exception):
-    """The worker's traceback, attached as the ``__cause__`` of an error raised again here."""
+    """The worker's traceback: the ``__cause__`` of a task's error raised again here."""
 
 
 def _send(conn, message) -> None:
@@ -219,8 +219,7 @@ def _death_message(exitcode: int | None) -> str:
                                                if -exitcode == signal.SIGKILL else "")
     else:
         why = "it stopped answering" if exitcode is None else f"exit code {exitcode}"
-    return (f"The worker process stopped unexpectedly ({why}). Please try again: "
-            "the next job starts a fresh worker.")
+    return f"The worker process stopped unexpectedly ({why}). Please try again: the next job starts a fresh worker."
 
 
 _executors: "weakref.WeakSet[ProcessExecutor]" = weakref.WeakSet()
@@ -259,7 +258,7 @@ class ProcessExecutor:
         free). Raises UnknownTask, WorkerDied, or the task's own exception."""
         check_task(task, self.tasks)
         payload = dict(kwargs or {})
-        worker = self._acquire(should_stop)
+        worker = self._acquire(should_stop, on_progress)
         if worker is None:
             return None
         reply = None
@@ -333,8 +332,8 @@ class ProcessExecutor:
         log.info("worker process %s started", worker.pid)
         return worker
 
-    def _acquire(self, should_stop) -> _Worker | None:
-        me = object()
+    def _acquire(self, should_stop, on_progress) -> _Worker | None:
+        me, told = object(), on_progress is None
         with self._cond:
             self._line.append(me)
             try:
@@ -353,6 +352,8 @@ class ProcessExecutor:
                             break
                     if should_stop is not None and should_stop():
                         return None
+                    if not told:  # under our lock: fine for Job.report (the registry never calls us)
+                        told = on_progress(None, "waiting for a free worker process") or True
                     self._cond.wait(self.poll_s)
             finally:
                 self._line.remove(me)

@@ -191,6 +191,37 @@ def test_estimates_for_the_budget():
     assert tasks.map_estimate(5000, 784) > tasks.map_estimate(500, 784)
 
 
+def test_two_workers_run_two_jobs_at_once_and_a_third_waits_its_turn():
+    ex = ProcessExecutor(max_workers=2, tasks={"count": "analysis.tasks:count"})
+    try:
+        release, heard, last = threading.Event(), [], []
+        runs = [threading.Thread(target=lambda: heard.append(ex.run("count", {"n": 100_000, "delay_s": 0.002},
+                                                                     should_stop=release.is_set)), daemon=True)
+                for _ in range(2)]
+        for t in runs:
+            t.start()
+        deadline = time.monotonic() + T
+        while sum(w["busy"] for w in ex.stats()["workers"]) < 2:
+            assert time.monotonic() < deadline, ex.stats()
+            time.sleep(0.02)
+        waiting = []
+        third = threading.Thread(target=lambda: last.append(ex.run("count", {"n": 1},
+                                                                    on_progress=lambda *a: waiting.append(a))))
+        third.start()
+        while not waiting:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert waiting[0] == (None, "waiting for a free worker process") and ex.stats()["waiting"] == 1
+        release.set()
+        for t in runs + [third]:
+            t.join(T)
+        assert len(heard) == 2 and len({r["pid"] for r in heard}) == 2 and all(r["stopped"] for r in heard)
+        assert last[0]["steps"] == 1 and last[0]["pid"] in {r["pid"] for r in heard}  # reused one of them
+        assert ex.stats()["started_total"] == 2
+    finally:
+        ex.shutdown()
+
+
 def test_shutdown_stops_the_workers(executor):  # last: it closes the module's executor
     pids = executor.start()
     assert pids
