@@ -1,27 +1,27 @@
 """Long CPU jobs in worker processes, so the web server's own process keeps its GIL and cores.
 
-``ProcessExecutor(max_workers=1, threads_per_worker=1).run(task, kwargs, on_progress, should_stop)``
-runs the allow-listed task named ``task`` (never a callable or a path from user input) as
-``fn(report, should_stop, **kwargs)`` in a persistent worker process, blocking the calling thread
-(a JobRegistry worker thread). Progress is relayed in order as ``on_progress(progress, message[,
-latest])`` (what ``Job.report`` takes); once ``should_stop()`` is true the task's own
-``should_stop()`` turns true; the result is returned, the task's exception raised again (the
-worker's traceback as ``__cause__``). A worker that dies (killed, segfault, out of memory) raises
-:class:`WorkerDied` with a plain message within ``poll_s``, never a hang; the next run starts a
-fresh one. Workers start lazily (or with ``start()``), are reused (importing torch costs
-seconds), stop at exit, and are fresh interpreters (``python -c``: like multiprocessing's "spawn"
-without re-running the server's main script; never a fork of a process with torch threads), set
-up once (``torch.set_num_threads``), on a socket pair with multiprocessing's framing.
-:class:`analysis.tasks.InlineExecutor` has the same ``run``, in the calling thread.
+``ProcessExecutor(max_workers, threads_per_worker).run(task, kwargs, on_progress, should_stop)`` runs
+the allow-listed task named ``task`` (never a callable or path from user input) as ``fn(report,
+should_stop, **kwargs)`` in a persistent worker process, blocking the calling (JobRegistry) thread.
+Progress is relayed in order as ``on_progress(progress, message[, latest])`` (``Job.report``'s
+call); ``should_stop()`` reaches the task's own ``should_stop()``; the result is returned and the
+task's exception raised again (the worker's traceback as ``__cause__``). A worker that dies
+(killed, segfault, out of memory) raises :class:`WorkerDied` within ``poll_s``, never a hang, and
+the next run starts a fresh one. Workers start lazily (or with ``start()``), are reused (importing
+torch costs seconds), stop at exit, and are fresh interpreters (``python -c``: like "spawn" without
+re-running the server's main script; never a fork of a process with torch threads) set up once
+(``torch.set_num_threads``), on a socket pair with multiprocessing's framing.
 
-Pickles: kwargs, progress, results and errors cross the process boundary pickled. They are our
-own objects (configs, arrays, tensors, models we built), written and read by our code; never a
-user's file (uploads are decoded to arrays before they get here). No Streamlit, no torch here.
+Pickles: kwargs, progress, results and errors cross the process boundary pickled. They are our own
+objects (configs, arrays, tensors, models we built), written and read by our code; never a user's
+file (uploads are decoded to arrays before they get here). No Streamlit, no torch in this module.
 """
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
+import gc
 import importlib
 import logging
 import os
@@ -35,7 +35,6 @@ import traceback
 import weakref
 from collections import deque
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 __all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task"]
@@ -113,8 +112,7 @@ class _Channel:
 
 
 def _set_up(threads: int) -> None:
-    """Once per worker process: thread counts for the maths libraries, then torch."""
-    os.environ.update({var: str(threads) for var in _THREAD_VARS})
+    """Once per worker process (OMP_NUM_THREADS and the like are set by the server already)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -145,6 +143,10 @@ def _run_one(conn, fns: dict, task: str, kwargs: dict) -> bool:
         return False
     except Exception as e:  # the result itself could not be pickled
         _send(conn, _error_reply(RuntimeError(f"The worker could not send its result back: {e}")))
+    del reply
+    gc.collect()  # then ask glibc to give its free heap pages back to the system
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     return not channel.quit
 
 
@@ -174,7 +176,7 @@ def _child_main(fd: int) -> None:
 
 # ---------------------------------------------------------------- the server side
 
-_ROOT = str(Path(__file__).resolve().parent.parent)  # where `import analysis` works
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where `import analysis` works
 _CHILD = "import sys; from analysis.workers import _child_main; _child_main(int(sys.argv[1]))"
 
 
@@ -257,13 +259,13 @@ class ProcessExecutor:
         Returns the task's result (None when ``should_stop()`` was true before a worker was
         free). Raises UnknownTask, WorkerDied, or the task's own exception."""
         check_task(task, self.tasks)
-        payload = dict(kwargs or {})
+        blob = pickle.dumps(("run", task, dict(kwargs or {})), protocol=5)  # an unpicklable kwarg fails here
         worker = self._acquire(should_stop, on_progress)
         if worker is None:
             return None
         reply = None
         try:
-            reply = self._drive(worker, task, payload, on_progress, should_stop)
+            reply = self._drive(worker, task, blob, on_progress, should_stop)
         finally:
             self._release(worker, healthy=reply is not None)  # else: killed, or left mid-task (unknown state)
         if reply[0] == "done":
@@ -289,7 +291,7 @@ class ProcessExecutor:
     def pids(self) -> list[int]:
         """The process ids of the live workers (idle and busy)."""
         with self._cond:
-            return [w.pid for w in list(self._idle) + list(self._busy)]
+            return [w.pid for w in list(self._idle) + list(self._busy) if w.alive()]
 
     def stats(self) -> dict:
         """For /admin: workers (pid, task, jobs run), how many wait for one, how many were started."""
@@ -376,11 +378,9 @@ class ProcessExecutor:
         if not keep:
             worker.stop()
 
-    def _drive(self, worker: _Worker, task: str, kwargs: dict, on_progress, should_stop) -> tuple:
+    def _drive(self, worker: _Worker, task: str, blob: bytes, on_progress, should_stop) -> tuple:
         """Send the task, relay progress and stop; returns the worker's "done" or "error" reply."""
-        worker.task, worker.jobs = task, worker.jobs + 1
-        blob = pickle.dumps(("run", task, kwargs), protocol=5)  # fails here (worker untouched) if unpicklable
-        stop_sent = False
+        worker.task, worker.jobs, stop_sent = task, worker.jobs + 1, False
         try:
             worker.conn.send_bytes(blob)
             while True:
