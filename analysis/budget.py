@@ -328,6 +328,7 @@ class MemoryBudget:
         shown = None
         while True:
             with self._cond:
+                self._expire()  # a forgotten page ticket ahead must not hold this line forever
                 if ticket.state == "granted":
                     ticket._in_use = True
                     return

@@ -156,6 +156,25 @@ def test_forgotten_page_tickets_expire_but_work_in_progress_does_not():
     assert b.reserved_bytes == 0
 
 
+def test_a_job_waiting_behind_a_forgotten_page_ticket_gets_through():
+    now = [0.0]
+    b = MemoryBudget(100, ticket_ttl_s=30, clock=lambda: now[0])
+    b.try_reserve(100, "gone", "decode")  # granted, never used: the session went away
+    admitted = threading.Event()
+
+    def job():
+        with b.reserve(60, "s1", "training", poll_s=0.01):
+            admitted.set()
+
+    t = threading.Thread(target=job, daemon=True)
+    t.start()
+    wait_until(lambda: len(b.stats()["waiting"]) == 1)
+    assert not admitted.wait(0.1)
+    now[0] = 31.0  # nobody else calls the budget: the waiting job itself drops the stale ticket
+    assert admitted.wait(T)
+    t.join(T)
+
+
 def test_should_stop_and_timeout_end_the_wait_and_leave_the_line():
     b = MemoryBudget(10)
     hold = b.try_reserve(10, "s0", "all")
