@@ -98,12 +98,13 @@ def project(report: Report, should_stop: ShouldStop, *, features: np.ndarray, la
 
 
 def count(report: Report, should_stop: ShouldStop, *, n: int = 10, delay_s: float = 0.01,
-          fail_at: int | None = None) -> dict[str, Any]:
-    """Report ``n`` steps ``delay_s`` apart (latest: {"step", "pid"}); stop early when asked;
-    raise ValueError at step ``fail_at``. Returns the steps done, the pid and torch's thread count."""
+          fail_at: int | None = None, ignore_stop: bool = False) -> dict[str, Any]:
+    """Report ``n`` steps ``delay_s`` apart (latest: {"step", "pid"}); stop early when asked (unless
+    ``ignore_stop``); raise ValueError at step ``fail_at``. Returns the steps done, the pid and
+    torch's thread count."""
     done = 0
     for step in range(1, int(n) + 1):
-        if should_stop():
+        if not ignore_stop and should_stop():
             break
         if fail_at is not None and step == fail_at:
             raise ValueError(f"Failed at step {step} of {n}, as asked.")

@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 import weakref
 from collections import deque
@@ -90,15 +91,12 @@ class _Channel:
     def __init__(self, conn):
         self.conn, self.stopped, self.quit = conn, False, False
 
-    def _send(self, message) -> None:
-        try:
-            _send(self.conn, message)
-        except (BrokenPipeError, ConnectionError, EOFError, OSError):
-            os._exit(0)  # the server is gone: so is the reason to work
-
     def report(self, progress: float | None = None, message: str | None = None, latest: Any = _UNSET) -> None:
         has = latest is not _UNSET
-        self._send(("progress", progress, message, has, latest if has else None))
+        try:
+            _send(self.conn, ("progress", progress, message, has, latest if has else None))
+        except (ConnectionError, EOFError, OSError):
+            os._exit(0)  # the server is gone: so is the reason to work
 
     def should_stop(self) -> bool:
         try:
@@ -167,11 +165,8 @@ def _child_main(fd: int) -> None:
             message = _recv(conn)
         except (EOFError, OSError):
             return  # the server is gone
-        if message[0] == "quit":
-            return
-        if message[0] == "run" and not _run_one(conn, fns, message[1], message[2]):
-            return
-        # "stop" for a task that has already ended: nothing to do
+        if message[0] == "quit" or (message[0] == "run" and not _run_one(conn, fns, message[1], message[2])):
+            return  # (a "stop" for a task that has already ended needs nothing)
 
 
 # ---------------------------------------------------------------- the server side
@@ -234,16 +229,18 @@ def _stop_executors() -> None:
 
 
 class ProcessExecutor:
-    """Runs allow-listed tasks in up to ``max_workers`` persistent worker processes."""
+    """Runs allow-listed tasks in up to ``max_workers`` persistent worker processes, each with
+    ``threads_per_worker`` torch threads. After Stop, a task still running ``stop_grace_s``
+    seconds later has its worker killed (None: wait for it)."""
 
     def __init__(self, max_workers: int = 1, threads_per_worker: int = 1, *, tasks: Mapping[str, str] | None = None,
-                 start_timeout_s: float = 180.0, poll_s: float = 0.1):
+                 start_timeout_s: float = 180.0, poll_s: float = 0.1, stop_grace_s: float | None = 20.0):
         for name, value in (("max_workers", max_workers), ("threads_per_worker", threads_per_worker)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1; got {value!r}.")
         self.max_workers, self.threads_per_worker = max_workers, threads_per_worker
         self.tasks = dict(DEFAULT_TASKS if tasks is None else tasks)  # name -> "module:function"
-        self.start_timeout_s, self.poll_s = float(start_timeout_s), float(poll_s)
+        self.start_timeout_s, self.poll_s, self.stop_grace_s = float(start_timeout_s), float(poll_s), stop_grace_s
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
@@ -380,14 +377,16 @@ class ProcessExecutor:
 
     def _drive(self, worker: _Worker, task: str, blob: bytes, on_progress, should_stop) -> tuple:
         """Send the task, relay progress and stop; returns the worker's "done" or "error" reply."""
-        worker.task, worker.jobs, stop_sent = task, worker.jobs + 1, False
+        worker.task, worker.jobs, stop_sent = task, worker.jobs + 1, None
         try:
             worker.conn.send_bytes(blob)
             while True:
                 ready = worker.conn.poll(self.poll_s)  # also true at EOF: the worker died
-                if not stop_sent and should_stop is not None and should_stop():
+                if stop_sent is None and should_stop is not None and should_stop():
                     _send(worker.conn, ("stop",))
-                    stop_sent = True
+                    stop_sent = time.monotonic()
+                elif stop_sent and self.stop_grace_s is not None and time.monotonic() > stop_sent + self.stop_grace_s:
+                    worker.proc.kill()  # it did not wind down in time: Stop frees the worker for the next job
                 if ready:
                     message = _recv(worker.conn)
                     if message[0] == "progress":
@@ -397,4 +396,5 @@ class ProcessExecutor:
                     elif message[0] in ("done", "error"):
                         return message
         except (EOFError, BrokenPipeError, ConnectionError) as e:
-            raise WorkerDied(_death_message(worker.exitcode())) from e
+            raise WorkerDied(f"Stopped: the job did not wind down within {self.stop_grace_s:g} s, so its worker "
+                             "was ended." if stop_sent else _death_message(worker.exitcode())) from e

@@ -75,6 +75,17 @@ def test_stop_makes_the_task_end_early(executor):
     assert result["stopped"] and 3 <= result["steps"] < 10_000
 
 
+def test_stop_kills_a_task_that_does_not_wind_down(executor, monkeypatch):
+    monkeypatch.setattr(executor, "stop_grace_s", 0.5)
+    start = time.monotonic()
+    _, error = in_thread(lambda: executor.run("count", {"n": 2, "delay_s": 120, "ignore_stop": True},
+                                              should_stop=lambda: True), timeout=30)
+    assert isinstance(error, WorkerDied) and str(error).startswith("Stopped: the job did not wind down within 0.5 s")
+    assert time.monotonic() - start < 30
+    result, error = in_thread(lambda: executor.run("count", {"n": 1}))
+    assert error is None and result["steps"] == 1
+
+
 def test_task_error_is_raised_again_and_the_worker_survives(executor):
     before = executor.pids()
     _, error = in_thread(lambda: executor.run("count", {"n": 5, "fail_at": 2}))
