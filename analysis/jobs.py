@@ -8,6 +8,9 @@ process; page scripts re-execute and must not own threads).
   ``key`` (a hash of the job's full config).  If the same key is already
   queued, running or done, the session *joins* that job instead: identical
   requests share the work, and a finished result is shared read-only.
+- ``job.version`` grows by one with every change a page could draw (each
+  ``report()``, each status or message change): a fragment that remembers
+  the version it drew can skip redrawing when nothing is new.
 - ``fn`` reports through ``job.report(progress, message, latest)`` and polls
   ``job.should_stop()``; its return value becomes ``job.result``; an exception
   becomes status ``'failed'`` with ``str(e)`` as ``job.error``.
@@ -68,6 +71,7 @@ class Job:
     created: float = 0.0
     finished: float | None = None
     started: float | None = None
+    version: int = 0              # +1 on every change a reader could draw (report, status, message)
     _fn: Callable[["Job"], Any] | None = field(default=None, repr=False)
     _watchers: set = field(default_factory=set, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -89,6 +93,7 @@ class Job:
                 self.message = str(message)
             if latest is not _UNSET:
                 self.latest = latest
+            self.version += 1
 
     @property
     def watchers(self) -> frozenset:
@@ -199,6 +204,7 @@ class JobRegistry:
                 self._refresh_queue_messages()
             else:
                 job.message = "stopping: no one is watching"
+                job.version += 1
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel every queued job, ask running ones to stop, and wait up to `timeout` seconds
@@ -247,6 +253,7 @@ class JobRegistry:
                 job.status = "running"
                 job.started = self.clock()
                 job.message = "starting"
+                job.version += 1
                 self._running.add(job)
                 fn = job._fn
                 self._refresh_queue_messages()
@@ -283,6 +290,7 @@ class JobRegistry:
             job.message = message or f"failed: {error}"
         else:
             job.message = message or "cancelled"
+        job.version += 1
         job._done.set()
 
     def _position(self, job: Job) -> int:
@@ -296,7 +304,10 @@ class JobRegistry:
     def _refresh_queue_messages(self) -> None:
         for job in self._queue:
             n = self._position(job)
-            job.message = f"queued: {n} job{'s' if n != 1 else ''} ahead of yours"
+            message = f"queued: {n} job{'s' if n != 1 else ''} ahead of yours"
+            if message != job.message:
+                job.message = message
+                job.version += 1
 
     def _prune(self) -> None:
         """Drop finished entries older than max_age_s (since they finished)."""

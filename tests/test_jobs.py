@@ -378,3 +378,22 @@ def test_shutdown_cancels_queued_jobs_and_waits_for_running_ones():
     reg.shutdown(timeout=5)
     assert running.is_finished and running.status == "cancelled"
     assert queued.status == "cancelled"
+
+
+def test_version_grows_with_every_report_and_status_change():
+    reg = JobRegistry()
+    gate = Gate()
+    job = reg.submit("v", "v", lambda j: (gate(j), j.report(0.5, "half"), j.report(latest=[1]))[0], "s1")
+    gate.started.wait(T)
+    v_running = job.version
+    assert v_running >= 1  # queued -> running counted
+    assert job.version == v_running  # nothing new: a fragment may skip its redraw
+    job.report(0.1)
+    assert job.version == v_running + 1
+    job.report(message="still going")
+    assert job.version == v_running + 2
+    gate.release.set()
+    assert job.wait(T)
+    # two more reports inside fn, then the status change to 'done'
+    assert job.version == v_running + 5
+    assert job.status == "done" and job.latest == [1]
