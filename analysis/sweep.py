@@ -213,7 +213,8 @@ def summarise(sweep: SweepConfig, results: Sequence) -> SweepSummary:
     for i, values in enumerate(sweep.combinations()):
         vals = tuple(v for v in map(_val_accuracy, results[i * n_seeds:(i + 1) * n_seeds]) if v is not None)
         settings.append(SettingSummary(values, vals, *_mean_std(vals)))
-    ranked = [(-s.val_mean, s.val_std, i) for i, s in enumerate(settings) if s.n_runs]
+    # rounded: means that differ only by floating-point noise tie
+    ranked = [(-round(s.val_mean, 9), round(s.val_std, 9), i) for i, s in enumerate(settings) if s.n_runs]
     best = settings[min(ranked)[2]] if ranked else None
     return SweepSummary(names=sweep.names, axes=tuple(v for _, v in sweep.settings), settings=tuple(settings),
                         best=best, finished=sum(s.n_runs for s in settings), total=len(runs))
