@@ -21,6 +21,7 @@ the training's generators). No Streamlit here.
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 
@@ -30,10 +31,11 @@ import torch
 from analysis.datasets import Dataset, Split, split_dataset
 from analysis.embedding import stratified_sample
 from analysis.models import ModelConfig, build_model, representations
-from analysis.train import TrainConfig, TrainedModel, fit
+from analysis.train import MAX_HEADER_BYTES, TrainConfig, TrainedModel, fit
 
 __all__ = ["RecordConfig", "Recording", "Recorder", "recorded_epochs", "reduce_dims", "fit_recorded",
-           "replay_unavailable", "to_tensors", "from_tensors", "split_tensors", "TENSOR_PREFIX"]
+           "replay_unavailable", "to_tensors", "from_tensors", "split_tensors", "save_with_recording",
+           "load_with_recording", "TENSOR_PREFIX"]
 
 TENSOR_PREFIX = "recording."
 FORMAT_VERSION = 1
@@ -324,3 +326,55 @@ def from_tensors(tensors: dict) -> Recording | None:
     return Recording(epochs=epochs, total_epochs=int(total[0]), indices=indices.copy(), labels=labels.copy(),
                      images=images.copy(), pixels=pixels.copy(),
                      layers={k: v.copy() for k, v in _layers_from(tensors, len(epochs), n).items()})
+
+
+# ---------------------------------------------------------------- in the .safetensors file, next to the weights
+
+def save_with_recording(trained: TrainedModel, recording: Recording | None) -> bytes:
+    """save_weights() bytes with the recording's arrays added (the same metadata); without a
+    recording, exactly save_weights(trained)."""
+    from safetensors.numpy import load, save
+
+    from analysis.train import save_weights
+
+    data = save_weights(trained)
+    if recording is None:
+        return data
+    n = int.from_bytes(data[:8], "little")
+    metadata = json.loads(data[8:8 + n]).get("__metadata__") or {}
+    return save({**load(data), **to_tensors(recording)}, metadata=metadata)
+
+
+def _safetensors_keys(data: bytes) -> tuple[list[str], dict] | None:
+    """The tensor names and metadata of a .safetensors header; None when it is not one."""
+    n = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
+    if not 2 <= n <= min(len(data) - 8, MAX_HEADER_BYTES) or data[8:9] != b"{":
+        return None
+    try:
+        header = json.loads(data[8:8 + n])
+        return [k for k in header if k != "__metadata__"], dict(header.get("__metadata__") or {})
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def load_with_recording(data: bytes) -> tuple[TrainedModel, Recording | None]:
+    """load_weights() for files that may carry a recording: (the model, its recording or None).
+    Everything load_weights refuses is refused the same way; a damaged recording is a ValueError.
+    Never unpickles."""
+    from safetensors.numpy import load, save
+
+    from analysis.train import load_weights
+
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        return load_weights(data), None  # refuses it with its message
+    data = bytes(data)
+    parsed = _safetensors_keys(data)
+    if parsed is None or not any(k.startswith(TENSOR_PREFIX) for k in parsed[0]):
+        return load_weights(data), None
+    try:
+        tensors = load(data)
+    except Exception as e:  # safetensors raises its own error type
+        raise ValueError(f"This .safetensors file is damaged ({e}). Upload a file downloaded from NetLens.") from None
+    weights, rec_tensors = split_tensors(tensors)
+    recording = from_tensors(rec_tensors)
+    return load_weights(save(weights, metadata=parsed[1])), recording

@@ -8,9 +8,10 @@ from safetensors.numpy import save as st_save
 
 from analysis.datasets import load_dataset, split_dataset
 from analysis.models import ModelConfig, build_model, representations
-from analysis.recording import (TENSOR_PREFIX, RecordConfig, Recorder, fit_recorded, from_tensors, recorded_epochs,
-                                reduce_dims, replay_unavailable, split_tensors, to_tensors)
-from analysis.train import TrainConfig, fit
+from analysis.recording import (TENSOR_PREFIX, RecordConfig, Recorder, fit_recorded, from_tensors,
+                                load_with_recording, recorded_epochs, reduce_dims, replay_unavailable,
+                                save_with_recording, split_tensors, to_tensors)
+from analysis.train import TrainConfig, fit, save_weights
 
 MC = ModelConfig(kind="mlp", hidden=(32, 16))
 TC = TrainConfig(epochs=3, seed=1, device="cpu")
@@ -138,3 +139,21 @@ def test_a_damaged_recording_is_refused(recorded, damage, match):
     damage(tensors)
     with pytest.raises(ValueError, match=match):
         from_tensors(tensors)
+
+
+def test_weights_file_with_its_recording(recorded):
+    trained, rec = recorded
+    data = save_with_recording(trained, rec)
+    assert len(data) > len(save_weights(trained)) + rec.nbytes - 1000
+    model, back = load_with_recording(data)
+    assert back.epochs == rec.epochs and np.array_equal(back.layers["logits"], rec.layers["logits"])
+    assert model.model_config == trained.model_config and model.val_accuracy == trained.val_accuracy
+    for k, v in trained.model.state_dict().items():
+        assert np.array_equal(model.model.state_dict()[k].numpy(), v.numpy())
+    plain, none = load_with_recording(save_with_recording(trained, None))
+    assert none is None and plain.test_accuracy == trained.test_accuracy
+    with pytest.raises(ValueError, match="pickle"):
+        load_with_recording(b"\x80\x04" + b"\x00" * 40)
+    header = int.from_bytes(data[:8], "little")
+    with pytest.raises(ValueError):
+        load_with_recording(data[:8 + header + 10])  # truncated
