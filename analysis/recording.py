@@ -43,6 +43,7 @@ MAX_RECORDED_EPOCHS = 20   # after epoch 0
 MAX_DIMS = 50
 POWER_ITERATIONS = 2       # randomized PCA: power iterations
 OVERSAMPLING = 10          # randomized PCA: extra directions beyond the kept ones
+CAPTURE_BATCH = 250        # images per forward pass while recording (bounds a convnet's transient memory)
 _F16_MAX = float(np.finfo(np.float16).max)
 
 
@@ -205,7 +206,7 @@ class Recorder:
 
     def _capture(self, epoch: int) -> None:
         was_training = self._model.training
-        reps = representations(self._model, self._images)  # eval mode, no gradients
+        reps = representations(self._model, self._images, batch_size=CAPTURE_BATCH)  # eval mode, no gradients
         self._model.train(was_training)
         seed = int(self.config.seed)
         frame = {name: _f16(reduce_dims(x, self.config.dims, seed)) for name, x in reps.items() if name != "pixels"}

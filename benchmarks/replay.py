@@ -144,8 +144,10 @@ def main(argv=None):
     tc = TrainConfig(epochs=10, seed=0, device="cpu")
     overhead, mb_mlp, recording = record_cost(ds, "mlp", tc, repeats)
     cnn_tc = TrainConfig(epochs=2 if args.quick else 10, seed=0, device="cpu")
-    _, mb_cnn, _ = record_cost(ds, "cnn", cnn_tc, 1)
-    print(f"  recording sizes: mlp {recording.nbytes / 1e6:.2f} MB kept", flush=True)
+    _, mb_cnn, cnn_recording = record_cost(ds, "cnn", cnn_tc, 1)
+    per_frame = sum(a.nbytes for a in cnn_recording.layers.values()) / cnn_recording.n_frames
+    cnn_kept = (cnn_recording.nbytes + per_frame * (11 - cnn_recording.n_frames)) / 1e6  # as if 11 frames
+    print(f"  recordings kept: mlp {recording.nbytes / 1e6:.2f} MB, cnn {cnn_kept:.2f} MB (11 frames)", flush=True)
     layer = recording.layer_names[1]
     runs = [compare(recording, layer, args.quick) for _ in range(repeats)]
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
