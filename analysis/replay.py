@@ -55,7 +55,8 @@ class ReplayConfig:
 def check_replay_config(config: ReplayConfig) -> None:
     if config.method not in METHODS:
         raise ValueError(f"Unknown method {config.method!r}: expected one of {', '.join(METHODS)}.")
-    for name, value, low, high in (("first_iter", config.first_iter, 50, 5000), ("step_iter", config.step_iter, 1, 2000),
+    for name, value, low, high in (("first_iter", config.first_iter, 50, 5000),
+                                   ("step_iter", config.step_iter, 1, 2000),
                                    ("n_jobs", config.n_jobs, 1, 64), ("trust_k", config.trust_k, 1, 100)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
             raise ValueError(f"Expected ReplayConfig.{name} from {low} to {high}; got {value!r}.")

@@ -76,7 +76,8 @@ def _normal_settings(settings) -> tuple[tuple[str, tuple], ...]:
                              "Use fewer values.")
         normal = tuple(_normal_value(name, v) for v in values)
         if len(set(normal)) != len(normal):
-            raise ValueError(f"Expected different values of {SETTINGS[name][1]}; got {list(values)}. Remove the repeats.")
+            raise ValueError(f"Expected different values of {SETTINGS[name][1]}; got {list(values)}. "
+                             "Remove the repeats.")
         order = CHOICES[name].index if SETTINGS[name][3] is str else None  # words: the page's order
         out.append((name, tuple(sorted(normal, key=order))))
     if len({name for name, _ in out}) != len(out):
