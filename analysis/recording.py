@@ -31,7 +31,7 @@ import torch
 from analysis.datasets import Dataset, Split, split_dataset
 from analysis.embedding import stratified_sample
 from analysis.models import ModelConfig, build_model, representations
-from analysis.train import MAX_HEADER_BYTES, TrainConfig, TrainedModel, fit
+from analysis.train import TrainConfig, TrainedModel, fit
 
 __all__ = ["RecordConfig", "Recording", "Recorder", "recorded_epochs", "reduce_dims", "fit_recorded",
            "replay_unavailable", "to_tensors", "from_tensors", "split_tensors", "save_with_recording",
@@ -41,6 +41,7 @@ TENSOR_PREFIX = "recording."
 FORMAT_VERSION = 1
 MAX_RECORDED_EPOCHS = 20   # after epoch 0
 MAX_DIMS = 50
+MAX_HEADER_BYTES = 10_000_000  # a .safetensors header larger than this is refused (as load_weights does)
 POWER_ITERATIONS = 2       # randomized PCA: power iterations
 OVERSAMPLING = 10          # randomized PCA: extra directions beyond the kept ones
 CAPTURE_BATCH = 250        # images per forward pass while recording (bounds a convnet's transient memory)
