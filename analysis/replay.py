@@ -165,6 +165,9 @@ def _map(recording: Recording, layer: str, frame: int, previous, config: ReplayC
     if config.method == "pca":
         coords = pca(x, 2)[0] if np.ptp(x, axis=0).max() > 0 else np.zeros((len(x), 2), np.float32)
         return coords if previous is None else procrustes(coords, previous).astype(np.float32)
+    if np.ptp(x, axis=0).max() == 0:
+        raise ValueError(f"Layer {layer!r} gives every digit the same output at epoch {recording.epochs[frame]} "
+                         "(its units are dead), so t-SNE has nothing to separate. Try PCA, or retrain the model.")
     if previous is None:
         return tsne(x, perplexity=config.perplexity, n_iter=config.first_iter, random_state=int(config.seed),
                     device="cpu")
