@@ -115,6 +115,13 @@ def test_replay_refuses_what_it_cannot_replay(recording):
         replay(recording, "logits", ReplayConfig(method="umap"))
     with pytest.raises(ValueError, match="perplexity"):
         replay(recording, "logits", ReplayConfig(perplexity=60.0))
+    dead = dict(recording.layers)
+    dead["logits"] = dead["logits"].copy()
+    dead["logits"][1] = 0
+    dead_rec = Recording(epochs=recording.epochs, total_epochs=3, indices=recording.indices, labels=recording.labels,
+                         images=recording.images, pixels=recording.pixels, layers=dead)
+    with pytest.raises(ValueError, match="same output at epoch 1"):
+        replay(dead_rec, "logits", FAST)
 
 
 def test_knn_over_training(recording):
