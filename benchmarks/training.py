@@ -7,8 +7,15 @@ same model, optimizer settings and data. Median of interleaved epochs.
                                              # CUDA (if any): the MLP on a 60,000-image epoch
     python benchmarks/training.py --quick    # fewer rounds, under a minute
     python benchmarks/training.py --accuracy # also the accuracy bars (MNIST-5k, seed 0, 10 epochs)
+    python benchmarks/training.py --sweep    # only the sweep (issue 17): a 3×3 sweep through a job registry
+    python benchmarks/training.py --sweep --quick   # the same sweep with 2 epochs per run
 
 Prints `RATIO <model>-<device> dataloader/ours=<x>` (above 1: ours is faster).
+--sweep: the default MLP on MNIST-5k, learning rate 0.0003/0.001/0.003 × seeds 0/1/2 (9 runs), submitted
+to one JobRegistry with the app's CPU worker count (2), timed from the first submission to the last result;
+then every run again, alone, in a fresh registry (no shared result can answer it), and the largest
+difference between the two in any epoch's validation accuracy. Prints
+`SWEEP runs=9 seconds=<x> max_abs_diff_vs_alone=<x>` (bars: seconds <= 180 on 2 cores, diff = 0).
 """
 from __future__ import annotations
 
@@ -113,11 +120,67 @@ def accuracy_bars():
               f"train_seconds={t.seconds:.1f} repeatable={same}", flush=True)
 
 
+def _sweep_fit(ds, mc, tc):
+    return lambda job: fit(ds, mc, tc, on_epoch=lambda epoch, row: not job.should_stop())
+
+
+def _run_in_registry(ds, runs, workers):
+    """Every run submitted to one fresh JobRegistry; (results in order, seconds to the last one)."""
+    from analysis.jobs import JobRegistry
+    from analysis.train import job_key
+
+    registry = JobRegistry(max_workers=workers, max_entries=32)
+    try:
+        start = time.perf_counter()
+        jobs = [registry.submit(job_key(ds, mc, tc), f"run {i}", _sweep_fit(ds, mc, tc), "bench")
+                for i, (mc, tc) in enumerate(runs)]
+        for job in jobs:
+            job.wait()
+        seconds = time.perf_counter() - start
+        failed = [j.error for j in jobs if j.status != "done"]
+        if failed:
+            raise RuntimeError(f"sweep runs failed: {failed}")
+        return [j.result for j in jobs], seconds
+    finally:
+        registry.shutdown()
+
+
+def sweep_benchmark(quick: bool) -> None:
+    import os
+
+    from analysis.sweep import SweepConfig, summarise
+
+    ds = load_dataset("mnist5k")
+    sweep = SweepConfig(settings={"lr": (3e-4, 1e-3, 3e-3)}, seeds=(0, 1, 2),
+                        train=TrainConfig(epochs=2 if quick else 10, device="cpu"))
+    runs = sweep.expand()
+    workers = 2  # the app's CPU training workers (dashboard/training.py)
+    print(f"load average {os.getloadavg()}; {len(runs)} runs of {runs[0][1].epochs} epochs, {workers} workers, "
+          f"{cpu_threads_per_job()} thread(s) per run", flush=True)
+    results, seconds = _run_in_registry(ds, runs, workers)
+    diffs = []
+    for (mc, tc), together in zip(runs, results):
+        (alone,), _ = _run_in_registry(ds, [(mc, tc)], 1)
+        diffs.extend(abs(a["val_accuracy"] - b["val_accuracy"]) for a, b in zip(together.history.rows,
+                                                                               alone.history.rows))
+        diffs.append(float(len(together.history.rows) != len(alone.history.rows)))
+    summary = summarise(sweep, results)
+    for s in summary.settings:
+        print(f"  lr={s.values[0]:g}: validation {s.val_mean:.4f} ± {s.val_std:.4f} over {s.n_runs} seeds", flush=True)
+    print(f"  best by validation: lr={summary.best.values[0]:g}", flush=True)
+    print(f"SWEEP runs={len(runs)} seconds={seconds:.1f} max_abs_diff_vs_alone={max(diffs):g}", flush=True)
+    print(f"load average {os.getloadavg()}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 rounds instead of 9 (under a minute)")
     parser.add_argument("--accuracy", action="store_true", help="also train the three models for the accuracy bars")
+    parser.add_argument("--sweep", action="store_true", help="only the 3×3 sweep benchmark (issue 17)")
     args = parser.parse_args(argv)
+    if args.sweep:
+        sweep_benchmark(args.quick)
+        return
     rounds = 3 if args.quick else 9
     torch.set_num_threads(cpu_threads_per_job())  # as the app does for one job
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), batch {BATCH}, Adam lr 1e-3", flush=True)
