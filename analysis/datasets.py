@@ -20,6 +20,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from analysis.images import decode_image, open_image
+
 DATASETS = {
     "mnist5k": "5,000 handwritten digits (28×28 pixels, 500 of each digit) from the "
     "MNIST collection. Ships with the app; the default.",
@@ -38,8 +40,7 @@ MNIST_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
-MAX_IMAGE_SIDE = 64          # zip images are resized to at most 64×64
-MAX_IMAGE_PIXELS = 25_000_000  # one decoded zip image may have at most this many pixels
+MAX_IMAGE_SIDE = 64          # zip images are resized to at most 64×64 (pixel cap: images.MAX_PIXELS)
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value; compare by identity
@@ -244,6 +245,29 @@ def _target_size(sizes: list[tuple[int, int]], size) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
+def _entry_size(filename: str, blob: bytes) -> tuple[int, int]:
+    """(width, height) from the entry's header, after the opener's format and size checks."""
+    try:
+        with open_image(blob) as im:
+            return im.size
+    except ValueError as e:
+        raise ValueError(f"Refused {filename!r}: {e}") from None
+
+
+def _entry_pixels(filename: str, blob: bytes, h: int, w: int) -> np.ndarray:
+    """The entry as gray float32 (h, w) in [0, 1]."""
+    from PIL import Image
+
+    try:
+        rgb = decode_image(blob, draft_side=max(h, w))  # JPEG: decoded at a reduced scale (faster)
+    except ValueError as e:
+        raise ValueError(f"Refused {filename!r}: {e}") from None
+    gray = rgb.convert("L")
+    if gray.size != (w, h):
+        gray = gray.resize((w, h), Image.Resampling.LANCZOS)
+    return np.asarray(gray, np.float32) / 255.0
+
+
 def load_image_zip(data: bytes, name: str = "my images", size=None, max_entries: int = 5000,
                    max_total_bytes: int = 200_000_000) -> Dataset:
     """Your own images from a .zip with one folder per class (ImageFolder layout), optionally
@@ -254,9 +278,9 @@ def load_image_zip(data: bytes, name: str = "my images", size=None, max_entries:
     '..', symbolic links, images that do not decode or are too large (decompression bombs),
     images outside a class folder, fewer than two classes. Other files are ignored.
     Images become grayscale float32 in [0, 1], resized to `size` (an int or (H, W)) or to the
-    most common size, at most 64×64. Colors are not inverted."""
-    from PIL import Image
-
+    most common size, at most 64×64. Colors are not inverted. Every entry goes through
+    `analysis.images.open_image` / `decode_image` (the uploads' format allow-list, pixel cap,
+    EXIF orientation and first frame); a refusal names the entry."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as e:
@@ -296,41 +320,12 @@ def load_image_zip(data: bytes, name: str = "my images", size=None, max_entries:
             budget -= len(blob)
             raw.append((info.filename, parts[0], blob))
     fingerprint = hashlib.sha256(data).hexdigest()[:16]
-
-    opened = []
-    for filename, cls, blob in raw:
-        try:
-            im = Image.open(io.BytesIO(blob))  # reads the header only
-            w, h = im.size
-        except Image.DecompressionBombError as e:  # PIL's own limit, ~179 MP
-            raise ValueError(f"Refused {filename!r}: it claims to be a huge image ({e}). "
-                             "Shrink the image first.") from None
-        except Image.UnidentifiedImageError:
-            raise ValueError(f"Could not read {filename!r} as an image (not a format PIL knows, or damaged). "
-                             "Remove or replace that file.") from None
-        except Exception as e:  # PIL raises many kinds for bad files
-            raise ValueError(f"Could not read {filename!r} as an image ({type(e).__name__}: {e}). "
-                             "Remove or replace that file.") from None
-        if w * h > MAX_IMAGE_PIXELS:
-            raise ValueError(f"Refused {filename!r}: {w}×{h} pixels is more than the limit of "
-                             f"{MAX_IMAGE_PIXELS:,} pixels per image. Shrink the image first.")
-        opened.append((filename, cls, im))
-    target_h, target_w = _target_size([im.size for _, _, im in opened], size)
-
-    images = np.empty((len(opened), target_h, target_w), np.float32)
-    labels = np.empty(len(opened), np.int64)
-    for i, (filename, cls, im) in enumerate(opened):
-        try:
-            im.draft("L", (target_w, target_h))  # JPEG: decode at reduced size (faster)
-            gray = im.convert("L")
-            if gray.size != (target_w, target_h):
-                gray = gray.resize((target_w, target_h), Image.Resampling.LANCZOS)
-            images[i] = np.asarray(gray, np.float32) / 255.0
-        except Exception as e:
-            raise ValueError(f"Could not decode {filename!r} ({type(e).__name__}: {e}). "
-                             "Remove or replace that file.") from None
-        finally:
-            im.close()
+    sizes = [_entry_size(filename, blob) for filename, _, blob in raw]
+    target_h, target_w = _target_size(sizes, size)
+    images = np.empty((len(raw), target_h, target_w), np.float32)
+    labels = np.empty(len(raw), np.int64)
+    for i, (filename, cls, blob) in enumerate(raw):
+        images[i] = _entry_pixels(filename, blob, target_h, target_w)
         labels[i] = class_names.index(cls)
     return _make_dataset(name, images, labels, class_names, fingerprint)
 

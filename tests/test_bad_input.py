@@ -3,7 +3,7 @@ and the session keeps working."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.preprocess import decode_image
+from analysis.images import decode_image
 from tests.corpus import image_corpus, weights_corpus, zip_corpus
 
 IMAGES, ZIPS, WEIGHTS = image_corpus(), zip_corpus(), weights_corpus()
