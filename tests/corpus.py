@@ -80,3 +80,23 @@ def weights_corpus() -> dict[str, bytes]:
         "random.safetensors": np.random.default_rng(2).bytes(4096),
         "text.safetensors": b"{\"__metadata__\": {}}",
     }
+
+
+class _WritesMarker:
+    """Unpickling this object creates the file `path`: proof that a loader unpickled it."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def unpickle_traps(marker_path) -> dict[str, bytes]:
+    """Files whose unpickling (by pickle, torch.load, or any Unpickler) writes `marker_path`."""
+    import torch
+
+    trap = _WritesMarker(str(marker_path))
+    buf = io.BytesIO()
+    torch.save({"weight": trap}, buf)  # a PyTorch .pt file (a zip holding a pickle)
+    return {"trap.safetensors": pickle.dumps(trap), "trap-torch.safetensors": buf.getvalue()}
