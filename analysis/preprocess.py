@@ -176,22 +176,26 @@ def _estimate_background(x: np.ndarray) -> np.ndarray:
     return cv2.morphologyEx(x, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
 
 
-def _find_ink(g: np.ndarray, invert: bool, photo: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """-> (ink image white on black in [0,1], boolean mask of the kept ink)."""
-    h, w = g.shape
-    if min(h, w) < _SMALL:
+def _ink_signal(g: np.ndarray, invert: bool) -> np.ndarray:
+    """How much darker (invert) or lighter than its surroundings each pixel is: ink > 0."""
+    if min(g.shape) < _SMALL:
         # A small drawing (a dataset's digit, an icon): no lighting to undo,
         # and too few pixels to estimate noise from.
         x = (1.0 - g) if invert else g
-        d = x - float(x.min())
-    elif invert:
+        return x - float(x.min())
+    if invert:
         # Paper: brightness = light × reflectance.  Dividing by the paper's own
         # brightness (the background with the dark strokes removed) leaves the
         # reflectance, the same in a shadow as in full light.
         paper = 1.0 - _estimate_background(1.0 - g)
-        d = 1.0 - g / np.maximum(paper, 0.04)
-    else:
-        d = g - _estimate_background(g)
+        return 1.0 - g / np.maximum(paper, 0.04)
+    return g - _estimate_background(g)
+
+
+def _find_ink(g: np.ndarray, invert: bool, photo: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """-> (ink image white on black in [0,1], boolean mask of the kept ink)."""
+    h, w = g.shape
+    d = _ink_signal(g, invert)
     if min(h, w) < _SMALL:
         med = sigma = 0.0
     else:

@@ -5,7 +5,6 @@ rendered as photos), so nothing is read from disk or the network.
 """
 from __future__ import annotations
 
-import io
 
 import cv2
 import numpy as np
