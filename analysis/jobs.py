@@ -34,7 +34,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["Job", "JobRegistry", "RegistryFull", "shared_registry", "ACTIVE", "FINISHED"]
+__all__ = ["Job", "JobRegistry", "RegistryFull", "shared_registry", "shared_registries", "drop_shared_registry",
+           "ACTIVE", "FINISHED"]
 
 log = logging.getLogger(__name__)
 
@@ -341,3 +342,17 @@ def shared_registry(name: str, **kwargs) -> JobRegistry:
             kwargs.setdefault("name", name)
             reg = _shared[name] = JobRegistry(**kwargs)
         return reg
+
+
+def shared_registries() -> dict[str, JobRegistry]:
+    """The process-wide registries that exist so far, by name (a copy of the mapping)."""
+    with _shared_lock:
+        return dict(_shared)
+
+
+def drop_shared_registry(name: str, timeout: float = 10.0) -> None:
+    """Shut down the process-wide registry called ``name`` (if any) and forget it."""
+    with _shared_lock:
+        reg = _shared.pop(name, None)
+    if reg is not None:
+        reg.shutdown(timeout)

@@ -109,7 +109,8 @@ def test_builtin_datasets():
     digits = load_dataset("digits")
     assert digits.images.shape == (1797, 8, 8) and digits.images.max() == 1
     assert set(DATASETS) == {"mnist5k", "digits", "mnist"}
-    with pytest.raises(ValueError, match="expected one of"):
+    assert list(datasets.DATASET_LABELS) == list(DATASETS) and datasets.DEFAULT_DATASET in DATASETS
+    with pytest.raises(ValueError, match="dataset must be one of 'mnist5k', 'digits', 'mnist'"):
         load_dataset("cifar")
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from analysis.jobs import Job, JobRegistry, RegistryFull, shared_registry
+from analysis.jobs import Job, JobRegistry, RegistryFull, drop_shared_registry, shared_registries, shared_registry
 
 T = 5.0  # generous timeout for waits that should return at once
 
@@ -345,10 +345,18 @@ def test_many_sessions_submitting_concurrently_run_once():
 
 
 def test_shared_registry_is_a_singleton_per_name():
-    a = shared_registry("test-jobs-a", max_workers=1)
-    assert shared_registry("test-jobs-a") is a
-    b = shared_registry("test-jobs-b", max_workers=2)
-    assert b is not a and b.max_workers == 2
+    try:
+        a = shared_registry("test-jobs-a", max_workers=1)
+        assert shared_registry("test-jobs-a") is a
+        b = shared_registry("test-jobs-b", max_workers=2)
+        assert b is not a and b.max_workers == 2
+        assert shared_registries()["test-jobs-a"] is a and shared_registries()["test-jobs-b"] is b
+    finally:
+        drop_shared_registry("test-jobs-a")
+        drop_shared_registry("test-jobs-b")
+    assert "test-jobs-a" not in shared_registries() and "test-jobs-b" not in shared_registries()
+    assert shared_registry("test-jobs-a", max_workers=3) is not a  # a fresh one after the drop
+    drop_shared_registry("test-jobs-a")
 
 
 def test_worker_threads_exit_when_idle():
