@@ -104,11 +104,17 @@ def test_same_key_from_two_sessions_runs_once():
     assert gate.calls == 1
 
 
+def busy_registry() -> tuple[JobRegistry, Gate]:
+    """A one-worker registry whose worker is held by a started (blocked) job: the next job queues."""
+    reg, blocker = JobRegistry(max_workers=1), Gate()
+    reg.submit("busy", "A", blocker, "s1")
+    assert blocker.started.wait(T)
+    return reg, blocker
+
+
 def test_queued_job_is_joined_too():
-    reg = JobRegistry(max_workers=1)
-    first, second = Gate(), Gate()
-    reg.submit("a", "A", first, "s1")
-    assert first.started.wait(T)
+    reg, first = busy_registry()
+    second = Gate()
     j1 = reg.submit("b", "B", second, "s1")
     j2 = reg.submit("b", "B", second, "s2")
     assert j1 is j2 and j1.status == "queued"
@@ -168,10 +174,8 @@ def test_detaching_only_watcher_cancels_running_job():
 
 
 def test_detaching_queued_job_means_it_never_runs():
-    reg = JobRegistry(max_workers=1)
-    blocker, never = Gate(), Gate()
-    reg.submit("busy", "A", blocker, "s1")
-    assert blocker.started.wait(T)
+    reg, blocker = busy_registry()
+    never = Gate()
     job = reg.submit("later", "B", never, "s2")
     assert job.status == "queued"
     reg.detach("later", "s2")
