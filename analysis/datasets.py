@@ -227,7 +227,7 @@ def _entry_parts(info: zipfile.ZipInfo) -> tuple[str, ...] | None:
     return parts
 
 
-def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, max_total_bytes: int) -> bytes:
+def read_zip_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, max_total_bytes: int) -> bytes:
     """Read one entry, counting bytes as they come (declared sizes can lie)."""
     chunks, size = [], 0
     with zf.open(info) as f:
@@ -320,7 +320,7 @@ def load_image_zip(data: bytes, name: str = "my images", size=None, max_entries:
         budget, raw = max_total_bytes, []
         for info, parts in entries:
             try:
-                blob = _read_entry(zf, info, budget, max_total_bytes)
+                blob = read_zip_entry(zf, info, budget, max_total_bytes)
             except zipfile.BadZipFile as e:
                 raise ValueError(f"Refused the zip: entry {info.filename!r} is damaged ({e}).") from None
             budget -= len(blob)

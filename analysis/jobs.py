@@ -226,6 +226,7 @@ class JobRegistry:
                 max_entries=self.max_entries,
                 max_workers=self.max_workers,
                 busy_workers=len(self._running),
+                worker_threads=self._threads,
                 watchers=sum(len(j._watchers) for j in self._jobs.values()),
             )
             return counts

@@ -214,7 +214,7 @@ def test_zip_reading_counts_bytes():
     data = make_zip({"a/x.png": b"\x00" * 100_000})
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         with pytest.raises(ValueError, match="more than 50,000 bytes"):
-            datasets._read_entry(zf, zf.infolist()[0], budget=50_000, max_total_bytes=50_000)
+            datasets.read_zip_entry(zf, zf.infolist()[0], budget=50_000, max_total_bytes=50_000)
 
 
 # ---------------------------------------------------------------- split and counts

@@ -369,7 +369,7 @@ def test_worker_threads_exit_when_idle():
         reg.submit(f"k{i}", "l", lambda job: None, "s")
     for i in range(4):
         assert reg.get(f"k{i}").wait(T)
-    wait_until(lambda: reg._threads == 0)
+    wait_until(lambda: reg.stats()["worker_threads"] == 0)
 
 
 def test_shutdown_cancels_queued_jobs_and_waits_for_running_ones():
