@@ -142,7 +142,7 @@ def _refuse_format(found: str) -> ValueError:
     if found == "SVG or HTML text":
         return ValueError("This file is text (SVG or HTML), not a photo. "
                           "Upload a PNG or JPEG picture of a digit instead.")
-    return ValueError(f"This file is a {found} file, not a photo; only {ALLOWED_TEXT} pictures are opened. "
+    return ValueError(f"This file is in the {found} format, not a photo; only {ALLOWED_TEXT} pictures are opened. "
                       "Save or export it as PNG or JPEG and try again.")
 
 
