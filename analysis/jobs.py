@@ -37,7 +37,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["Job", "JobRegistry", "RegistryFull", "shared_registry", "ACTIVE", "FINISHED"]
+__all__ = ["Job", "JobRegistry", "RegistryFull", "shared_registry", "shared_registries", "drop_shared_registry",
+           "ACTIVE", "FINISHED"]
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,7 @@ class JobRegistry:
                 max_entries=self.max_entries,
                 max_workers=self.max_workers,
                 busy_workers=len(self._running),
+                worker_threads=self._threads,
                 watchers=sum(len(j._watchers) for j in self._jobs.values()),
             )
             return counts
@@ -352,3 +354,17 @@ def shared_registry(name: str, **kwargs) -> JobRegistry:
             kwargs.setdefault("name", name)
             reg = _shared[name] = JobRegistry(**kwargs)
         return reg
+
+
+def shared_registries() -> dict[str, JobRegistry]:
+    """The process-wide registries that exist so far, by name (a copy of the mapping)."""
+    with _shared_lock:
+        return dict(_shared)
+
+
+def drop_shared_registry(name: str, timeout: float = 10.0) -> None:
+    """Shut down the process-wide registry called ``name`` (if any) and forget it."""
+    with _shared_lock:
+        reg = _shared.pop(name, None)
+    if reg is not None:
+        reg.shutdown(timeout)

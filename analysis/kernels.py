@@ -9,6 +9,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from analysis.checks import check_int
+
 MAX_KERNEL_SIZE = 31  # largest side a user may type or pick
 
 
@@ -48,12 +50,7 @@ _FIXED = {
 
 
 def _check_size(size: int) -> int:
-    if not (isinstance(size, (int, np.integer)) and 1 <= size <= MAX_KERNEL_SIZE and size % 2 == 1):
-        raise ValueError(
-            f"Kernel size must be an odd whole number from 1 to {MAX_KERNEL_SIZE}, got {size!r}. "
-            "Pick 3, 5, 7, …"
-        )
-    return int(size)
+    return check_int(size, "Kernel size", 1, MAX_KERNEL_SIZE, odd=True, hint="Pick 3, 5, 7, …")
 
 
 def box_kernel(size: int = 3) -> np.ndarray:
@@ -151,11 +148,20 @@ def normalise(kernel: np.ndarray) -> np.ndarray:
     return kernel / total
 
 
+MAX_DENOMINATOR = 1000  # 1/9, 1/25 … 1/961 (a 31×31 box) are written as fractions
+
+
+def fraction_text(value: float, digits: int = 6) -> str:
+    """One weight as text: a fraction ("1/9") where it is exactly one with a denominator up to
+    MAX_DENOMINATOR, else the number to `digits` significant digits. The parser reads it back."""
+    v = float(value)
+    if math.isfinite(v):
+        f = Fraction(v).limit_denominator(MAX_DENOMINATOR)
+        if f.denominator != 1 and abs(float(f) - v) < 1e-12:
+            return f"{f.numerator}/{f.denominator}"
+    return f"{v:.{digits}g}"
+
+
 def format_kernel(kernel: np.ndarray) -> str:
     """The kernel as text the parser reads back (fractions where they are exact)."""
-    def fmt(v: float) -> str:
-        f = Fraction(v).limit_denominator(1000)
-        if abs(float(f) - v) < 1e-12 and f.denominator != 1:
-            return f"{f.numerator}/{f.denominator}"
-        return f"{v:.6g}"
-    return "\n".join(" ".join(fmt(float(v)) for v in row) for row in np.asarray(kernel))
+    return "\n".join(" ".join(fraction_text(v) for v in row) for row in np.asarray(kernel, dtype=np.float64))

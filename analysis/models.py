@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from analysis.checks import check_choice, check_float, check_int
+
 MODEL_KINDS = {
     "logreg": "Logistic regression: one weight per pixel and class, plus a bias per class. "
     "Each class gets a score, softmax turns the scores into probabilities.",
@@ -48,34 +50,28 @@ def default_config(kind: str = "mlp") -> ModelConfig:
 
 
 def check_kind(kind: str) -> None:
-    if kind not in MODEL_KINDS:
-        raise ValueError(f"Unknown model kind {kind!r}: expected one of {', '.join(MODEL_KINDS)}.")
+    check_choice(kind, "model kind", MODEL_KINDS)
+
+
+def _check_count(items, what: str, most: int, hint: str) -> tuple:
+    items = tuple(items)
+    if not 1 <= len(items) <= most:
+        raise ValueError(f"Expected 1 to {most} {what}; got {len(items)}. {hint}")
+    return items
 
 
 def check_config(config: ModelConfig) -> None:
     """ValueError for settings the app does not allow."""
     check_kind(config.kind)
-    if not 0.0 <= config.dropout < 1.0:
-        raise ValueError(f"Expected a dropout between 0 and 1 (e.g. 0.2); got {config.dropout}.")
+    check_float(config.dropout, "dropout (a fraction)", 0.0, 1.0, include_high=False, hint="e.g. 0.2.")
     if config.kind == "mlp":
-        hidden = tuple(config.hidden)
-        if not 1 <= len(hidden) <= MAX_HIDDEN_LAYERS:
-            raise ValueError(f"Expected 1 to {MAX_HIDDEN_LAYERS} hidden layers; got {len(hidden)}. "
-                             "Add or remove layers.")
-        for units in hidden:
-            if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or not MIN_UNITS <= units <= MAX_UNITS:
-                raise ValueError(f"Expected {MIN_UNITS} to {MAX_UNITS} units per hidden layer; got {units!r}.")
-        if config.activation not in ACTIVATIONS:
-            raise ValueError(f"Unknown activation {config.activation!r}: expected one of {', '.join(ACTIVATIONS)}.")
+        for units in _check_count(config.hidden, "hidden layers", MAX_HIDDEN_LAYERS, "Add or remove layers."):
+            check_int(units, "units per hidden layer", MIN_UNITS, MAX_UNITS)
+        check_choice(config.activation, "activation", ACTIVATIONS)
     if config.kind == "cnn":
-        channels = tuple(config.channels)
-        if not 1 <= len(channels) <= MAX_CONV_BLOCKS:
-            raise ValueError(f"Expected 1 to {MAX_CONV_BLOCKS} conv blocks; got {len(channels)}.")
-        for c in channels:
-            if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 1 <= c <= MAX_CHANNELS:
-                raise ValueError(f"Expected 1 to {MAX_CHANNELS} channels per conv block; got {c!r}.")
-        if config.kernel_size not in KERNEL_SIZES:
-            raise ValueError(f"Expected a kernel size in {KERNEL_SIZES}; got {config.kernel_size!r}.")
+        for c in _check_count(config.channels, "conv blocks", MAX_CONV_BLOCKS, "Add or remove blocks."):
+            check_int(c, "channels per conv block", 1, MAX_CHANNELS)
+        check_choice(config.kernel_size, "kernel size", KERNEL_SIZES)
 
 
 class Dropout(nn.Dropout):
@@ -193,7 +189,8 @@ def architecture(model: nn.Module, image_shape=(28, 28)) -> list[dict]:
     return rows
 
 
-def _as_batch(images: np.ndarray) -> torch.Tensor:
+def as_batch(images: np.ndarray) -> torch.Tensor:
+    """Images (n, H, W), (H, W) or (n, 1, H, W) as a float32 CPU tensor (n, 1, H, W) (a copy)."""
     images = np.asarray(images, dtype=np.float32)
     if images.ndim == 2:
         images = images[None]
@@ -210,7 +207,7 @@ def representations(model: nn.Module, images: np.ndarray, batch_size: int = 1024
     In order: 'pixels', each hidden layer after its activation ('hidden layer 1 (512 units)',
     'conv block 1 (16×14×14)', ...), 'logits', 'probabilities'. Puts the model in eval mode."""
     model.eval()
-    x_all = _as_batch(images)
+    x_all = as_batch(images)
     device = _device(model)
     parts: dict[str, list[np.ndarray]] = OrderedDict(pixels=[x_all.flatten(1).numpy()])
     names: dict[str, str] = {}
@@ -246,6 +243,6 @@ def feature_maps(model: nn.Module, image: np.ndarray) -> np.ndarray:
         raise ValueError("Feature maps need a convnet; this model has no conv block.")
     model.eval()
     with torch.no_grad():
-        x = _as_batch(image).to(_device(model))
+        x = as_batch(image).to(_device(model))
         out = first.activation(first.conv(x))
     return out[0].float().cpu().numpy()

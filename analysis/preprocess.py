@@ -16,39 +16,22 @@ the desk) are dropped.  Pen strokes much thinner than MNIST's are thickened.  Wh
 to read (blank, uniform, too faint, too small) a ``ValueError`` says so in
 plain words instead of returning a confident wrong answer.
 
-Pure NumPy / OpenCV / Pillow: no Streamlit here.
+Decoding a user's file is ``analysis.images.decode_image``; turning any picture into grayscale is ``analysis.grayscale``.
+Pure NumPy / OpenCV: no Streamlit here.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = [
-    "MAX_PIXELS",
-    "MAX_SIDE",
-    "MIN_SIDE",
-    "WORK_SIDE",
-    "Steps",
-    "box_side",
-    "decode_image",
-    "preprocess_steps",
-    "to_model_input",
-]
+from analysis.checks import check_int
+from analysis.grayscale import as_gray
 
-MAX_PIXELS = 40_000_000   # refuse larger photos (a 12 MP phone photo is 12_000_000)
-MAX_SIDE = 30_000         # refuse absurd dimensions even when the pixel count is small
-MIN_SIDE = 8              # an image smaller than this on a side cannot hold a digit
-WORK_SIDE = 512           # photos are shrunk so their longest side is at most this first
-
-# Raster formats a browser, phone or camera produces.  Pillow can open many
-# more (EPS, for one, runs Ghostscript): an upload never gets near those.
-_ALLOWED_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "BMP", "TIFF", "WEBP", "PPM", "AVIF")
+__all__ = ["Steps", "box_side", "preprocess_steps", "to_model_input"]
 
 _MIN_CONTRAST = 0.10      # ink must differ from the paper by 10% of full scale
 _MIN_SNR = 6.0            # ... and stand clear of the noise
@@ -60,259 +43,6 @@ _THIN_STROKE = 0.075      # thinner than this (MNIST 5th percentile ~0.08): thic
 
 class _NoInk(ValueError):
     """Nothing that looks like a written digit was found (raised as a plain ValueError)."""
-
-
-# --------------------------------------------------------------------------- #
-# Decoding an upload
-# --------------------------------------------------------------------------- #
-
-def decode_image(data: bytes) -> Image.Image:
-    """Decode uploaded bytes into an RGB PIL image, safely.
-
-    - EXIF orientation is honoured (phone photos come out upright);
-    - animations give their first frame;
-    - any mode (CMYK, 16-bit, palette, grayscale, with alpha) becomes RGB;
-      transparency is flattened onto white, or onto black when the visible
-      pixels are light strokes (white ink on a transparent canvas), or onto
-      the picture's own background colour when only a margin is transparent;
-    - the size is checked from the header, before any pixel is decoded:
-      more than ``MAX_PIXELS`` pixels or a side above ``MAX_SIDE`` is refused.
-
-    Raises ``ValueError`` with a plain message for empty data, text (SVG,
-    HTML), files that are not images, truncated files and oversized images.
-    """
-    if data is None or len(data) == 0:
-        raise ValueError("The file is empty: expected a photo (PNG, JPEG, …); got 0 bytes.")
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise ValueError(
-            f"Expected the file's bytes; got {type(data).__name__}. "
-            "Pass the uploaded file's contents (upload.getvalue())."
-        )
-    data = bytes(data)
-    head = data[:512].lstrip().lower()
-    if head.startswith(b"<") or (b"<svg" in head and b"\x00" not in head):
-        raise ValueError(
-            "This file is text (SVG or HTML), not a photo. "
-            "Upload a PNG or JPEG picture of a digit instead."
-        )
-
-    Image.init()
-    formats = [f for f in _ALLOWED_FORMATS if f in Image.OPEN]
-    try:
-        img = Image.open(io.BytesIO(data), formats=formats)  # reads the header only
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValueError(
-            f"This picture is far too large (more than {MAX_PIXELS:,} pixels). "
-            "Take a smaller photo or shrink it first."
-        ) from None
-    except UnidentifiedImageError:
-        raise ValueError(
-            "This file is not a picture we can read. "
-            "Upload a PNG, JPEG, GIF, BMP, TIFF or WebP photo of a digit."
-        ) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ValueError(f"This picture could not be read ({e}). Try another photo.") from None
-
-    with img:
-        w, h = img.size
-        if w < 1 or h < 1:
-            raise ValueError(f"This picture has no pixels ({w}×{h}).")
-        if w > MAX_SIDE or h > MAX_SIDE:
-            raise ValueError(
-                f"This picture's dimensions are huge ({w}×{h} pixels; at most {MAX_SIDE:,} "
-                "per side). Take a smaller photo or shrink it first."
-            )
-        if w * h > MAX_PIXELS:
-            raise ValueError(
-                f"This picture is too large ({w}×{h} = {w * h:,} pixels; at most "
-                f"{MAX_PIXELS:,}). Take a smaller photo or shrink it first."
-            )
-        try:
-            img.seek(0)  # first frame of an animation
-            img.load()
-            img = ImageOps.exif_transpose(img) or img
-            return _pil_to_rgb(img)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ValueError(
-                f"This picture is far too large (more than {MAX_PIXELS:,} pixels)."
-            ) from None
-        except (OSError, SyntaxError, EOFError, ValueError, IndexError) as e:
-            raise ValueError(
-                f"This picture is damaged or incomplete ({e}). Try saving or taking it again."
-            ) from None
-
-
-_HIGH_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
-_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
-
-
-def _pil_to_rgb(img: Image.Image) -> Image.Image:
-    """Any Pillow mode -> 8-bit RGB (alpha flattened, 16-bit rescaled)."""
-    mode = img.mode
-    if mode in _HIGH_DEPTH:
-        gray = _high_depth_to_unit(img)
-        g8 = (np.clip(gray, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-        return Image.fromarray(g8).convert("RGB")
-    if mode in _ALPHA_MODES or (mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        return _flatten_rgba(rgba)
-    if mode == "RGB":
-        return img.copy()
-    try:
-        return img.convert("RGB")
-    except (ValueError, OSError) as e:
-        raise ValueError(f"Pictures in colour mode {mode!r} are not supported ({e}).") from None
-
-
-def _high_depth_to_unit(img: Image.Image) -> np.ndarray:
-    """16/32-bit integer or float image -> float32 in [0, 1]."""
-    arr = np.asarray(img, dtype=np.float32)
-    if img.mode.startswith("I;16"):
-        return arr / 65535.0
-    if img.mode == "F":
-        top = float(np.nanmax(arr)) if arr.size else 0.0
-        return arr if top <= 1.0 else arr / (255.0 if top <= 255.0 else top)
-    top = float(arr.max()) if arr.size else 0.0   # mode "I": 16-bit data is common
-    if top <= 255.0:
-        return arr / 255.0
-    if top <= 65535.0:
-        return arr / 65535.0
-    return arr / top
-
-
-def _flatten_rgba(rgba: Image.Image) -> Image.Image:
-    """Composite an RGBA image on a background chosen so the strokes stay visible."""
-    alpha = rgba.getchannel("A")
-    lo, hi = alpha.getextrema()
-    if lo == 255:
-        return rgba.convert("RGB")
-    probe = rgba.copy()
-    probe.thumbnail((256, 256))
-    p = np.asarray(probe, dtype=np.float32) / 255.0
-    bg = _alpha_background(p[..., :3], p[..., 3])
-    out = Image.new("RGB", rgba.size, tuple(int(round(c * 255)) for c in bg))
-    out.paste(rgba.convert("RGB"), mask=alpha)
-    return out
-
-
-def _alpha_background(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Background colour (RGB in [0, 1]) for flattening transparency.
-
-    Mostly transparent (a canvas drawing, a logo): the visible pixels are the
-    ink, so the background contrasts with them -- white behind dark strokes,
-    black behind light strokes.  Mostly opaque (a photo with a transparent
-    margin): the margin takes the picture's own typical colour.
-    """
-    opaque = alpha > 0.5
-    if opaque.mean() >= 0.5:
-        return np.median(rgb[opaque], axis=0)
-    w = alpha.sum()
-    if w <= 1e-6:
-        return np.ones(3, np.float32)       # fully transparent: plain white (no ink)
-    lum = _luminance(rgb)
-    visible = float((lum * alpha).sum() / w)
-    return np.zeros(3, np.float32) if visible > 0.5 else np.ones(3, np.float32)
-
-
-# --------------------------------------------------------------------------- #
-# Any image -> float grayscale
-# --------------------------------------------------------------------------- #
-
-def _luminance(rgb: np.ndarray) -> np.ndarray:
-    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-
-
-def _shrink(arr: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
-    h, w = arr.shape[:2]
-    long_side = max(h, w)
-    if long_side <= side:
-        return arr
-    f = side / long_side
-    nw, nh = max(1, round(w * f)), max(1, round(h * f))
-    return cv2.resize(arr, (nw, nh), interpolation=cv2.INTER_AREA)
-
-
-def _as_gray(image) -> np.ndarray:
-    """PIL image or H×W(×C) array -> float32 H×W in [0, 1], longest side ≤ WORK_SIDE."""
-    if isinstance(image, Image.Image):
-        w, h = image.size
-        _check_size(h, w)
-        if w * h > MAX_PIXELS:
-            raise ValueError(f"This picture is too large ({w}×{h}); at most {MAX_PIXELS:,} pixels.")
-        if image.mode in _HIGH_DEPTH:
-            return _shrink(_high_depth_to_unit(image).astype(np.float32))
-        if image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
-            image = image.convert("RGBA")
-        elif image.mode not in ("L", "RGB"):
-            try:
-                image = image.convert("RGB")
-            except (ValueError, OSError) as e:
-                raise ValueError(f"Pictures in colour mode {image.mode!r} are not supported ({e}).") from None
-        factor = max(w, h) // WORK_SIDE
-        if factor >= 2:  # a fast box reduction first; the exact shrink follows
-            image = image.reduce(factor)
-        return _array_to_gray(np.asarray(image))
-
-    arr = np.asarray(image)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"Expected a picture as numbers (H×W or H×W×3); got an array of {arr.dtype}.")
-    if np.iscomplexobj(arr):
-        raise ValueError("Expected a picture of real numbers; got complex numbers.")
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
-        raise ValueError(
-            f"Expected a picture shaped H×W (gray), H×W×3 (RGB) or H×W×4 (RGBA); got shape {arr.shape}."
-        )
-    _check_size(arr.shape[0], arr.shape[1])
-    return _array_to_gray(arr)
-
-
-def _check_size(h: int, w: int) -> None:
-    if min(h, w) < MIN_SIDE:
-        raise ValueError(
-            f"This picture is too small to hold a digit ({w}×{h} pixels; at least "
-            f"{MIN_SIDE}×{MIN_SIDE} needed). Use a larger photo or drawing."
-        )
-    if max(h, w) > MAX_SIDE:
-        raise ValueError(f"This picture's dimensions are huge ({w}×{h}); at most {MAX_SIDE:,} per side.")
-
-
-def _array_to_gray(arr: np.ndarray) -> np.ndarray:
-    dt = arr.dtype
-    if dt == bool:
-        arr, scale = arr.astype(np.uint8), 1.0
-    elif dt == np.uint8:
-        scale = 255.0
-    elif dt == np.uint16:
-        scale = 65535.0
-    elif np.issubdtype(dt, np.integer):
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0:
-            raise ValueError(f"Pixel values must not be negative; got a minimum of {lo}.")
-        scale = 255.0 if hi <= 255 else 65535.0 if hi <= 65535 else float(hi)
-        arr = arr.astype(np.float32)
-    else:  # floating point
-        if not np.all(np.isfinite(arr)):
-            raise ValueError("The picture contains NaN or infinite values.")
-        arr = arr.astype(np.float32, copy=False)
-        hi = float(arr.max()) if arr.size else 0.0
-        scale = 1.0 if hi <= 1.0 + 1e-6 else 255.0
-    arr = _shrink(arr)
-    f = np.clip(arr.astype(np.float32) / np.float32(scale), 0.0, 1.0)
-    if f.ndim == 2:
-        return f
-    c = f.shape[2]
-    if c == 2:
-        gray, alpha = f[..., 0], f[..., 1]
-        rgb = np.repeat(gray[..., None], 3, axis=2)
-    else:
-        gray, alpha = _luminance(f[..., :3]), (f[..., 3] if c == 4 else None)
-        rgb = f[..., :3]
-    if alpha is not None and float(alpha.min()) < 0.999:
-        bg = float(_luminance(_alpha_background(rgb, alpha)))
-        gray = gray * alpha + bg * (1.0 - alpha)
-    return gray.astype(np.float32)
 
 
 # --------------------------------------------------------------------------- #
@@ -350,10 +80,8 @@ def to_model_input(image, size: int = 28) -> np.ndarray:
 
 def preprocess_steps(image, size: int = 28) -> Steps:
     """Like :func:`to_model_input`, keeping every intermediate picture."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 4 <= int(size) <= 512:
-        raise ValueError(f"size must be a whole number of pixels between 4 and 512; got {size!r}.")
-    size = int(size)
-    gray = _as_gray(image)
+    size = check_int(size, "size (pixels)", 4, 512, hint="28 suits MNIST models.")
+    gray = as_gray(image)
     if min(gray.shape) < 3:
         raise ValueError(
             f"This picture is too narrow to hold a digit ({gray.shape[1]}×{gray.shape[0]} after shrinking)."
@@ -448,22 +176,26 @@ def _estimate_background(x: np.ndarray) -> np.ndarray:
     return cv2.morphologyEx(x, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
 
 
-def _find_ink(g: np.ndarray, invert: bool, photo: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """-> (ink image white on black in [0,1], boolean mask of the kept ink)."""
-    h, w = g.shape
-    if min(h, w) < _SMALL:
+def _ink_signal(g: np.ndarray, invert: bool) -> np.ndarray:
+    """How much darker (invert) or lighter than its surroundings each pixel is: ink > 0."""
+    if min(g.shape) < _SMALL:
         # A small drawing (a dataset's digit, an icon): no lighting to undo,
         # and too few pixels to estimate noise from.
         x = (1.0 - g) if invert else g
-        d = x - float(x.min())
-    elif invert:
+        return x - float(x.min())
+    if invert:
         # Paper: brightness = light × reflectance.  Dividing by the paper's own
         # brightness (the background with the dark strokes removed) leaves the
         # reflectance, the same in a shadow as in full light.
         paper = 1.0 - _estimate_background(1.0 - g)
-        d = 1.0 - g / np.maximum(paper, 0.04)
-    else:
-        d = g - _estimate_background(g)
+        return 1.0 - g / np.maximum(paper, 0.04)
+    return g - _estimate_background(g)
+
+
+def _find_ink(g: np.ndarray, invert: bool, photo: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """-> (ink image white on black in [0,1], boolean mask of the kept ink)."""
+    h, w = g.shape
+    d = _ink_signal(g, invert)
     if min(h, w) < _SMALL:
         med = sigma = 0.0
     else:

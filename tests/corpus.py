@@ -12,15 +12,12 @@ import numpy as np
 from PIL import Image
 
 
-def _png(array) -> bytes:
+def encode(image, fmt: str = "PNG", **kw) -> bytes:
+    """The tests' one image builder: a PIL image or a uint8/uint16 array saved as `fmt`
+    (PNG, JPEG, GIF, TIFF, WEBP, BMP …) with Pillow's `save` keywords (quality, exif, …)."""
+    img = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
     buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _jpeg(array) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="JPEG")
+    img.save(buf, format=fmt, **kw)
     return buf.getvalue()
 
 
@@ -30,6 +27,12 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+# Files in formats outside the allow-list, each renamed .png by its maker.
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\n%%EOF\n"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:
@@ -45,7 +48,7 @@ def image_corpus() -> dict[str, bytes]:
     return {
         "empty.png": b"",
         "text-renamed.png": b"Dear class, this is a text file, not a picture.\n" * 20,
-        "truncated.jpg": _jpeg(photo)[:300],
+        "truncated.jpg": encode(photo, "JPEG")[:300],
         "bomb.png": png_header_only(60_000, 60_000),
         "huge-dimensions.png": png_header_only(1, 2_000_000),
         "svg-renamed.png": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
@@ -55,7 +58,7 @@ def image_corpus() -> dict[str, bytes]:
 
 
 def zip_corpus() -> dict[str, bytes]:
-    digit = _png((np.random.default_rng(1).random((28, 28)) * 255).astype(np.uint8))
+    digit = encode((np.random.default_rng(1).random((28, 28)) * 255).astype(np.uint8))
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("a/big.png", b"\x00" * 300_000_000)  # compresses to ~300 KB
@@ -77,3 +80,23 @@ def weights_corpus() -> dict[str, bytes]:
         "random.safetensors": np.random.default_rng(2).bytes(4096),
         "text.safetensors": b"{\"__metadata__\": {}}",
     }
+
+
+class _WritesMarker:
+    """Unpickling this object creates the file `path`: proof that a loader unpickled it."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def unpickle_traps(marker_path) -> dict[str, bytes]:
+    """Files whose unpickling (by pickle, torch.load, or any Unpickler) writes `marker_path`."""
+    import torch
+
+    trap = _WritesMarker(str(marker_path))
+    buf = io.BytesIO()
+    torch.save({"weight": trap}, buf)  # a PyTorch .pt file (a zip holding a pickle)
+    return {"trap.safetensors": pickle.dumps(trap), "trap-torch.safetensors": buf.getvalue()}

@@ -3,8 +3,8 @@ and the session keeps working."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.preprocess import decode_image
-from tests.corpus import image_corpus, weights_corpus, zip_corpus
+from analysis.images import decode_image
+from tests.corpus import image_corpus, unpickle_traps, weights_corpus, zip_corpus
 
 IMAGES, ZIPS, WEIGHTS = image_corpus(), zip_corpus(), weights_corpus()
 
@@ -48,20 +48,17 @@ def test_training_zip_upload_refuses(name):
     assert f"Could not use “{name}”" in at.error[0].value
 
 
-@pytest.mark.parametrize("name", list(WEIGHTS))
-def test_weights_upload_refuses_and_never_unpickles(name, monkeypatch):
-    import pickle
-
-    def forbidden(*a, **k):
-        raise AssertionError("a user file was unpickled")
-
-    monkeypatch.setattr(pickle, "loads", forbidden)
-    monkeypatch.setattr(pickle, "load", forbidden)
+@pytest.mark.parametrize("name", list(WEIGHTS) + ["trap.safetensors", "trap-torch.safetensors"])
+def test_weights_upload_refuses_and_never_unpickles(name, tmp_path):
+    # Traps write a marker file when unpickled by anything (pickle, torch.load, an own Unpickler).
+    marker = tmp_path / "unpickled"
+    data = WEIGHTS[name] if name in WEIGHTS else unpickle_traps(marker)[name]
     at = AppTest.from_file("../pages/train.py", default_timeout=60).run()
-    at.file_uploader(key="weights_upload").set_value((name, WEIGHTS[name], "application/octet-stream")).run()
+    at.file_uploader(key="weights_upload").set_value((name, data, "application/octet-stream")).run()
     assert not at.exception, at.exception
     assert any(f"Could not use “{name}”" in e.value for e in at.error)
     assert not at.session_state["models"] if "models" in at.session_state else "models" not in at.session_state
+    assert not marker.exists(), "a user file was unpickled"
 
 
 @pytest.mark.parametrize("page,params", [

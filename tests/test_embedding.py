@@ -12,6 +12,8 @@ from sklearn.manifold import TSNE
 from sklearn.manifold import trustworthiness as sk_trustworthiness
 
 import analysis.embedding as em
+from analysis.embedding import opentsne_backend as ot
+from analysis.embedding import pca_map, torch_backend, tsne_map
 from analysis.embedding import (
     knn_accuracy,
     max_perplexity,
@@ -88,36 +90,57 @@ def test_tsne_accepts_lists_ints_and_float32(blobs):
     assert from_list.shape == (200, 2)
 
 
-def test_tsne_map_does_not_depend_on_thread_count(blobs, monkeypatch):
-    # _n_jobs picks the thread count from the machine's load: the map must not change.
+def test_tsne_map_does_not_depend_on_thread_count(blobs):
+    # choose_n_jobs picks the thread count from the machine's load: the map must not change.
     x, _ = blobs
     maps = []
     for n_jobs in (1, 2):
-        monkeypatch.setattr(em, "OPENTSNE_N_JOBS", n_jobs)
-        maps.append(tsne(x, perplexity=15, n_iter=120, device="cpu"))
+        maps.append(tsne(x, perplexity=15, n_iter=120, device="cpu", n_jobs=n_jobs))
     np.testing.assert_array_equal(maps[0], maps[1])
 
 
 def test_n_jobs_is_at_least_one_and_at_most_the_cores():
     import os
 
-    assert em._n_jobs(200) == 1  # small maps: one thread
-    assert 1 <= em._n_jobs(5_000) <= len(os.sched_getaffinity(0))
+    assert ot.choose_n_jobs(200) == 1  # small maps: one thread
+    assert 1 <= ot.choose_n_jobs(5_000) <= len(os.sched_getaffinity(0))
 
 
 @pytest.mark.parametrize("busy, expected", [(0.0, 4), (0.2, 4), (0.3, 3), (1.0, 3), (1.3, 2), (3.9, 1), (None, 4)])
 def test_n_jobs_leaves_busy_cores_alone(monkeypatch, busy, expected):
-    monkeypatch.setattr(em.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    monkeypatch.setattr(em, "_busy_cores", lambda window=0.1: busy)
-    assert em._n_jobs(5_000) == expected
-    assert em._n_jobs(500) == 1
+    monkeypatch.setattr(ot.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(ot, "busy_cores", lambda window=0.1: busy)
+    assert ot.choose_n_jobs(5_000) == expected
+    assert ot.choose_n_jobs(500) == 1
 
 
-def test_busy_cores_reads_the_machine():
+def test_n_jobs_given_is_used_and_checked():
+    assert ot.choose_n_jobs(200, n_jobs=3) == 3
+    with pytest.raises(ValueError, match="n_jobs must be a whole number of at least 1"):
+        ot.choose_n_jobs(5_000, n_jobs=0)
+
+
+def test_busy_cores_reads_proc_stat(tmp_path, monkeypatch):
+    stat = tmp_path / "stat"
+    # cpu user nice system idle iowait ...: 1,000 ticks, 800 idle
+    stat.write_text("cpu  100 0 100 700 100 0 0 0 0 0\n")
+
+    def sleep(_seconds):  # the next snapshot: 1,000 more ticks, 500 of them idle
+        stat.write_text("cpu  400 0 300 1100 200 0 0 0 0 0\n")
+
+    monkeypatch.setattr(ot.time, "sleep", sleep)
+    monkeypatch.setattr(ot.os, "cpu_count", lambda: 4)
+    assert ot.busy_cores(0.1, str(stat)) == pytest.approx(0.5 * 4)
+    assert ot.busy_cores(0.1, str(tmp_path / "missing")) is None
+
+
+def test_busy_cores_reads_this_machine():
     import os
 
-    busy = em._busy_cores(0.02)
-    assert busy is None or 0.0 <= busy <= os.cpu_count()
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat here")
+    busy = ot.busy_cores(0.02)
+    assert isinstance(busy, float) and busy >= 0.0
 
 
 def test_tsne_separates_blobs(blobs):
@@ -205,14 +228,14 @@ def test_stop_during_the_second_phase(blobs):
         (dict(perplexity=0), r"perplexity must be a finite number >= 1"),
         (dict(perplexity=float("nan")), r"perplexity must be a finite number"),
         (dict(perplexity="30"), r"perplexity must be a number"),
-        (dict(n_iter=0), r"n_iter must be >= 1"),
+        (dict(n_iter=0), r"n_iter must be a whole number of at least 1"),
         (dict(n_iter=10.5), r"n_iter must be a whole number"),
         (dict(n_iter=True), r"n_iter must be a whole number"),
         (dict(random_state=-1), r"random_state must be between"),
         (dict(random_state="seed"), r"random_state must be a whole number"),
         (dict(on_progress=42), r"on_progress must be a function"),
         (dict(device="tpu"), r"device must be one of"),
-        (dict(progress_every=0), r"progress_every must be >= 1"),
+        (dict(progress_every=0), r"progress_every must be a whole number of at least 1"),
     ],
 )
 def test_tsne_bad_arguments(kwargs, match):
@@ -263,7 +286,7 @@ def test_cuda_request_without_gpu_is_a_clear_error():
 
 def test_reduce_projects_wide_data_to_50_pca_dimensions():
     x = np.random.default_rng(0).normal(size=(300, 80)) @ np.diag(np.linspace(1, 3, 80))
-    z = em._reduce(x)
+    z = tsne_map.reduce(x)
     assert z.shape == (300, 50)
     ref = PCA(50, svd_solver="full").fit_transform(x)
     np.testing.assert_allclose(np.abs(z), np.abs(ref), atol=1e-8)
@@ -273,7 +296,7 @@ def test_reduce_keeps_narrow_data_distances():
     from scipy.spatial.distance import pdist
 
     x = np.random.default_rng(1).normal(size=(100, 7))
-    z = em._reduce(x)
+    z = tsne_map.reduce(x)
     assert z.shape == (100, 7)
     np.testing.assert_allclose(pdist(z), pdist(x), rtol=1e-9)
 
@@ -281,21 +304,21 @@ def test_reduce_keeps_narrow_data_distances():
 def test_tsne_reduces_wide_input_before_the_map(digits400, monkeypatch):
     x, _ = digits400
     widths = []
-    original = em._pca64
+    original = pca_map.pca64
 
     def spy(data, k):
         widths.append((data.shape[1], k))
         return original(data, k)
 
-    monkeypatch.setattr(em, "_pca64", spy)
+    monkeypatch.setattr(pca_map, "pca64", spy)
     emb = tsne(x, n_iter=30, device="cpu")
     assert emb.shape == (400, 2)
     assert (64, 50) in widths
 
 
 def test_initial_layout_is_scaled_pca():
-    z = em._reduce(np.random.default_rng(2).normal(size=(100, 6)) * [5, 3, 1, 1, 1, 1])
-    init = em._initial_layout(z, seed=0)
+    z = tsne_map.reduce(np.random.default_rng(2).normal(size=(100, 6)) * [5, 3, 1, 1, 1, 1])
+    init = tsne_map.initial_layout(z, seed=0)
     assert init.shape == (100, 2)
     assert np.std(init[:, 0]) == pytest.approx(1e-4, rel=0.01)
     assert abs(np.corrcoef(init[:, 0], z[:, 0])[0, 1]) > 0.99
@@ -315,24 +338,17 @@ def test_torch_affinities_and_gradient_match_scikit_learn():
     rng = np.random.RandomState(0)
     x, y = rng.normal(size=(60, 5)), rng.normal(size=(60, 2))
     p_sk = squareform(_joint_probabilities(squareform(pdist(x, "sqeuclidean")), 10.0, 0))
-    p = em._joint_probabilities_torch(x, 10.0, torch, torch.device("cpu")).double().numpy()
+    p = torch_backend.joint_probabilities(x, 10.0, torch, torch.device("cpu")).double().numpy()
     np.testing.assert_allclose(p, p_sk, rtol=1e-4, atol=1e-9)
     _, g_sk = _kl_divergence(y.ravel(), squareform(p_sk, checks=False), 1, 60, 2)
-    g = em._kl_gradient(torch.tensor(p_sk), torch.tensor(y), torch.ones(60, 1, dtype=torch.float64))
+    g = torch_backend.kl_gradient(torch.tensor(p_sk), torch.tensor(y), torch.ones(60, 1, dtype=torch.float64))
     np.testing.assert_allclose(g.numpy().ravel(), g_sk, rtol=1e-9, atol=1e-15)
 
 
-def test_torch_exact_tsne_trustworthiness_close_to_scikit_learn(digits400):
+@pytest.mark.parametrize("device", ["torch-cpu", "cpu"])  # the exact PyTorch t-SNE, openTSNE
+def test_tsne_trustworthiness_close_to_scikit_learn(digits400, device):
     x, _ = digits400
-    ours = tsne(x, device="torch-cpu")
-    reference = _sklearn_tsne(x)
-    t_ours, t_ref = trustworthiness(x, ours), trustworthiness(x, reference)
-    assert t_ours >= t_ref - 0.01, (t_ours, t_ref)
-
-
-def test_opentsne_trustworthiness_close_to_scikit_learn(digits400):
-    x, _ = digits400
-    ours = tsne(x, device="cpu")
+    ours = tsne(x, device=device)
     reference = _sklearn_tsne(x)
     t_ours, t_ref = trustworthiness(x, ours), trustworthiness(x, reference)
     assert t_ours >= t_ref - 0.01, (t_ours, t_ref)
@@ -389,7 +405,7 @@ def test_pca_default_two_components_and_errors():
     assert coords.shape == (50, 2) and ratio.shape == (2,) and 0 < ratio.sum() <= 1
     with pytest.raises(ValueError, match=r"at most min\(points, dimensions\) = 5"):
         pca(x, n_components=6)
-    with pytest.raises(ValueError, match="n_components must be >= 1"):
+    with pytest.raises(ValueError, match="n_components must be a whole number of at least 1"):
         pca(x, n_components=0)
     with pytest.raises(ValueError, match="must be finite"):
         pca(np.where(x > 2, np.nan, x))
@@ -426,7 +442,7 @@ def test_trustworthiness_errors(digits400):
         trustworthiness(x, emb[:-1])
     with pytest.raises(ValueError, match="less than half"):
         trustworthiness(x[:20], emb[:20], k=10)
-    with pytest.raises(ValueError, match="k must be >= 1"):
+    with pytest.raises(ValueError, match="k must be a whole number of at least 1"):
         trustworthiness(x, emb, k=0)
     with pytest.raises(ValueError, match="embedding must be finite"):
         trustworthiness(x, np.full_like(emb, np.nan))
@@ -476,7 +492,7 @@ def test_stratified_sample_caps_and_odd_inputs():
     idx = stratified_sample(y, 3, random_state=0)
     assert len(idx) == 3 and (y[idx] == "b").sum() == 1  # quotas 0.5, 1, 1.5
     assert len(stratified_sample(y, 1)) == 1
-    with pytest.raises(ValueError, match="n must be >= 1"):
+    with pytest.raises(ValueError, match="n must be a whole number of at least 1"):
         stratified_sample(y, 0)
     with pytest.raises(ValueError, match="1-D"):
         stratified_sample(np.zeros((3, 3)), 2)

@@ -9,12 +9,11 @@ The last test does the same with two real websocket sessions against one real se
 from __future__ import annotations
 
 import asyncio
-import io
 
 import numpy as np
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from tests.corpus import encode
 from tests.test_page_train import tiny, train_and_wait
 
 CONV = "../pages/convolution.py"
@@ -24,9 +23,7 @@ MINE = "Your own picture"
 
 
 def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(np.full((height, width, 3), colour, np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
+    return encode(np.full((height, width, 3), colour, np.uint8))
 
 
 def run(path: str, timeout: float = 60) -> AppTest:
@@ -129,22 +126,26 @@ def run_in_own_loop(make_coroutine):
 
 
 def test_two_real_sessions_on_one_server(app_url):
-    """Two websocket sessions speaking Streamlit's protocol (benchmarks/load.py's client):
+    """Two websocket sessions speaking Streamlit's protocol (benchmarks/st_client.py):
     A uploads a photo through the real upload endpoint; B, on the same server, still has the
     bundled photo and is not even offered A's."""
-    from benchmarks.load import Session, make_photo
+    from benchmarks.st_client import Session
 
-    class Srv:
-        base = app_url
-        port = int(app_url.rsplit(":", 1)[1])
+    upload = "Upload your own picture"
+    photo = encode((np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8), "JPEG", quality=90)
 
     async def scenario() -> tuple[Session, Session]:
         log: list[str] = []
-        a, b = Session(Srv, 1, log), Session(Srv, 2, log)
+        a, b = Session(app_url, 1, log), Session(app_url, 2, log)
         try:
-            await a.home(60)
-            await b.home(60)
-            assert await a.convolution(make_photo(320, 240), 90), a.errors
+            await a.connect()
+            await b.connect()
+            seq = await a.goto("convolution")
+            assert await a.wait(seq, lambda s: s.widget("file_uploader", upload), 90, "A on Convolution"), a.errors
+            assert await a.upload(a.widget("file_uploader", upload), "class-photo.jpg", photo, "image/jpeg", 90), a.errors
+            seq = await a.rerun()
+            assert await a.wait(seq, lambda s: s.has("imgs", "Before: Your picture: class-photo.jpg"), 90,
+                                "A with the upload"), a.errors
             seq = await b.goto("convolution")
             assert await b.wait(seq, lambda s: s.has("imgs", "Before: "), 90, "B on Convolution"), b.errors
             return a, b

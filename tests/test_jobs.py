@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from analysis.jobs import Job, JobRegistry, RegistryFull, shared_registry
+from analysis.jobs import Job, JobRegistry, RegistryFull, drop_shared_registry, shared_registries, shared_registry
 
 T = 5.0  # generous timeout for waits that should return at once
 
@@ -104,11 +104,17 @@ def test_same_key_from_two_sessions_runs_once():
     assert gate.calls == 1
 
 
+def busy_registry() -> tuple[JobRegistry, Gate]:
+    """A one-worker registry whose worker is held by a started (blocked) job: the next job queues."""
+    reg, blocker = JobRegistry(max_workers=1), Gate()
+    reg.submit("busy", "A", blocker, "s1")
+    assert blocker.started.wait(T)
+    return reg, blocker
+
+
 def test_queued_job_is_joined_too():
-    reg = JobRegistry(max_workers=1)
-    first, second = Gate(), Gate()
-    reg.submit("a", "A", first, "s1")
-    assert first.started.wait(T)
+    reg, first = busy_registry()
+    second = Gate()
     j1 = reg.submit("b", "B", second, "s1")
     j2 = reg.submit("b", "B", second, "s2")
     assert j1 is j2 and j1.status == "queued"
@@ -168,10 +174,8 @@ def test_detaching_only_watcher_cancels_running_job():
 
 
 def test_detaching_queued_job_means_it_never_runs():
-    reg = JobRegistry(max_workers=1)
-    blocker, never = Gate(), Gate()
-    reg.submit("busy", "A", blocker, "s1")
-    assert blocker.started.wait(T)
+    reg, blocker = busy_registry()
+    never = Gate()
     job = reg.submit("later", "B", never, "s2")
     assert job.status == "queued"
     reg.detach("later", "s2")
@@ -345,10 +349,18 @@ def test_many_sessions_submitting_concurrently_run_once():
 
 
 def test_shared_registry_is_a_singleton_per_name():
-    a = shared_registry("test-jobs-a", max_workers=1)
-    assert shared_registry("test-jobs-a") is a
-    b = shared_registry("test-jobs-b", max_workers=2)
-    assert b is not a and b.max_workers == 2
+    try:
+        a = shared_registry("test-jobs-a", max_workers=1)
+        assert shared_registry("test-jobs-a") is a
+        b = shared_registry("test-jobs-b", max_workers=2)
+        assert b is not a and b.max_workers == 2
+        assert shared_registries()["test-jobs-a"] is a and shared_registries()["test-jobs-b"] is b
+    finally:
+        drop_shared_registry("test-jobs-a")
+        drop_shared_registry("test-jobs-b")
+    assert "test-jobs-a" not in shared_registries() and "test-jobs-b" not in shared_registries()
+    assert shared_registry("test-jobs-a", max_workers=3) is not a  # a fresh one after the drop
+    drop_shared_registry("test-jobs-a")
 
 
 def test_worker_threads_exit_when_idle():
@@ -357,7 +369,7 @@ def test_worker_threads_exit_when_idle():
         reg.submit(f"k{i}", "l", lambda job: None, "s")
     for i in range(4):
         assert reg.get(f"k{i}").wait(T)
-    wait_until(lambda: reg._threads == 0)
+    wait_until(lambda: reg.stats()["worker_threads"] == 0)
 
 
 def test_shutdown_cancels_queued_jobs_and_waits_for_running_ones():

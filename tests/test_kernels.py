@@ -68,7 +68,7 @@ def test_normalise():
         kernels.normalise(kernels.preset_kernel("Horizontal edge"))
 
 
-@pytest.mark.parametrize("size", [0, 2, 33, 3.0])
+@pytest.mark.parametrize("size", [0, 2, 33, 3.0, True, np.float64(3)])
 def test_bad_sizes(size):
     with pytest.raises(ValueError, match="odd"):
         kernels.box_kernel(size)

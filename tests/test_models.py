@@ -52,17 +52,17 @@ def test_forward_shapes(config, image_shape):
 
 
 @pytest.mark.parametrize("config, words", [
-    (ModelConfig(kind="rnn"), "Unknown model kind"),
+    (ModelConfig(kind="rnn"), "model kind must be one of"),
     (ModelConfig(hidden=()), "1 to 4 hidden layers"),
     (ModelConfig(hidden=(16,) * 5), "1 to 4 hidden layers"),
-    (ModelConfig(hidden=(4,)), "8 to 1024 units"),
-    (ModelConfig(hidden=(2048,)), "8 to 1024 units"),
-    (ModelConfig(hidden=(12.5,)), "8 to 1024 units"),
-    (ModelConfig(activation="gelu"), "Unknown activation"),
-    (ModelConfig(dropout=1.0), "dropout between 0 and 1"),
+    (ModelConfig(hidden=(4,)), "units per hidden layer must be a whole number from 8 to 1024"),
+    (ModelConfig(hidden=(2048,)), "units per hidden layer must be a whole number from 8 to 1024"),
+    (ModelConfig(hidden=(12.5,)), "units per hidden layer must be a whole number from 8 to 1024"),
+    (ModelConfig(activation="gelu"), "activation must be one of"),
+    (ModelConfig(dropout=1.0), r"dropout \(a fraction\) must be a finite number at least 0 and below 1"),
     (ModelConfig("cnn", channels=(4, 4, 4, 4)), "1 to 3 conv blocks"),
-    (ModelConfig("cnn", channels=(0,)), "channels per conv block"),
-    (ModelConfig("cnn", kernel_size=4), "kernel size"),
+    (ModelConfig("cnn", channels=(0,)), "channels per conv block must be a whole number from 1 to"),
+    (ModelConfig("cnn", kernel_size=4), "kernel size must be one of"),
 ])
 def test_config_refusals(config, words):
     with pytest.raises(ValueError, match=words):
@@ -72,7 +72,7 @@ def test_config_refusals(config, words):
 def test_too_many_blocks_for_tiny_images():
     with pytest.raises(ValueError, match="too many for 4×4"):
         build_model(ModelConfig("cnn", channels=(4, 4, 4)), (4, 4))
-    with pytest.raises(ValueError, match="expected one of"):
+    with pytest.raises(ValueError, match="must be one of 'logreg', 'mlp', 'cnn'"):
         default_config("svm")
     assert set(MODEL_KINDS) == {"logreg", "mlp", "cnn"}
     assert default_config("cnn") == ModelConfig(kind="cnn")

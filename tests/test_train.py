@@ -131,12 +131,12 @@ def test_sgd_and_partial_batches(digits, small):
 
 
 @pytest.mark.parametrize("config, words", [
-    (TrainConfig(epochs=0), "number of epochs from 1 to"),
+    (TrainConfig(epochs=0), "number of epochs must be a whole number from 1 to"),
     (TrainConfig(epochs=LIMITS["max_epochs"] + 1), "number of epochs"),
     (TrainConfig(lr=0), "learning rate"),
     (TrainConfig(batch_size=0), "batch size"),
-    (TrainConfig(optimizer="rmsprop"), "Unknown optimizer"),
-    (TrainConfig(device="tpu"), "Unknown device"),
+    (TrainConfig(optimizer="rmsprop"), "optimizer must be one of"),
+    (TrainConfig(device="tpu"), "device must be one of"),
     (TrainConfig(seed=-1), "seed"),
 ])
 def test_train_config_refusals(digits, config, words):
@@ -161,7 +161,7 @@ def test_pick_device():
         assert device.type == "cpu" and reason == "no GPU found, using the CPU"
         with pytest.raises(ValueError, match="has none"):
             pick_device("cuda")
-    with pytest.raises(ValueError, match="Unknown device"):
+    with pytest.raises(ValueError, match="device must be one of"):
         pick_device("gpu")
 
 
@@ -230,7 +230,7 @@ def test_load_weights_refusals(trained):
         (b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all", "not valid JSON"),
         (st_save({"w": torch.zeros(3)}), "not saved by NetLens"),
         (st_save(tensors, metadata=incomplete), "incomplete or invalid"),
-        (st_save(tensors, metadata=bad_config), "8 to 1024 units"),
+        (st_save(tensors, metadata=bad_config), "units per hidden layer must be a whole number from 8 to 1024"),
         (st_save(wrong_shape, metadata=meta), "output.weight"),
         (st_save({k: v.double() for k, v in tensors.items()}, metadata=meta), "float32"),
         (st_save({"output.weight": tensors["output.weight"]}, metadata=meta), "do not match"),
@@ -330,3 +330,17 @@ def test_cuda_jobs_in_threads(digits):
     for t in threads:
         t.join()
     assert not errors and len(results) == 4 and all(r.test_accuracy > 0.8 for r in results)
+
+
+def test_load_weights_never_unpickles(tmp_path):
+    from tests.corpus import unpickle_traps
+
+    marker = tmp_path / "unpickled"
+    traps = unpickle_traps(marker)
+    pickle.loads(traps["trap.safetensors"]).close()  # the control: unpickling does write the marker
+    assert marker.exists()
+    marker.unlink()
+    for name, data in traps.items():
+        with pytest.raises(ValueError, match="pickle"):
+            load_weights(data)
+        assert not marker.exists(), name

@@ -1,7 +1,4 @@
-"""Training: configs, the training loop, the whole pipeline (`fit`), weights as
-.safetensors, and the command line.
-
-    python -m analysis.train --dataset mnist5k --model cnn --epochs 10 --seed 0
+"""The training loop and the whole pipeline (`fit`).
 
 The data stay resident on the device as tensors and each batch is an index slice of a
 seeded random order (no DataLoader). On a CUDA GPU one whole training step (forward,
@@ -11,92 +8,19 @@ No Streamlit here.
 """
 from __future__ import annotations
 
-import argparse
-import hashlib
-import json
-import os
-import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from analysis.datasets import DATASETS, Dataset, Split, load_dataset, split_dataset
-from analysis.models import (MAX_UNITS, MODEL_KINDS, Dropout, ModelConfig, _as_batch, build_model, check_config,
-                             count_parameters, default_config)
-
-# Server limits, so one user cannot hog a shared server (the page states them).
-LIMITS = dict(
-    max_epochs=50,         # epochs per run
-    max_units=MAX_UNITS,   # units per hidden layer
-    max_samples=70_000,    # images in a dataset (full MNIST)
-    max_batch_size=1024,   # images per step
-)
-OPTIMIZERS = {"adam": "Adam: adapts the step size of every weight; forgiving, lr about 0.001.",
-              "sgd": "Plain stochastic gradient descent: lr × gradient; try lr 0.1."}
-DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    optimizer: str = "adam"  # 'adam' | 'sgd'
-    lr: float = 1e-3         # learning rate (step size)
-    batch_size: int = 64     # images per step
-    epochs: int = 10         # passes over the training images
-    seed: int = 0            # fixes the split, the initial weights, the order of the images, dropout
-    device: str = "auto"     # 'auto' (CUDA, then Apple MPS, then CPU) | 'cpu' | 'cuda' | 'mps'
-
-
-def check_train_config(config: TrainConfig) -> None:
-    """ValueError for settings the app does not allow."""
-    if config.optimizer not in OPTIMIZERS:
-        raise ValueError(f"Unknown optimizer {config.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}.")
-    if not (isinstance(config.lr, (int, float)) and 0 < config.lr <= 10):
-        raise ValueError(f"Expected a learning rate above 0 and at most 10 (e.g. 0.001); got {config.lr!r}.")
-    for name, value, low, high in (("batch size", config.batch_size, 1, LIMITS["max_batch_size"]),
-                                   ("number of epochs", config.epochs, 1, LIMITS["max_epochs"])):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-            raise ValueError(f"Expected a {name} from {low} to {high}; got {value!r}.")
-    if isinstance(config.seed, bool) or not isinstance(config.seed, (int, np.integer)) or not 0 <= config.seed < 2**32:
-        raise ValueError(f"Expected a seed from 0 to {2**32 - 1}; got {config.seed!r}.")
-    if config.device not in DEVICES:
-        raise ValueError(f"Unknown device {config.device!r}: expected one of {', '.join(DEVICES)}.")
-
-
-def _check_dataset(dataset: Dataset) -> None:
-    if len(dataset.labels) > LIMITS["max_samples"]:
-        raise ValueError(f"Expected at most {LIMITS['max_samples']:,} images; the dataset has "
-                         f"{len(dataset.labels):,}. Use fewer images.")
-
-
-def cpu_threads_per_job() -> int:
-    """CPU threads for one training job: half the cores, as the page runs at most two jobs at once."""
-    return max(1, (os.cpu_count() or 1) // 2)
-
-
-def pick_device(preference: str = "auto") -> tuple[torch.device, str]:
-    """The device to train on and why, in plain words."""
-    if preference not in DEVICES:
-        raise ValueError(f"Unknown device {preference!r}: expected one of {', '.join(DEVICES)}.")
-    has_cuda = torch.cuda.is_available()
-    has_mps = torch.backends.mps.is_available()
-    if preference == "cpu":
-        return torch.device("cpu"), "you chose the CPU"
-    if preference in ("auto", "cuda") and has_cuda:
-        how = "you chose the GPU" if preference == "cuda" else "found a GPU"
-        return torch.device("cuda"), f"{how} ({torch.cuda.get_device_name()}), using it"
-    if preference in ("auto", "mps") and has_mps:
-        how = "you chose the Apple GPU" if preference == "mps" else "found an Apple GPU"
-        return torch.device("mps"), f"{how} (MPS), using it"
-    if preference != "auto":
-        raise ValueError(f"You asked for the device {preference!r}, but this server has none. "
-                         "Choose 'auto' or 'cpu'.")
-    return torch.device("cpu"), "no GPU found, using the CPU"
+from analysis.datasets import Dataset, Split, split_dataset
+from analysis.models import Dropout, ModelConfig, as_batch, build_model, check_config, count_parameters
+from analysis.train.config import (TrainConfig, check_dataset_size, check_train_config, cpu_threads_per_job, job_key,
+                                   pick_device)
 
 
 @dataclass
@@ -230,7 +154,7 @@ def train(model: nn.Module, dataset: Dataset, split: Split, config: TrainConfig 
     History.stopped. On the CPU the same seed gives the same numbers (and
     torch.set_num_threads(cpu_threads_per_job()) is applied). The model ends on the CPU in eval mode."""
     check_train_config(config)
-    _check_dataset(dataset)
+    check_dataset_size(dataset)
     if len(split.train) == 0:
         raise ValueError("Expected some training images; the split's training part is empty.")
     device, _ = pick_device(config.device)
@@ -271,7 +195,7 @@ def train(model: nn.Module, dataset: Dataset, split: Split, config: TrainConfig 
 
 def predict_proba(model: nn.Module, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Softmax probabilities (n, n_classes) float32 for images (n, H, W) in [0, 1]."""
-    X = _as_batch(images)
+    X = as_batch(images)
     device = next(model.parameters()).device
     model.eval()
     out = []
@@ -320,7 +244,7 @@ def fit(dataset: Dataset, model_config: ModelConfig = ModelConfig(), train_confi
     dataset.n_classes, seed=train_config.seed). Built here when None."""
     check_config(model_config)
     check_train_config(train_config)
-    _check_dataset(dataset)
+    check_dataset_size(dataset)
     device, _ = pick_device(train_config.device)
     if split is None:
         split = split_dataset(dataset, seed=train_config.seed)
@@ -362,158 +286,3 @@ def from_snapshot(dataset: Dataset, model_config: ModelConfig, train_config: Tra
     device = pick_device(train_config.device)[0].type
     seconds = float(sum(r.get("seconds", 0.0) for r in rows))
     return _trained(model, dataset, model_config, train_config, split, history, seconds, device)
-
-
-# ---------------------------------------------------------------- shared-work key
-
-def _model_key(c: ModelConfig) -> dict:
-    key = {"kind": c.kind}  # only the settings that the kind uses
-    if c.kind == "mlp":
-        key.update(hidden=[int(u) for u in c.hidden], activation=c.activation, dropout=float(c.dropout))
-    elif c.kind == "cnn":
-        key.update(channels=[int(u) for u in c.channels], kernel_size=int(c.kernel_size), dropout=float(c.dropout))
-    return key
-
-
-def job_key(dataset_name, model_config: ModelConfig, train_config: TrainConfig) -> str:
-    """A stable 16-hex-digit hash of everything that determines a training result: the data,
-    the model settings it uses, the training settings. `dataset_name` may be the Dataset itself
-    (then an uploaded zip's content fingerprint is included: pass the Dataset for uploads)."""
-    if isinstance(dataset_name, Dataset):
-        ds = dataset_name
-        dataset_name = ds.name + (f"@{ds.fingerprint}" if ds.fingerprint else "")
-    t = train_config
-    payload = {"v": 1, "dataset": str(dataset_name), "model": _model_key(model_config),
-               "train": {"optimizer": t.optimizer, "lr": float(t.lr), "batch_size": int(t.batch_size),
-                         "epochs": int(t.epochs), "seed": int(t.seed), "device": t.device}}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
-# ---------------------------------------------------------------- weights as .safetensors
-
-FILE_FORMAT = "netlens-weights"
-MAX_HEADER_BYTES = 10_000_000
-
-
-def save_weights(trained: TrainedModel) -> bytes:
-    """The trained weights as .safetensors bytes; configs, dataset, class names, image shape,
-    accuracies and the training curves in its metadata (JSON strings)."""
-    from safetensors.torch import save
-
-    tensors = {k: v.detach().cpu().contiguous() for k, v in trained.model.state_dict().items()}
-    metadata = {
-        "format": FILE_FORMAT, "version": "1",
-        "model_config": json.dumps(asdict(trained.model_config)),
-        "train_config": json.dumps(asdict(trained.train_config)),
-        "dataset_name": json.dumps(trained.dataset_name),
-        "dataset_fingerprint": json.dumps(trained.dataset_fingerprint),
-        "class_names": json.dumps(list(trained.class_names)),
-        "image_shape": json.dumps(list(trained.image_shape)),
-        "val_accuracy": json.dumps(trained.val_accuracy),
-        "test_accuracy": json.dumps(trained.test_accuracy),
-        "seconds": json.dumps(trained.seconds),
-        "device": json.dumps(trained.device),
-        "history": json.dumps({"rows": trained.history.rows, "stopped": trained.history.stopped}),
-    }
-    return save(tensors, metadata=metadata)
-
-
-def _refuse(what: str) -> ValueError:
-    return ValueError(f"{what} Upload a .safetensors file downloaded from NetLens's Training page.")
-
-
-def load_weights(data: bytes) -> TrainedModel:
-    """A TrainedModel from save_weights() bytes. Anything else (pickles, other safetensors
-    files, damaged files, wrong shapes) is refused with a ValueError. Never unpickles."""
-    from safetensors.torch import load
-
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise _refuse(f"Expected the file's bytes; got {type(data).__name__}.")
-    data = bytes(data)
-    if data[:1] == b"\x80" or data[:2] == b"PK":
-        raise _refuse("This looks like a pickle or PyTorch .pt/.pth file; NetLens never loads those (they can run code).")
-    n = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
-    if not 2 <= n <= min(len(data) - 8, MAX_HEADER_BYTES) or data[8:9] != b"{":
-        raise _refuse("This is not a .safetensors file (its header is missing or damaged).")
-    try:
-        header = json.loads(data[8:8 + n])
-        meta = header.get("__metadata__") or {}
-    except (ValueError, AttributeError):
-        raise _refuse("This is not a .safetensors file (its header is not valid JSON).") from None
-    if meta.get("format") != FILE_FORMAT:
-        raise _refuse("This .safetensors file was not saved by NetLens (it has no NetLens metadata).")
-    try:
-        mc = json.loads(meta["model_config"])
-        model_config = ModelConfig(**{**mc, "hidden": tuple(mc["hidden"]), "channels": tuple(mc["channels"])})
-        train_config = TrainConfig(**json.loads(meta["train_config"]))
-        class_names = tuple(str(c) for c in json.loads(meta["class_names"]))
-        image_shape = tuple(int(s) for s in json.loads(meta["image_shape"]))
-        hist = json.loads(meta["history"])
-        history = History(rows=list(hist["rows"]), stopped=bool(hist["stopped"]))
-        fields = {k: json.loads(meta[k]) for k in ("dataset_name", "val_accuracy", "test_accuracy", "seconds", "device")}
-        fingerprint = str(json.loads(meta.get("dataset_fingerprint", '""')))
-        check_config(model_config)
-        check_train_config(train_config)
-        model = build_model(model_config, image_shape, len(class_names))
-    except (KeyError, TypeError, ValueError) as e:
-        raise _refuse(f"This file's NetLens metadata is incomplete or invalid ({type(e).__name__}: {e}).") from None
-    try:
-        tensors = load(data)
-    except Exception as e:  # safetensors raises its own error type
-        raise _refuse(f"This .safetensors file is damaged ({e}).") from None
-    expected = model.state_dict()
-    if set(tensors) != set(expected):
-        raise _refuse(f"The file's weights ({', '.join(sorted(tensors))}) do not match its model "
-                      f"({', '.join(sorted(expected))}).")
-    for k, v in tensors.items():
-        if v.shape != expected[k].shape or v.dtype != torch.float32:
-            raise _refuse(f"Weight {k!r} is {v.dtype} {tuple(v.shape)}; the model needs float32 "
-                          f"{tuple(expected[k].shape)}.")
-    model.load_state_dict(tensors)
-    model.eval()
-    return TrainedModel(
-        model=model, model_config=model_config, train_config=train_config, dataset_name=str(fields["dataset_name"]),
-        image_shape=image_shape, class_names=class_names, history=history,
-        val_accuracy=float(fields["val_accuracy"]), test_accuracy=float(fields["test_accuracy"]),
-        seconds=float(fields["seconds"]), device=str(fields["device"]), parameters=count_parameters(model),
-        split=None, dataset_fingerprint=fingerprint,
-    )
-
-
-# ---------------------------------------------------------------- command line
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m analysis.train",
-        description="Train one of NetLens's models with the Training page's defaults; "
-                    "prints the final metrics as one JSON line.")
-    parser.add_argument("--dataset", choices=list(DATASETS), default="mnist5k")
-    parser.add_argument("--model", choices=list(MODEL_KINDS), default="mlp")
-    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
-    parser.add_argument("--device", choices=DEVICES, default=TrainConfig.device)
-    parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=TrainConfig.optimizer)
-    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
-    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    parser.add_argument("--save", type=Path, metavar="DIR", help="write DIR/<dataset>-<model>-<key>.safetensors")
-    args = parser.parse_args(argv)
-    try:
-        config = TrainConfig(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
-                             epochs=args.epochs, seed=args.seed, device=args.device)
-        trained = fit(load_dataset(args.dataset), default_config(args.model), config)
-    except ValueError as e:
-        parser.error(str(e))
-    result = dict(dataset=args.dataset, model=args.model, test_accuracy=trained.test_accuracy,
-                  val_accuracy=trained.val_accuracy, epochs=len(trained.history.rows),
-                  seconds=round(trained.seconds, 3), device=trained.device, parameters=trained.parameters)
-    if args.save is not None:
-        args.save.mkdir(parents=True, exist_ok=True)
-        path = args.save / trained.file_name
-        path.write_bytes(save_weights(trained))
-        result["saved"] = str(path)
-    print(json.dumps(result), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
