@@ -38,7 +38,7 @@ def test_grid_of_two_settings():
     (dict(settings={"kernel_size": (3, 5)}), "applies to cnn"),
     (dict(settings={"lr": (0.001, 0.001)}), "different values"),
     (dict(settings={"lr": (0.001, 0.01)}, seeds=(1, 1)), "different seeds"),
-    (dict(settings={"lr": (0.0, 0.01)}), "learning rate above 0"),
+    (dict(settings={"lr": (0.0, 0.01)}), "learning rate must be a finite number above 0"),
     (dict(settings={"activation": ("relu", "swish")}), "one of"),
     (dict(settings={"hidden_units": (8.5, 16)}), "whole number"),
     (dict(settings={"epochs": (2, 500)}), "number of epochs"),
