@@ -59,7 +59,7 @@ def answers(models: dict[str, SessionModel], x: np.ndarray, true: int | None) ->
     cols = st.columns(len(models))
     for i, (col, (name, sm)) in enumerate(zip(cols, models.items())):
         with col:
-            if sm.trained.image_shape != x.shape:
+            if tuple(sm.trained.image_shape) != x.shape:
                 st.info(f"{name} reads {sm.trained.image_shape[0]}×{sm.trained.image_shape[1]} images; skipped.")
                 continue
             answer_ui(name, sm.trained.model, sm.trained.class_names, x, key=f"ans{i}", true=true)

@@ -80,10 +80,11 @@ def keep_choice(key: str, available: list[str], many: bool) -> None:
     gone = [n for n in names if n not in available]
     if not gone:
         return
-    if many:
-        st.session_state[key] = [n for n in names if n in available]
+    left = [n for n in names if n in available]
+    if many and left:
+        st.session_state[key] = left
     else:
-        del st.session_state[key]
+        del st.session_state[key]  # the widget's default: what exists
     st.info("No longer in this session (removed on the Training page): " + "; ".join(gone)
             + ". Showing what is left.", icon=":material/info:")
 

@@ -12,7 +12,8 @@ from analysis.models import architecture, feature_maps, first_layer_weights, rep
 from analysis.train import load_weights, save_weights
 from dashboard import figures, session_models, training_state
 from dashboard.figures import NO_BAR, chart
-from dashboard.session import PERSIST
+from dashboard.predict_state import IncomingDigit, predict_state
+from dashboard.session import PERSIST, hand_over
 from dashboard.session_models import SessionModel
 from dashboard.uploads import upload_ui
 
@@ -68,6 +69,15 @@ def _mistakes(sm: SessionModel) -> None:
     names = ds.class_names
     gallery(ds.images[t.split.test][wrong],
             [f"true {names[y[i]]}, said {names[pred[i]]} ({sm.test_probs[i, pred[i]]:.0%})" for i in wrong], side=96)
+    if len(wrong):
+        a, b = st.columns([1, 2], vertical_alignment="bottom")
+        k = a.number_input("Mistake number", 1, len(wrong), 1, key="train_mistake", persist_state=PERSIST,
+                           help="Counted in the order shown above, from 1.")
+        if b.button("Ask Predict about this digit", key="train_to_predict", icon=":material/arrow_forward:",
+                    help="Open this digit on the Predict page, with this session's models."):
+            i = wrong[int(k) - 1]
+            digit = IncomingDigit(ds.images[t.split.test][i], int(y[i]), "a mistake on the Training page")
+            hand_over(predict_state(), "incoming_digit", digit, "predict.py")
 
 
 def _learned(sm: SessionModel) -> None:

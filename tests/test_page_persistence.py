@@ -98,3 +98,47 @@ def test_start_over_detaches_from_the_training_job_and_cancels_it():
     assert training_state(at.session_state).job is None
     assert not job.watchers
     assert job.wait(60) and job.status == "cancelled"
+
+
+def test_a_mistake_is_handed_over_to_predict():
+    from tests.test_page_train import tiny, train_and_wait
+
+    at = train_and_wait(tiny(go(app(), "train.py"), "logreg", epochs=1))
+    at.number_input(key="train_mistake").set_value(2).run()
+    at.button(key="train_to_predict").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Predict"
+    assert any("a mistake on the Training page" in i.value for i in at.info)
+    reads = [m.value for m in at.markdown if " reads " in m.value]
+    assert len(reads) == 1 and "✘ the true label is" in reads[0]  # it was a mistake: still wrong
+    go(at, "predict.py")  # AppTest reruns the page it was sent to last; a browser follows st.switch_page
+    assert any("a mistake on the Training page" in i.value for i in at.info)  # kept until dismissed
+    at.button(key="predict_forget_incoming").click().run()
+    assert not any("a mistake on the Training page" in i.value for i in at.info)
+    assert at.radio(key="predict_source") is not None
+
+
+def test_start_over_on_training_leaves_the_other_pages_a_fallback():
+    from dashboard import session_models
+    from tests.test_page_train import tiny, train_and_wait
+
+    at = train_and_wait(tiny(go(app(), "train.py"), "logreg", epochs=1))
+    at = train_and_wait(tiny(at, "mlp", epochs=1))
+    go(at, "predict.py")
+    names = list(session_models.state(at.session_state).models)
+    assert at.multiselect(key="predict_models").value == names
+    at.multiselect(key="predict_models").set_value(names[:1]).run()
+    go(at, "train.py")
+    at.button(key="start_over_train").click().run()
+    go(at, "representations.py")  # no model of this session left: the server's default (waited for)
+    assert not at.exception
+    go(at, "predict.py")
+    assert not at.exception
+    assert not at.multiselect  # no selection of gone models: the server's defaults (or waiting for them)
+    go(at, "train.py")
+    at = train_and_wait(tiny(at, "logreg", epochs=2))
+    (new,) = session_models.state(at.session_state).models
+    go(at, "predict.py")  # the kept choice names a model that is gone: it falls back, with a notice
+    assert any("No longer in this session" in i.value and names[0] in i.value for i in at.info)
+    assert at.multiselect(key="predict_models").value == [new]
+    assert len([m for m in at.markdown if " reads " in m.value]) in (0, 1)  # no traceback, at most one answer
