@@ -54,12 +54,17 @@ def registries() -> dict:
     return dict(jobs._shared)
 
 
-def server_stats() -> dict:
-    """Sessions, memory and threads of this server process, for the admin view."""
+def active_sessions() -> int:
+    """How many browser sessions this server holds. The ONE place that touches Streamlit's
+    internals (`Runtime._session_mgr`); 0 outside a server or if those internals change."""
     try:
         from streamlit.runtime import Runtime
 
-        sessions = len(Runtime.instance()._session_mgr.list_active_sessions())
+        return len(Runtime.instance()._session_mgr.list_active_sessions())
     except Exception:  # not running under a server (tests) or Streamlit internals changed
-        sessions = 0
-    return {"sessions": sessions, "rss_mb": rss_mb(), "threads": threading.active_count()}
+        return 0
+
+
+def server_stats() -> dict:
+    """Sessions, memory and threads of this server process, for the admin view."""
+    return {"sessions": active_sessions(), "rss_mb": rss_mb(), "threads": threading.active_count()}
