@@ -83,7 +83,8 @@ def kernel_ui() -> KernelChoice | None:
     size = 3
     if preset.sized:
         st.session_state.setdefault("conv_size", 3)
-        size = st.select_slider("Kernel size", options=list(range(3, kernels.MAX_KERNEL_SIZE + 1, 2)), key="conv_size", persist_state=PERSIST, help="Side of the square kernel: bigger blurs more (and takes longer).")
+        size = st.select_slider("Kernel size", options=list(range(3, kernels.MAX_KERNEL_SIZE + 1, 2)), key="conv_size", persist_state=PERSIST,
+                                help="Side of the square kernel: bigger blurs more (and takes longer).")
     k = kernels.preset_kernel(name, size)
     convolution_state().last_kernel = k
     return KernelChoice(name, k, preset.explanation)

@@ -41,7 +41,8 @@ def settings_ui(reps: list[str], n_available: int, gpu: bool) -> tuple[list[MapS
     """Sidebar controls. Returns (panels, sample size, sample seed)."""
     default = [r for r in reps if r == "pixels" or r.startswith("hidden layer 1") or r.startswith("conv block 1")
                or r == "logits"][:3]
-    chosen = st.multiselect("Representations", reps, default=default, max_selections=4, key="rep_reps", persist_state=PERSIST,
+    chosen = st.multiselect("Representations", reps, default=default, max_selections=4, key="rep_reps",
+                            persist_state=PERSIST,
                             help="Pixels: the raw image. Hidden layers: what each layer of the net computes. "
                                  "Logits: the ten scores. Probabilities: the scores after softmax.")
     compare = st.radio("Compare", ["layers", "seeds", "perplexities"], key="rep_compare", persist_state=PERSIST,
@@ -65,7 +66,8 @@ def settings_ui(reps: list[str], n_available: int, gpu: bool) -> tuple[list[MapS
                            help="Roughly how many neighbours each point pays attention to. Small: many small "
                                 "clumps; large: broader structure.")
     st.session_state.setdefault("rep_iter", 750)
-    n_iter = st.select_slider("Iterations", [250, 500, 750, 1000], key="rep_iter", persist_state=PERSIST, disabled=method == "pca",
+    n_iter = st.select_slider("Iterations", [250, 500, 750, 1000], key="rep_iter", persist_state=PERSIST,
+                              disabled=method == "pca",
                               help="How long t-SNE keeps moving the points. The map forms on screen as it runs.")
     st.session_state.setdefault("rep_seed", 0)
     seed = int(st.number_input("Seed", 0, 10_000, key="rep_seed", persist_state=PERSIST,

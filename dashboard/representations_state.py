@@ -7,7 +7,6 @@ import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
-import streamlit as st
 
 from analysis import embedding, jobs
 from analysis.models import representations

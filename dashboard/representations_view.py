@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import figures
 from dashboard.figures import chart
-from dashboard.representations_state import RepresentationsState, representations_state, stop_all
+from dashboard.representations_state import RepresentationsState, stop_all
 from dashboard.session import PERSIST
 
 def scatter(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray, conf: np.ndarray, ids: np.ndarray,

@@ -29,7 +29,8 @@ def data_ui() -> Dataset | None:
     """Pick a dataset. Returns None (after saying why) when there is none to train on yet."""
     found = datasets.mnist_dir()
     options = ["mnist5k", "digits"] + (["mnist"] if found else []) + ["zip"]
-    name = st.selectbox("Digits to learn from", options, format_func=DATA_NAMES.get, key="train_data", persist_state=PERSIST,
+    name = st.selectbox("Digits to learn from", options, format_func=DATA_NAMES.get, key="train_data",
+                        persist_state=PERSIST,
                         help="MNIST: real handwritten digits scanned for the US postal service. "
                              "Both built-in sets ship with the app; nothing is downloaded.")
     if not found:
@@ -51,7 +52,8 @@ def _zip(data: bytes, name: str) -> tuple[None, Dataset]:
 
 def model_ui() -> ModelConfig:
     st.session_state.setdefault("train_kind", "mlp")
-    kind = st.radio("Model", list(training_state.KIND_NAMES), format_func=training_state.KIND_NAMES.get, key="train_kind", persist_state=PERSIST,
+    kind = st.radio("Model", list(training_state.KIND_NAMES), format_func=training_state.KIND_NAMES.get, key="train_kind",
+                    persist_state=PERSIST,
                     help="Logistic regression: one layer of weights. Multilayer perceptron: hidden layers in between. "
                          "Convnet: learned kernels slide over the image, as on the Convolution page.")
     if kind == "logreg":
@@ -60,7 +62,8 @@ def model_ui() -> ModelConfig:
         if kind == "mlp":
             layers = st.slider("Hidden layers", 1, MAX_HIDDEN_LAYERS, 1, key="mlp_layers", persist_state=PERSIST,
                                help="How many layers of units sit between the pixels and the scores.")
-            units = st.select_slider("Units per hidden layer", [8, 16, 32, 64, 128, 256, 512, 1024], 512, key="mlp_units", persist_state=PERSIST,
+            units = st.select_slider("Units per hidden layer", [8, 16, 32, 64, 128, 256, 512, 1024], 512, key="mlp_units",
+                                     persist_state=PERSIST,
                                      help=f"Each unit is one weighted sum of the layer below ({MIN_UNITS}–{MAX_UNITS}).")
             act = st.selectbox("Activation", list(ACTIVATIONS), key="mlp_activation", persist_state=PERSIST,
                                help="What each unit does to its sum. 'none' leaves it linear: then extra layers "
@@ -70,9 +73,11 @@ def model_ui() -> ModelConfig:
             return ModelConfig(kind="mlp", hidden=(units,) * layers, activation=act, dropout=dropout)
         blocks = st.slider("Conv blocks", 1, MAX_CONV_BLOCKS, 2, key="cnn_blocks", persist_state=PERSIST,
                            help="Each block: a convolution, ReLU, then 2×2 max-pooling that halves the size.")
-        first = st.select_slider("Filters in the first block", [4, 8, 16, 32, 64], 16, key="cnn_channels", persist_state=PERSIST,
+        first = st.select_slider("Filters in the first block", [4, 8, 16, 32, 64], 16, key="cnn_channels",
+                                 persist_state=PERSIST,
                                  help="How many kernels the first block learns; each later block has twice as many.")
-        k = st.select_slider("Kernel size", list(KERNEL_SIZES), 3, key="cnn_kernel", persist_state=PERSIST, help="Side of each learned kernel.")
+        k = st.select_slider("Kernel size", list(KERNEL_SIZES), 3, key="cnn_kernel", persist_state=PERSIST,
+                             help="Side of each learned kernel.")
         dropout = st.slider("Dropout", 0.0, 0.5, 0.0, 0.1, key="cnn_dropout", persist_state=PERSIST,
                             help="While training, switch off this fraction of features at random.")
         return ModelConfig(kind="cnn", channels=tuple(min(128, first * 2**i) for i in range(blocks)), kernel_size=k,
@@ -86,7 +91,8 @@ def train_config_ui() -> TrainConfig:
         lr = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3], 1e-3 if opt == "adam" else 0.1,
                               key=f"train_lr_{opt}", persist_state=PERSIST, format_func=lambda v: f"{v:g}",
                               help="How big a step each update takes. Too big: the loss jumps around; too small: slow.")
-        batch = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024], 64, key="train_batch", persist_state=PERSIST,
+        batch = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024], 64, key="train_batch",
+                                 persist_state=PERSIST,
                                  help="Images per update. Smaller batches: more, noisier steps per epoch.")
         st.session_state.setdefault("train_epochs", TrainConfig.epochs)
         epochs = st.slider("Epochs", 1, LIMITS["max_epochs"], key="train_epochs", persist_state=PERSIST,

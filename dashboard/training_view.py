@@ -53,8 +53,10 @@ def _confusion(sm: SessionModel) -> None:
     worst = np.unravel_index(off.argmax(), off.shape)
     st.caption("Click a cell, or pick one here, to see its images.")
     a, b = st.columns(2)
-    true = a.selectbox("True label", names, index=int(worst[0]), key="cm_true", persist_state=PERSIST, help="Row of the matrix.")
-    guess = b.selectbox("Predicted", names, index=int(worst[1]), key="cm_pred", persist_state=PERSIST, help="Column of the matrix.")
+    true = a.selectbox("True label", names, index=int(worst[0]), key="cm_true", persist_state=PERSIST,
+                       help="Row of the matrix.")
+    guess = b.selectbox("Predicted", names, index=int(worst[1]), key="cm_pred", persist_state=PERSIST,
+                        help="Column of the matrix.")
     sel = np.flatnonzero((y == names.index(true)) & (pred == names.index(guess)))
     st.markdown(f"**{len(sel)} test images** labelled {true} and predicted {guess}:")
     gallery(ds.images[t.split.test][sel], [f"Pr({guess}) = {sm.test_probs[i, names.index(guess)]:.0%}" for i in sel])
@@ -115,7 +117,8 @@ def _one_digit(sm: SessionModel) -> None:
     a, b = st.columns([1, 3], vertical_alignment="bottom")
     if a.button("Random test image", key="digit_random", help="Pick another image at random."):
         st.session_state["digit_index"] = int(np.random.default_rng().integers(n))
-    i = b.number_input("Test image number", 0, n - 1, key="digit_index", persist_state=PERSIST, help="Which held-out test image to explain.")
+    i = b.number_input("Test image number", 0, n - 1, key="digit_index", persist_state=PERSIST,
+                       help="Which held-out test image to explain.")
     image, label = ds.images[t.split.test][i], int(ds.labels[t.split.test][i])
     scores = representations(t.model, image[None])["logits"][0]
     probs = np.exp(scores - scores.max())

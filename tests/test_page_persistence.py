@@ -1,7 +1,6 @@
 """Settings survive page switches and hidden widgets until Start over; Start over detaches
 from jobs (issue 10)."""
 import io
-import time
 
 import numpy as np
 from PIL import Image
