@@ -107,3 +107,27 @@ def test_every_page_keeps_its_settings_through_a_tour(page, tmp_path):
     assert selected_count(page) == count  # and the lasso selection too
     page.get_by_text("What is in your selection?").wait_for()
     shot(page, "persistence-representations-after")
+
+
+def test_a_drawing_is_still_there_after_a_visit_elsewhere(page):
+    page.goto(f"{page.base_url}/predict")
+    page.get_by_text("Where the digit comes from").wait_for(timeout=240_000)
+    page.wait_for_timeout(1000)
+    canvas = (page.frame_locator("iframe").first.locator("canvas").last if page.locator("iframe").count()
+              else page.locator("canvas").last)  # as in test_browser_predict
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 140, box["y"] + 40)
+    page.mouse.down()
+    for i in range(25):
+        page.mouse.move(box["x"] + 140, box["y"] + 40 + i * 8)
+    page.mouse.up()
+    page.get_by_text("What each model says").wait_for(timeout=30_000)
+    before = sorted(t.inner_text() for t in page.get_by_text(" reads ").all())
+    visit(page, "Glossary")
+    visit(page, "Predict")
+    page.get_by_text("What each model says").wait_for(timeout=30_000)
+    page.wait_for_timeout(2000)  # the canvas reports what it was opened with: the same drawing
+    idle(page)
+    assert sorted(t.inner_text() for t in page.get_by_text(" reads ").all()) == before
+    shot(page, "persistence-drawing")
