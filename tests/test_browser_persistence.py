@@ -6,6 +6,7 @@ from PIL import Image
 
 from analysis.datasets import load_dataset
 from tests.test_browser_convolution import choose, idle, photo, shot, upload
+from tests.test_browser_representations import lasso
 from tests.test_page_predict import paper_photo
 
 pytestmark = pytest.mark.browser
@@ -24,19 +25,6 @@ def visit(page, title):
     heading = "NetLens: see how neural nets work" if title == "Home" else title
     page.get_by_role("heading", name=heading).first.wait_for(timeout=120_000)
     idle(page, 180_000)
-
-
-def lasso(page):
-    plot = page.locator(".js-plotly-plot").first
-    plot.scroll_into_view_if_needed()
-    area = plot.locator(".nsewdrag").first.bounding_box()
-    cx, cy = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2
-    w, h = area["width"] * 0.3, area["height"] * 0.3
-    page.mouse.move(cx - w, cy - h)
-    page.mouse.down()
-    for x, y in [(cx + w, cy - h), (cx + w, cy + h), (cx - w, cy + h), (cx - w, cy - h + 2)]:
-        page.mouse.move(x, y, steps=8)
-    page.mouse.up()
 
 
 def selected_count(page) -> str:
@@ -75,7 +63,7 @@ def test_every_page_keeps_its_settings_through_a_tour(page, tmp_path):
     page.get_by_text("What is in your selection?").wait_for(timeout=60_000)
     idle(page)
     only_threes = selected_count(page)
-    lasso(page)
+    lasso(page, 0.3)
     for _ in range(120):  # the lasso's rerun adds the digits drawn around
         page.wait_for_timeout(500)
         if selected_count(page) != only_threes:
