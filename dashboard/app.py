@@ -4,13 +4,15 @@
 """
 import streamlit as st
 
-from dashboard import chrome, nav, runtime
+from dashboard import access, chrome, nav, runtime
 
 chrome.start_present_from_url()
 st.set_page_config(page_title="NetLens", page_icon=":material/visibility:", layout="wide",
                    initial_sidebar_state="collapsed" if chrome.presenting() else "auto")  # projector: fewer controls
 runtime.start_gc_thread()
-if not chrome.access_granted():
+if access.configured(access.CLASS) and not st.session_state.get("access_password_ok"):
+    st.title("NetLens")
+if not access.granted(access.CLASS):
     st.stop()
 page = st.navigation(nav.all_pages())
 chrome.sidebar(page.url_path)  # before the page: a page's st.stop() would drop anything drawn after it

@@ -1,5 +1,5 @@
-"""Convolution page helpers that touch Streamlit: display encoding memoised per
-session, and the plain-language size message."""
+"""What Convolution draws: pictures encoded for the browser (the 'before' one once per
+picture), the plain-language size message, and the step-by-step panel."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +7,9 @@ import streamlit as st
 
 from analysis import images
 from analysis.convolution import output_size
+from dashboard.convolution_state import convolution_state
+from dashboard.figures import NO_BAR, chart
+from dashboard.session import PERSIST
 
 DISPLAY_SIDE = 1400  # longest side sent to the browser; the download keeps full resolution
 PIXEL_ART_SIDE = 280  # tiny images are enlarged with visible pixels
@@ -25,11 +28,10 @@ def for_browser(image_u8: np.ndarray) -> bytes:
 
 def input_for_browser(image: np.ndarray, key: str) -> bytes:
     """The 'before' picture, encoded once per session and picture."""
-    memo = st.session_state.get("conv_before")
-    if memo is None or memo[0] != key:
-        memo = (key, for_browser(image))
-        st.session_state["conv_before"] = memo
-    return memo[1]
+    state = convolution_state()
+    if state.before is None or state.before[0] != key:
+        state.before = (key, for_browser(image))
+    return state.before[1]
 
 
 def output_for_browser(out: np.ndarray, mode: str) -> bytes:
@@ -63,16 +65,17 @@ STEP_MAX_KERNEL = 7
 
 
 def _move(delta: int, n: int) -> None:
-    st.session_state["step_pos"] = (st.session_state.get("step_pos", 0) + delta) % n
+    state = convolution_state()
+    state.step_pos = (state.step_pos + delta) % n
 
 
 def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride: int, flip: bool) -> None:
     """Pick one output pixel and see the window, the kernel, the products and their sum."""
     from analysis.convolution import convolve, explain_pixel
-    from dashboard import chrome, figures
+    from dashboard import figures
 
     st.subheader("Step by step: where one output pixel comes from")
-    source = st.radio("Numbers to work on", ["grid", "crop"], key="step_source", horizontal=True,
+    source = st.radio("Numbers to work on", ["grid", "crop"], key="step_source", persist_state=PERSIST, horizontal=True,
                       format_func={"grid": "A tiny grid, as on the slides", "crop": "The middle of your picture"}.get,
                       help="Work through the arithmetic on a few numbers you can read, not a whole photo.")
     if max(kernel.shape) > STEP_MAX_KERNEL:
@@ -90,7 +93,7 @@ def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride:
         st.info(str(e))
         return
     n = out.shape[0] * out.shape[1]
-    pos = st.session_state.get("step_pos", 0) % n
+    pos = convolution_state().step_pos % n
     prev, nxt, where = st.columns([1, 1, 4], vertical_alignment="center")
     prev.button("◀ Previous", key="step_prev", on_click=_move, args=(-1, n), width="stretch",
                 help="Slide the kernel back by one position (by the stride).")
@@ -105,13 +108,13 @@ def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride:
     kh, kw = kernel.shape
     inner = (s.pad[0], s.pad[1], *grid.shape) if padding == "same" else None
     a, b, c, d = st.columns([3, 2, 2, 2])
-    chrome.chart(a, figures.number_grid(s.padded, "Input (window in orange)", (s.top, s.left, kh, kw), inner),
-                   width="stretch", config={"displayModeBar": False}, key="step_input")
-    chrome.chart(b, figures.number_grid(s.kernel, "Kernel" + (" (flipped)" if flip else ""), colorscale="RdBu_r"),
-                   width="stretch", config={"displayModeBar": False}, key="step_kernel")
-    chrome.chart(c, figures.number_grid(s.products, "Window × kernel", colorscale="RdBu_r"),
-                   width="stretch", config={"displayModeBar": False}, key="step_products")
-    chrome.chart(d, figures.number_grid(out, "Output (pixel in orange)", (row, col, 1, 1)),
-                   width="stretch", config={"displayModeBar": False}, key="step_output")
+    chart(a, figures.number_grid(s.padded, "Input (window in orange)", (s.top, s.left, kh, kw), inner),
+                   width="stretch", config=NO_BAR, key="step_input")
+    chart(b, figures.number_grid(s.kernel, "Kernel" + (" (flipped)" if flip else ""), colorscale="RdBu_r"),
+                   width="stretch", config=NO_BAR, key="step_kernel")
+    chart(c, figures.number_grid(s.products, "Window × kernel", colorscale="RdBu_r"),
+                   width="stretch", config=NO_BAR, key="step_products")
+    chart(d, figures.number_grid(out, "Output (pixel in orange)", (row, col, 1, 1)),
+                   width="stretch", config=NO_BAR, key="step_output")
     terms = " + ".join(f"{w:.3g}×{k:.3g}" for w, k in zip(s.window.ravel(), s.kernel.ravel()))
     st.markdown(f"Sum of the {kh * kw} products: {terms} = **{s.total:.4g}**")

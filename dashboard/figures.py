@@ -1,20 +1,41 @@
-"""Plotly figure builders (no Streamlit calls here)."""
+"""Plotly figure builders, and `chart()`: the one way figures reach the page (NetLens's
+chart defaults; bigger text, lines and markers in projection mode). Only `chart()` calls Streamlit."""
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 
 FONT = dict(size=16)
+NO_BAR = {"displayModeBar": False}  # small charts: no Plotly toolbar
+
+
+def chart(where, fig: go.Figure, **kwargs):
+    """st.plotly_chart with NetLens's defaults; in projection mode, bigger text, thicker lines
+    and bigger markers."""
+    from dashboard.chrome import presenting
+
+    if presenting() and not isinstance(fig, dict):  # dict figures are the light, live previews
+        fig = go.Figure(fig)
+        fig.update_layout(font=dict(size=22), title_font_size=26)
+        for trace in fig.data:
+            if getattr(trace, "line", None) is not None and "width" in trace.line:
+                trace.line.width = max(5, (trace.line.width or 2) * 2)
+            marker = getattr(trace, "marker", None)
+            if marker is not None and "size" in marker:
+                size = marker.size
+                marker.size = [s * 1.7 for s in size] if isinstance(size, (list, tuple)) else (size or 6) * 1.7
+            if getattr(trace, "textfont", None) is not None and trace.type in ("heatmap", "bar"):
+                trace.textfont.size = 22
+        fig.update_layout(height=int((fig.layout.height or 400) * 1.25))
+    kwargs.setdefault("width", "stretch")
+    return where.plotly_chart(fig, **kwargs)
 
 
 def _weight_text(v: float) -> str:
     """1/9 rather than 0.111 where a weight is a simple fraction."""
-    from fractions import Fraction
+    from analysis.kernels import fraction_text
 
-    f = Fraction(v).limit_denominator(400)
-    if f.denominator != 1 and abs(float(f) - v) < 1e-9 and f.denominator <= 400:
-        return f"{f.numerator}/{f.denominator}"
-    return f"{v:.3g}"
+    return fraction_text(v, digits=3)
 
 
 def kernel_heatmap(kernel: np.ndarray, title: str = "") -> go.Figure:

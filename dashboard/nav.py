@@ -1,8 +1,11 @@
-"""The app's pages, in one place: the entry registers them, Home links to them."""
+"""The app's pages, in one place: the entry registers them, Home links to them, and each
+feature page names its state module, whose `reset()` is what "Start over" calls."""
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import streamlit as st
 
@@ -17,22 +20,23 @@ class PageInfo:
     icon: str
     blurb: str  # one plain sentence for the Home card
     hidden: bool = False  # reachable by its URL only, not listed in the navigation or on Home
+    state: str | None = None  # the feature's state module (with `reset()`), imported only when needed
 
 
 PAGES = [
     PageInfo("home.py", "Home", "", ":material/home:", "What NetLens is and where to start."),
     PageInfo("convolution.py", "Convolution", "convolution", ":material/blur_on:",
              "Slide a small grid of numbers (a kernel) over a photo to blur it or find its edges — "
-             "the operation at the heart of image-recognising nets."),
+             "the operation at the heart of image-recognising nets.", state="dashboard.convolution_state"),
     PageInfo("train.py", "Training", "train", ":material/model_training:",
              "Teach a net to read handwritten digits: pick a model, press Train, watch it learn, and see "
-             "what it learned and where it goes wrong."),
+             "what it learned and where it goes wrong.", state="dashboard.training_state"),
     PageInfo("representations.py", "Representations", "representations", ":material/scatter_plot:",
              "See each layer's output as a map with one dot per digit: raw pixels are a tangle, the net's "
-             "layers pull the digits apart."),
+             "layers pull the digits apart.", state="dashboard.representations_state"),
     PageInfo("predict.py", "Predict", "predict", ":material/draw:",
              "Draw a digit or photograph one written on paper, and see the probability the model gives "
-             "each digit from 0 to 9."),
+             "each digit from 0 to 9.", state="dashboard.predict_state"),
     PageInfo("glossary.py", "Glossary", "glossary", ":material/menu_book:",
              "The lecture's words — kernel, epoch, softmax, t-SNE and more — in plain language."),
     PageInfo("admin.py", "Server status", "admin", ":material/monitor_heart:",
@@ -48,3 +52,11 @@ def page(file: str) -> st.Page:
 
 def all_pages() -> list[st.Page]:
     return [page(p.file) for p in PAGES]
+
+
+def reset_of(url_path: str) -> Callable[[], None] | None:
+    """The `reset()` of the feature on the page at `url_path` (None for pages without settings)."""
+    info = next((p for p in PAGES if p.url_path == url_path), None)
+    if info is None or info.state is None:
+        return None
+    return importlib.import_module(info.state).reset

@@ -51,15 +51,20 @@ def registries() -> dict:
     """The server-wide job registries that exist so far (training, t-SNE)."""
     from analysis import jobs
 
-    return dict(jobs._shared)
+    return jobs.shared_registries()
+
+
+def active_sessions() -> int:
+    """How many browser sessions this server holds. The ONE place that touches Streamlit's
+    internals (`Runtime._session_mgr`); 0 outside a server or if those internals change."""
+    try:
+        from streamlit.runtime import Runtime
+
+        return len(Runtime.instance()._session_mgr.list_active_sessions())
+    except Exception:  # not running under a server (tests) or Streamlit internals changed
+        return 0
 
 
 def server_stats() -> dict:
     """Sessions, memory and threads of this server process, for the admin view."""
-    try:
-        from streamlit.runtime import Runtime
-
-        sessions = len(Runtime.instance()._session_mgr.list_active_sessions())
-    except Exception:  # not running under a server (tests) or Streamlit internals changed
-        sessions = 0
-    return {"sessions": sessions, "rss_mb": rss_mb(), "threads": threading.active_count()}
+    return {"sessions": active_sessions(), "rss_mb": rss_mb(), "threads": threading.active_count()}

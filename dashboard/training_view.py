@@ -1,4 +1,5 @@
-"""What a trained model did and learned: the Training page's results."""
+"""What Training draws: the live progress, the results of a trained model (what it did and
+learned), the runs table, save/load and the prepared models."""
 from __future__ import annotations
 
 import io
@@ -9,10 +10,12 @@ import streamlit as st
 
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
 from analysis.train import load_weights, save_weights
-from dashboard import chrome, figures, training
-from dashboard.training import SessionModel
-
-NO_BAR = {"displayModeBar": False}
+from dashboard import figures, session_models, training_state
+from dashboard.figures import NO_BAR, chart
+from dashboard.predict_state import IncomingDigit, predict_state
+from dashboard.session import PERSIST, hand_over
+from dashboard.session_models import SessionModel
+from dashboard.uploads import upload_ui
 
 
 def architecture_table(model, image_shape) -> None:
@@ -38,19 +41,22 @@ def _confusion(sm: SessionModel) -> None:
     pred = sm.test_probs.argmax(1)
     k = ds.n_classes
     cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
-    event = chrome.chart(st, figures.confusion_matrix(cm, ds.class_names), on_select="rerun", selection_mode="points",
+    event = chart(st, figures.confusion_matrix(cm, ds.class_names), on_select="rerun", selection_mode="points",
                             key="train_cm", config=NO_BAR, width="stretch")
     names = list(ds.class_names)
     points = event.selection.points if event and event.selection else []
-    if points and points[0].get("y") in names and st.session_state.get("cm_seen") != points[0]:
-        st.session_state["cm_seen"] = points[0]
+    ts = training_state.training_state()
+    if points and points[0].get("y") in names and ts.cm_seen != points[0]:
+        ts.cm_seen = points[0]
         st.session_state["cm_true"], st.session_state["cm_pred"] = points[0]["y"], points[0]["x"]
     off = cm - np.diag(np.diag(cm))
     worst = np.unravel_index(off.argmax(), off.shape)
     st.caption("Click a cell, or pick one here, to see its images.")
     a, b = st.columns(2)
-    true = a.selectbox("True label", names, index=int(worst[0]), key="cm_true", help="Row of the matrix.")
-    guess = b.selectbox("Predicted", names, index=int(worst[1]), key="cm_pred", help="Column of the matrix.")
+    true = a.selectbox("True label", names, index=int(worst[0]), key="cm_true", persist_state=PERSIST,
+                       help="Row of the matrix.")
+    guess = b.selectbox("Predicted", names, index=int(worst[1]), key="cm_pred", persist_state=PERSIST,
+                        help="Column of the matrix.")
     sel = np.flatnonzero((y == names.index(true)) & (pred == names.index(guess)))
     st.markdown(f"**{len(sel)} test images** labelled {true} and predicted {guess}:")
     gallery(ds.images[t.split.test][sel], [f"Pr({guess}) = {sm.test_probs[i, names.index(guess)]:.0%}" for i in sel])
@@ -65,6 +71,15 @@ def _mistakes(sm: SessionModel) -> None:
     names = ds.class_names
     gallery(ds.images[t.split.test][wrong],
             [f"true {names[y[i]]}, said {names[pred[i]]} ({sm.test_probs[i, pred[i]]:.0%})" for i in wrong], side=96)
+    if len(wrong):
+        a, b = st.columns([1, 2], vertical_alignment="bottom")
+        k = a.number_input("Mistake number", 1, len(wrong), 1, key="train_mistake", persist_state=PERSIST,
+                           help="Counted in the order shown above, from 1.")
+        if b.button("Ask Predict about this digit", key="train_to_predict", icon=":material/arrow_forward:",
+                    help="Open this digit on the Predict page, with this session's models."):
+            i = wrong[int(k) - 1]
+            digit = IncomingDigit(ds.images[t.split.test][i], int(y[i]), "a mistake on the Training page")
+            hand_over(predict_state(), "incoming_digit", digit, "predict.py")
 
 
 def _learned(sm: SessionModel) -> None:
@@ -87,7 +102,7 @@ def _learned(sm: SessionModel) -> None:
     st.image([figures.enlarge(figures.diverging_rgb(x), 84) for x in w], caption=caps, width=84)
     if kind == "cnn" and sm.dataset is not None:
         ds = sm.dataset
-        i = st.number_input("Test image number", 0, len(t.split.test) - 1, 0, key="fmap_index",
+        i = st.number_input("Test image number", 0, len(t.split.test) - 1, 0, key="fmap_index", persist_state=PERSIST,
                             help="Which test image to pass through the first conv block.")
         image = ds.images[t.split.test][int(i)]
         maps = feature_maps(t.model, image)
@@ -102,15 +117,15 @@ def _one_digit(sm: SessionModel) -> None:
     a, b = st.columns([1, 3], vertical_alignment="bottom")
     if a.button("Random test image", key="digit_random", help="Pick another image at random."):
         st.session_state["digit_index"] = int(np.random.default_rng().integers(n))
-    i = b.number_input("Test image number", 0, n - 1, key="digit_index", help="Which held-out test image to explain.")
+    i = b.number_input("Test image number", 0, n - 1, key="digit_index", persist_state=PERSIST,
+                       help="Which held-out test image to explain.")
     image, label = ds.images[t.split.test][i], int(ds.labels[t.split.test][i])
-    scores = representations(t.model, image[None])["logits"][0]
-    probs = np.exp(scores - scores.max())
-    probs /= probs.sum()
+    reps = representations(t.model, image[None])
+    scores, probs = reps["logits"][0], reps["probabilities"][0]
     c1, c2, c3 = st.columns([1, 2, 2])
     c1.image(figures.enlarge((image * 255).astype(np.uint8), 140), caption=f"true label: {t.class_names[label]}")
-    chrome.chart(c2, figures.score_bars(scores, t.class_names, "1. Raw scores (logits)"), config=NO_BAR, key="digit_scores")
-    chrome.chart(c3, figures.probability_bars(probs, t.class_names, "2. Softmax: Pr(class)", true=label),
+    chart(c2, figures.score_bars(scores, t.class_names, "1. Raw scores (logits)"), config=NO_BAR, key="digit_scores")
+    chart(c3, figures.probability_bars(probs, t.class_names, "2. Softmax: Pr(class)", true=label),
                     config=NO_BAR, key="digit_probs")
     st.markdown(f"3. **Cross-entropy loss** for this image = −log Pr(true label) = −log {probs[label]:.4f} = "
                 f"**{-np.log(max(probs[label], 1e-12)):.4f}**. Training lowers the average of this over all images.")
@@ -126,22 +141,18 @@ def save_load(sm: SessionModel | None) -> None:
         csv = pd.DataFrame(t.history.rows).to_csv(index=False)
         b.download_button("Download the metrics (CSV)", data=csv, file_name=t.file_name.replace(".safetensors", ".csv"),
                           mime="text/csv", icon=":material/download:", help="Loss and accuracy for every epoch.")
-    file = st.file_uploader("Restore a model from a .safetensors file", type=["safetensors"], key="weights_upload",
-                            help="Only .safetensors files saved by NetLens; other files are refused, never run.")
-    if file is not None and st.session_state.get("weights_seen") != file.file_id:
-        st.session_state["weights_seen"] = file.file_id
-        try:
-            loaded = load_weights(file.getvalue())
-            ds = None
-            if loaded.dataset_name in training.KNOWN_DATASETS:
-                ds = training.dataset(loaded.dataset_name)
-            training.add_model(training.with_split(loaded, ds), ds, suffix=" (from file)")
-            st.session_state["weights_msg"] = ("success", f"Restored “{file.name}”.")
-        except ValueError as e:
-            st.session_state["weights_msg"] = ("error", f"Could not use “{file.name}”: {e}")
-    if file is not None and "weights_msg" in st.session_state:
-        kind, msg = st.session_state["weights_msg"]
-        (st.success if kind == "success" else st.error)(msg)
+    up = upload_ui(training_state.training_state().weights, "Restore a model from a .safetensors file",
+                   "weights_upload", ["safetensors"], accept=_restore, what="model file", show=False,
+                   help="Only .safetensors files saved by NetLens; other files are refused, never run.")
+    if up is not None and training_state.training_state().weights.showing:
+        st.success(f"Restored “{up.name}”.")
+
+
+def _restore(data: bytes, name: str) -> tuple[None, str]:
+    """`accept` for a weights file: it becomes one of this session's models (its name is kept)."""
+    loaded = load_weights(data)
+    ds = training_state.dataset(loaded.dataset_name) if loaded.dataset_name in training_state.KNOWN_DATASETS else None
+    return None, training_state.add_model(training_state.with_split(loaded, ds), ds, suffix=" (from file)").name
 
 
 def results(sm: SessionModel) -> None:
@@ -151,7 +162,7 @@ def results(sm: SessionModel) -> None:
     m[1].metric("Validation accuracy", f"{t.val_accuracy:.1%}")
     m[2].metric("Parameters", f"{t.parameters:,}")
     m[3].metric("Training time", f"{t.seconds:.1f} s", help=f"on the {t.device.upper()}")
-    chrome.chart(st, figures.learning_curves(t.history.rows, t.train_config.epochs), config=NO_BAR, key="final_curves")
+    chart(st, figures.learning_curves(t.history.rows, t.train_config.epochs), config=NO_BAR, key="final_curves")
     if sm.dataset is None or t.split is None:
         st.info("This model came from a file trained on data this server does not have, so only its curves and "
                 "weights can be shown.")
@@ -171,7 +182,7 @@ def results(sm: SessionModel) -> None:
 
 
 def runs_table() -> None:
-    runs = st.session_state.get("runs", [])
+    runs = session_models.state().runs
     if not runs:
         st.write("No runs yet.")
         return
@@ -188,13 +199,51 @@ def runs_table() -> None:
 
 def prepared_ui() -> None:
     """Models trained ahead on this server (NETLENS_MODELS_DIR), one click to use."""
-    prepared = training.prepared_models()
+    prepared = training_state.prepared_models()
     if not prepared:
         return
     with st.expander(f"{len(prepared)} models prepared on this server are ready", icon=":material/task_alt:"):
         for i, t in enumerate(prepared.values()):
-            label = training.describe(t.model_config, t.train_config, t.dataset_name)
+            label = training_state.describe(t.model_config, t.train_config, t.dataset_name)
             if st.button(f"Use: {label} (test accuracy {t.test_accuracy:.1%})", key=f"prepared_{i}",
                          help="Trained ahead by whoever runs this server; no waiting."):
-                data = training.dataset(t.dataset_name) if t.dataset_name in training.KNOWN_DATASETS else None
-                training.add_model(training.with_split(t, data), data, suffix=" (prepared)")
+                data = training_state.dataset(t.dataset_name) if t.dataset_name in training_state.KNOWN_DATASETS else None
+                training_state.add_model(training_state.with_split(t, data), data, suffix=" (prepared)")
+
+
+@st.fragment(run_every=1.0)
+def live() -> None:
+    """The watched run's progress and curves, redrawn every second until it finishes."""
+    job = training_state.watched()
+    if job is None or job.is_finished:
+        st.rerun()  # show the result (or the error) on the whole page
+    st.button("Stop", icon=":material/stop:", key="train_stop", on_click=training_state.stop,
+              help="Stop watching and keep the model as it was after the last finished epoch.")
+    if job.status == "queued":
+        st.info(f"Waiting for the server: {job.message}.")
+        return
+    st.progress(job.progress, text=f"Training {job.label}: {job.message}")
+    rows = (job.latest or {}).get("rows") or []
+    watched = training_state.training_state().job
+    if rows and watched is not None:
+        chart(st, figures.learning_curves(rows, watched.tc.epochs), config=NO_BAR, key="live_curves")
+
+
+def _choose(name: str) -> None:
+    session_models.state().current = name
+
+
+def results_ui() -> None:
+    """Pick one of this session's models and show its results."""
+    s = session_models.state()
+    if not s.models:
+        return
+    st.divider()
+    st.subheader("Results")
+    names = list(s.models)
+    if s.current not in names:
+        s.current = names[-1]
+    picked = st.selectbox("Model", names, index=names.index(s.current),
+                          help="Models you trained or loaded in this session.")
+    _choose(picked)
+    results(s.models[picked])

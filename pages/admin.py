@@ -1,24 +1,15 @@
 """Admin: sessions, job queues and memory of this server (behind NETLENS_ADMIN_PASSWORD)."""
-import hmac
-import os
-
 import pandas as pd
 import streamlit as st
 
-from dashboard import runtime
+from dashboard import access, runtime
 
 st.title("Server status")
-secret = os.environ.get("NETLENS_ADMIN_PASSWORD")
-if not secret:
+if not access.configured(access.ADMIN):
     st.info("The admin view is off. Start the server with NETLENS_ADMIN_PASSWORD set to use it.")
     st.stop()
-if not st.session_state.get("admin_ok"):
-    typed = st.text_input("Admin password", type="password", key="admin_password")
-    if not (typed and hmac.compare_digest(typed.encode(), secret.encode())):
-        if typed:
-            st.error("Wrong password.")
-        st.stop()
-    st.session_state["admin_ok"] = True
+if not access.granted(access.ADMIN, open_without_password=False):
+    st.stop()
 
 stats = runtime.server_stats()
 c = st.columns(3)

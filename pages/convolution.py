@@ -4,15 +4,9 @@ import streamlit as st
 
 from analysis import images
 from analysis.convolution import convolve
-from analysis.kernels import MAX_KERNEL_SIZE, PRESETS
-from dashboard import chrome, figures, links, widgets
+from dashboard import convolution_controls as controls
 from dashboard import convolution_view as view
-
-LINK = [links.Param("kernel", "conv_preset", links.choice(*PRESETS, "Custom")),
-        links.Param("size", "conv_size", links.whole(3, MAX_KERNEL_SIZE, odd=True)),
-        links.Param("pad", "conv_padding", links.choice("valid", "same")),
-        links.Param("stride", "conv_stride", links.whole(1, 4)),
-        links.Param("colour", "conv_colour", links.choice("rgb", "gray"))]
+from dashboard import figures, links
 
 st.title("Convolution")
 st.markdown(
@@ -21,21 +15,21 @@ st.markdown(
     "everywhere and you get a new picture. Convolutional nets *learn* their kernels."
 )
 
-links.adopt("convolution", LINK)
+links.adopt("convolution", controls.LINK)
 with st.sidebar:
-    image, caption, image_key = widgets.image_source_ui()
-    choice = widgets.kernel_ui()
-    settings = widgets.conv_settings_ui(choice.kernel if choice else np.zeros((1, 1)))
+    image, caption, image_key = controls.image_source_ui()
+    choice = controls.kernel_ui()
+    settings = controls.conv_settings_ui(choice.kernel if choice else np.zeros((1, 1)))
 
-links.publish(LINK)
+links.publish(controls.LINK)
 if choice is None:
     st.info("Fix the kernel in the sidebar to see the result.")
     st.stop()
 
 src = images.to_gray(image) if settings.gray else image
 left, right = st.columns([1, 2], vertical_alignment="center")
-chrome.chart(left, figures.kernel_heatmap(choice.kernel, f"{choice.name} kernel"), width="stretch",
-                  config={"displayModeBar": False})
+figures.chart(left, figures.kernel_heatmap(choice.kernel, f"{choice.name} kernel"), width="stretch",
+                  config=figures.NO_BAR)
 right.markdown(f"**{choice.name}.** {choice.explanation}")
 right.markdown(view.size_message(*src.shape[:2], choice.kernel.shape, settings.padding, settings.stride))
 right.caption("Like PyTorch, this page does not flip the kernel (cross-correlation)"

@@ -13,8 +13,10 @@ import asyncio
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from dashboard import session_models
+from dashboard.convolution_state import convolution_state
 from tests.corpus import encode
-from tests.test_page_train import tiny, train_and_wait
+from tests.test_page_train import models_of, runs_of, tiny, train_and_wait
 
 CONV = "../pages/convolution.py"
 TRAIN = "../pages/train.py"
@@ -47,7 +49,7 @@ def test_an_upload_stays_in_its_session():
     b = run(CONV)  # another session, same server process, after A's upload
     assert MINE not in b.radio(key="conv_source").options
     assert "640 × 427" in size_shown(b)  # the bundled photo, not A's
-    assert "conv_upload__image" not in b.session_state
+    assert convolution_state(b.session_state).upload.current is None
 
     # B uploads another picture under the SAME file name: nothing keyed by name may mix them up.
     b.file_uploader(key="conv_upload").set_value(("photo.png", png(120, 90, (30, 30, 200)), "image/png")).run()
@@ -56,36 +58,36 @@ def test_an_upload_stays_in_its_session():
     assert not a.exception
     assert a.radio(key="conv_source").value == MINE
     assert "300 × 200" in size_shown(a)
-    assert a.session_state["conv_upload__image"][2].shape == (200, 300, 3)
-    assert b.session_state["conv_upload__image"][2].shape == (90, 120, 3)
-    assert a.session_state["conv_upload__image"][0] != b.session_state["conv_upload__image"][0]
+    kept_a, kept_b = convolution_state(a.session_state).upload.current, convolution_state(b.session_state).upload.current
+    assert kept_a.image().shape == (200, 300, 3)
+    assert kept_b.image().shape == (90, 120, 3)
+    assert kept_a.file_id != kept_b.file_id
 
 
 def test_a_model_and_a_selection_stay_in_their_session():
     a = train_and_wait(tiny(run(TRAIN), "logreg", epochs=1))
-    assert len(a.session_state["models"]) == 1
+    assert len(models_of(a)) == 1
     assert "Results" in [s.value for s in a.subheader]
 
     b = run(TRAIN)
-    assert "models" not in b.session_state or not b.session_state["models"]
+    assert not models_of(b)
     assert "Results" not in [s.value for s in b.subheader]
-    assert "current_model" not in b.session_state
+    assert session_models.state(b.session_state).current is None
 
     # B trains the identical config: the server shares the run, but each session keeps its own entry.
     b = train_and_wait(tiny(b, "logreg", epochs=1))
-    assert len(b.session_state["models"]) == 1 and len(b.session_state["runs"]) == 1
+    assert len(models_of(b)) == 1 and len(runs_of(b)) == 1
     a.run()
-    assert len(a.session_state["models"]) == 1 and len(a.session_state["runs"]) == 1
-    shared = next(iter(a.session_state["models"].values())).trained
-    assert next(iter(b.session_state["models"].values())).trained.key == shared.key
+    assert len(models_of(a)) == 1 and len(runs_of(a)) == 1
+    shared = next(iter(models_of(a).values())).trained
+    assert next(iter(models_of(b).values())).trained.key == shared.key
 
     # A selects digits on the Representations page; B, on the same model, sees no selection.
-    from dashboard import representations as rv
+    from dashboard import representations_state as rv
 
-    def reps(state: dict) -> AppTest:
+    def reps(owner: session_models.SessionModels) -> AppTest:
         at = AppTest.from_file(REPS, default_timeout=60)
-        for k in ("models", "current_model"):
-            at.session_state[k] = state[k]
+        at.session_state[session_models.KEY] = owner
         at.session_state["rep_method"] = "pca"  # fast; the selection logic is the same as for t-SNE
         at.run()
         for job in rv.REGISTRY.jobs():
@@ -94,10 +96,10 @@ def test_a_model_and_a_selection_stay_in_their_session():
         assert not at.exception, at.exception
         return at
 
-    ra = reps({k: a.session_state[k] for k in ("models", "current_model")})
+    ra = reps(session_models.state(a.session_state))
     ra.multiselect(key="rep_sel_true").set_value(["3"]).run()
     assert "What is in your selection?" in [s.value for s in ra.subheader]
-    rb = reps({k: b.session_state[k] for k in ("models", "current_model")})
+    rb = reps(session_models.state(b.session_state))
     assert rb.multiselect(key="rep_sel_true").value == []
     assert "What is in your selection?" not in [s.value for s in rb.subheader]
     ra.run()

@@ -7,7 +7,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from analysis.datasets import load_dataset, split_dataset
-from dashboard.training import REGISTRY
+from dashboard.session_models import KEY as MODELS_KEY
+from dashboard.session_models import state as models_state
+from dashboard.training_state import REGISTRY
 
 PAGE = "../pages/predict.py"
 
@@ -78,11 +80,10 @@ def test_models_trained_in_this_session_are_used():
 
     at = train_and_wait(tiny(AppTest.from_file("../pages/train.py", default_timeout=60).run(), "logreg", epochs=1))
     predict = AppTest.from_file(PAGE, default_timeout=60)
-    predict.session_state["models"] = at.session_state["models"]
-    predict.session_state["current_model"] = at.session_state["current_model"]
+    predict.session_state[MODELS_KEY] = models_state(at.session_state)  # the session's models
     predict.run()
     assert not predict.exception, predict.exception
-    assert predict.multiselect(key="predict_models").value == list(at.session_state["models"])
+    assert predict.multiselect(key="predict_models").value == list(models_state(at.session_state).models)
     predict.radio(key="predict_source").set_value("test").run()
     reads = [m.value for m in predict.markdown if " reads " in m.value]
     assert len(reads) == 1 and "Logistic regression" in reads[0]

@@ -2,7 +2,8 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import representations as rv
+from dashboard import representations_state as rv
+from dashboard import session_models
 from tests.test_page_train import tiny, train_and_wait
 
 PAGE = "../pages/representations.py"
@@ -11,7 +12,7 @@ PAGE = "../pages/representations.py"
 @pytest.fixture(scope="module")
 def trained_state():
     at = train_and_wait(tiny(AppTest.from_file("../pages/train.py", default_timeout=60).run(), "mlp", epochs=2))
-    return {"models": at.session_state["models"], "current_model": at.session_state["current_model"]}
+    return {session_models.KEY: session_models.state(at.session_state)}
 
 
 def page_with(state, method="tsne", n=None) -> AppTest:

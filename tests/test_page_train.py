@@ -3,9 +3,25 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.training import REGISTRY
+from dashboard import session_models
+from dashboard.training_state import REGISTRY, training_state
 
 PAGE = "../pages/train.py"
+
+
+def models_of(at: AppTest) -> dict:
+    """This session's models (the one owner: dashboard.session_models)."""
+    return session_models.state(at.session_state).models
+
+
+def runs_of(at: AppTest) -> list:
+    return session_models.state(at.session_state).runs
+
+
+def watched_key(at: AppTest) -> str | None:
+    """The key of the training job this session watches (None when it watches none)."""
+    job = training_state(at.session_state).job
+    return None if job is None else job.key
 
 
 def run_page() -> AppTest:
@@ -17,8 +33,8 @@ def run_page() -> AppTest:
 def train_and_wait(at: AppTest) -> AppTest:
     at.button(key="train_start").click().run()
     assert not at.exception, at.exception
-    if "train_job" in at.session_state:  # else it joined a finished run and already collected it
-        assert REGISTRY.get(at.session_state["train_job"][0]).wait(120)
+    if watched_key(at) is not None:  # else it joined a finished run and already collected it
+        assert REGISTRY.get(watched_key(at)).wait(120)
         at.run()
     assert not at.exception, at.exception
     return at
@@ -44,30 +60,29 @@ def test_trains_each_model_and_shows_results(kind):
     at = train_and_wait(tiny(run_page(), kind, epochs=2))
     metrics = {m.label: m.value for m in at.metric}
     assert float(metrics["Test accuracy"].rstrip("%")) > 25  # well above chance (10%) after 2 epochs
-    assert len(at.session_state["runs"]) == 1
-    assert at.session_state["runs"][0]["epochs run"] == 2
+    assert len(runs_of(at)) == 1
+    assert runs_of(at)[0]["epochs run"] == 2
     assert any("Cross-entropy loss" in m.value for m in at.markdown)
     assert not at.error
 
 
 def test_identical_request_is_reused_not_retrained():
     first = train_and_wait(tiny(run_page(), "logreg", epochs=3))
-    key = first.session_state["train_job"] if "train_job" in first.session_state else None
-    assert key is None  # collected
+    assert watched_key(first) is None  # collected
     second = tiny(run_page(), "logreg", epochs=3)
     second.button(key="train_start").click().run()
-    job = REGISTRY.get(second.session_state["train_job"][0]) if "train_job" in second.session_state else None
+    job = REGISTRY.get(watched_key(second)) if watched_key(second) is not None else None
     assert job is None or job.status == "done"  # joined the finished run at once
     second.run()
-    a = first.session_state["models"]
-    b = second.session_state["models"]
+    a = models_of(first)
+    b = models_of(second)
     assert next(iter(a.values())).trained is next(iter(b.values())).trained  # the same shared object
 
 
 def test_stop_keeps_the_last_epoch():
     at = tiny(run_page(), "cnn", epochs=50, data="mnist5k")
     at.button(key="train_start").click().run()
-    key = at.session_state["train_job"][0]
+    key = watched_key(at)
     job = REGISTRY.get(key)
     import time
 
@@ -77,8 +92,8 @@ def test_stop_keeps_the_last_epoch():
     at.run()
     at.button(key="train_stop").click().run()
     assert not at.exception, at.exception
-    assert "train_job" not in at.session_state
-    (name, sm), = at.session_state["models"].items()
+    assert watched_key(at) is None
+    (name, sm), = models_of(at).items()
     assert "stopped at epoch" in name and sm.trained.history.stopped
     assert job.wait(60) and job.status == "cancelled"  # no one else watched it
     assert REGISTRY.get(key) is None or REGISTRY.get(key).status == "cancelled"
@@ -99,13 +114,13 @@ def test_weights_download_and_upload_round_trip():
     from analysis.train import save_weights
 
     at = train_and_wait(tiny(run_page(), "logreg", epochs=1))
-    sm = next(iter(at.session_state["models"].values()))
+    sm = next(iter(models_of(at).values()))
     data = save_weights(sm.trained)
     fresh = run_page()
     fresh.file_uploader(key="weights_upload").set_value(("m.safetensors", data, "application/octet-stream")).run()
     assert not fresh.exception, fresh.exception
     assert any("Restored" in s.value for s in fresh.success)
-    (loaded,) = fresh.session_state["models"].values()
+    (loaded,) = models_of(fresh).values()
     x = np.random.default_rng(0).random((5, 8, 8)).astype(np.float32)
     from analysis.train import predict_proba
 
@@ -124,7 +139,7 @@ def test_link_opens_the_chosen_model_and_epochs():
 
 def test_models_prepared_in_netlens_models_dir_are_ready(tmp_path, monkeypatch):
     from analysis.train import main
-    from dashboard import training
+    from dashboard import training_state as training
 
     assert main(["--dataset", "digits", "--model", "logreg", "--epochs", "2", "--seed", "5", "--save", str(tmp_path)]) == 0
     (tmp_path / "junk.safetensors").write_bytes(b"\x80\x04 not a model")  # skipped, not fatal
@@ -137,8 +152,8 @@ def test_models_prepared_in_netlens_models_dir_are_ready(tmp_path, monkeypatch):
         at.number_input(key="train_seed").set_value(5).run()
         at.button(key="train_start").click().run()
         assert not at.exception, at.exception
-        assert "train_job" not in at.session_state  # no training ran: the prepared model was used
-        (name,) = at.session_state["models"]
+        assert watched_key(at) is None  # no training ran: the prepared model was used
+        (name,) = models_of(at)
         assert name.endswith("(prepared)")
     finally:
         training.prepared_models.clear()

@@ -1,5 +1,7 @@
-"""Training on the server (the Streamlit side): datasets cached per process, jobs in the
-server-wide registry, and this session's trained models for every page to use."""
+"""Training's state (the Streamlit side): the session object (`TrainingState`: the watched
+job, the uploads, the chosen confusion cell), datasets cached per process, jobs in the
+server-wide registry (the job's function is built in `_run`), the server's default models.
+The trained models themselves belong to `session_models`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,11 +9,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from analysis import jobs
+from analysis import datasets, jobs
 from analysis.datasets import Dataset, load_dataset, split_dataset
 from analysis.models import ModelConfig, build_model
 from analysis.train import TrainConfig, TrainedModel, fit, from_snapshot, job_key, predict_proba
+from dashboard import session, session_models
 from dashboard.runtime import session_id
+from dashboard.uploads import UploadSlot
 
 KIND_NAMES = {"logreg": "Logistic regression", "mlp": "Multilayer perceptron", "cnn": "Convnet"}
 
@@ -31,14 +35,43 @@ def dataset(name: str) -> Dataset:
     return load_dataset(name)
 
 
+KEY = "training"
+WIDGETS = ("train_", "mlp_", "cnn_", "cm_", "digit_", "fmap_", "weights_")  # its widgets' keys
+
+
+@dataclass(frozen=True)
+class WatchedJob:
+    """The training run this session watches, with what it needs to keep a stopped model."""
+    key: str
+    ds: Dataset
+    mc: ModelConfig
+    tc: TrainConfig
+
+
 @dataclass
-class SessionModel:
-    """A model this session trained or loaded, with what its pages need."""
-    name: str
-    trained: TrainedModel
-    dataset: Dataset | None  # None when loaded from a file whose data this server does not have
-    test_probs: np.ndarray | None = None  # Pr(class) for the test digits
-    notes: list[str] = field(default_factory=list)
+class TrainingState:
+    job: WatchedJob | None = None
+    notice: str | None = None  # said once on the next run
+    zip: UploadSlot = field(default_factory=UploadSlot)  # "your own images"; value: the Dataset
+    weights: UploadSlot = field(default_factory=UploadSlot)  # "restore a model"
+    cm_seen: dict | None = None  # the confusion-matrix click already applied
+
+
+def training_state(session_state=None) -> TrainingState:
+    return session.get(KEY, TrainingState, session_state)
+
+
+def _detach(s: TrainingState) -> None:
+    if s.job is not None:
+        REGISTRY.detach(s.job.key, session_id())
+        s.job = None
+
+
+def reset() -> None:
+    """Start over on Training: stop watching the run (unwatched runs are cancelled), forget the
+    settings, uploads and this session's models (the other pages fall back to what is left)."""
+    session.reset(KEY, WIDGETS, _detach)
+    session_models.reset()
 
 
 def describe(mc: ModelConfig, tc: TrainConfig, ds_name: str) -> str:
@@ -50,33 +83,10 @@ def describe(mc: ModelConfig, tc: TrainConfig, ds_name: str) -> str:
     return f"{what} · {ds_name} · {tc.epochs} epoch{'s' if tc.epochs != 1 else ''} · seed {tc.seed}"
 
 
-def models() -> dict[str, SessionModel]:
-    return st.session_state.setdefault("models", {})
-
-
-def add_model(trained: TrainedModel, ds: Dataset | None, suffix: str = "") -> SessionModel:
-    """Keep a model in this session (and its run in the runs table); make it the current one."""
+def add_model(trained: TrainedModel, ds: Dataset | None, suffix: str = "") -> session_models.SessionModel:
+    """Keep a model in this session's models, named by its settings."""
     name = describe(trained.model_config, trained.train_config, trained.dataset_name) + suffix
-    base, n = name, 2
-    while name in models():
-        name, n = f"{base} ({n})", n + 1
-    probs = None
-    if ds is not None and trained.split is not None:
-        probs = predict_proba(trained.model, ds.images[trained.split.test])
-    sm = SessionModel(name, trained, ds, probs)
-    models()[name] = sm
-    st.session_state["current_model"] = name
-    st.session_state.setdefault("runs", []).append({
-        "model": name, "validation accuracy": trained.val_accuracy, "test accuracy": trained.test_accuracy,
-        "parameters": trained.parameters, "epochs run": len(trained.history.rows),
-        "seconds": round(trained.seconds, 1), "device": trained.device,
-        "optimizer": trained.train_config.optimizer, "lr": trained.train_config.lr,
-        "batch size": trained.train_config.batch_size})
-    return sm
-
-
-def current() -> SessionModel | None:
-    return models().get(st.session_state.get("current_model"))
+    return session_models.add(trained, ds, name)
 
 
 def _run(job: jobs.Job, ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> TrainedModel:
@@ -102,44 +112,46 @@ def start(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
         add_model(with_split(prepared_models()[key], ds), ds, suffix=" (prepared)")
         return
     REGISTRY.submit(key, describe(mc, tc, ds.name), lambda job: _run(job, ds, mc, tc), session_id())
-    st.session_state["train_job"] = (key, ds, mc, tc)
+    training_state().job = WatchedJob(key, ds, mc, tc)
 
 
 def stop() -> None:
     """Stop watching; keep the model as it was at the last finished epoch (for this session only)."""
-    key, ds, mc, tc = st.session_state.pop("train_job")
-    job = REGISTRY.get(key)
-    REGISTRY.detach(key, session_id())
+    s = training_state()
+    w = s.job
+    if w is None:
+        return
+    job = REGISTRY.get(w.key)
+    _detach(s)
     latest = job.latest if job is not None else None
     if latest and latest["state"] is not None:
-        trained = from_snapshot(ds, mc, tc, latest["split"], latest["state"], latest["rows"])
-        add_model(trained, ds, suffix=f" (stopped at epoch {len(latest['rows'])})")
+        trained = from_snapshot(w.ds, w.mc, w.tc, latest["split"], latest["state"], latest["rows"])
+        add_model(trained, w.ds, suffix=f" (stopped at epoch {len(latest['rows'])})")
     else:
-        st.session_state["train_notice"] = "Stopped before the first epoch finished: no model to keep."
+        s.notice = "Stopped before the first epoch finished: no model to keep."
 
 
 def watched() -> jobs.Job | None:
-    entry = st.session_state.get("train_job")
-    return REGISTRY.get(entry[0]) if entry else None
+    w = training_state().job
+    return REGISTRY.get(w.key) if w else None
 
 
 def collect() -> str | None:
     """If the watched job has finished, keep its model (or its error). Returns an error message."""
-    entry = st.session_state.get("train_job")
-    job = watched()
-    if entry is None or (job is not None and not job.is_finished):
+    s = training_state()
+    w, job = s.job, watched()
+    if w is None or (job is not None and not job.is_finished):
         return None
-    del st.session_state["train_job"]
-    REGISTRY.detach(entry[0], session_id())  # collected: this session no longer watches it
+    _detach(s)  # collected: this session no longer watches it
     if job is None:
         return "The server dropped this training run (it was restarted or too busy). Please train again."
     if job.status == "done":
-        add_model(job.result, entry[1])
+        add_model(job.result, w.ds)
         return None
     return job.error or "The training was cancelled."
 
 
-KNOWN_DATASETS = ("mnist5k", "digits", "mnist")
+KNOWN_DATASETS = tuple(datasets.DATASETS)
 
 
 def with_split(trained: TrainedModel, ds: Dataset | None) -> TrainedModel:

@@ -1,0 +1,115 @@
+"""The one upload helper, used by every uploader and the camera.
+
+A file is handled once when it arrives: `accept(data, name)` checks it and returns
+(a display-size preview or None, a small value the feature keeps, e.g. a Dataset). The
+feature's state object keeps it in an `UploadSlot`: the original bytes, the preview and that
+value; a full-resolution picture is decoded only when a computation asks (`Upload.image()`).
+A bad file keeps the previous good one and says why. The kept file is shown from the slot
+(thumbnail, name, Remove), so it survives page switches although the uploader widget does not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import streamlit as st
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
+PRIVACY = "Your upload stays in this server's memory for your session only and is sent nowhere else."
+PREVIEW_SIDE = 1400  # longest side of the display copy
+THUMB_WIDTH = 96
+
+Accept = Callable[[bytes, str], "tuple[bytes | None, Any]"]
+
+
+@dataclass
+class Upload:
+    name: str
+    file_id: str
+    data: bytes  # the original bytes, as uploaded
+    preview: bytes | None = None  # a display-size copy (JPEG or PNG), for pictures
+    value: Any = None  # what the feature made of it (small); never the full-resolution picture
+
+    def image(self) -> np.ndarray:
+        """The full-resolution RGB picture (uint8, read-only), decoded now (memoised per server by content)."""
+        return decoded(self.data)
+
+
+@dataclass
+class UploadSlot:
+    current: Upload | None = None  # the good file in use
+    seen_id: str | None = None  # the widget's last file: each file is handled once
+    error: str | None = None  # why the widget's last file was refused
+    showing: bool = False  # the widget holds a file in this run
+
+
+@st.cache_resource(show_spinner=False, max_entries=4, ttl=600)
+def decoded(data: bytes) -> np.ndarray:
+    from analysis.images import decode_image
+
+    image = np.asarray(decode_image(data))
+    image.setflags(write=False)
+    return image
+
+
+def picture(data: bytes, name: str) -> tuple[bytes, None]:
+    """`accept` for pictures: decode once to check, keep only a display-size copy."""
+    from analysis import images
+    from analysis.images import decode_image
+
+    image = np.asarray(decode_image(data))  # raises ValueError with a clear message
+    small = images.shrink(image, PREVIEW_SIDE)
+    return images.encode(small, "png" if max(small.shape[:2]) < 300 else "jpeg"), None
+
+
+def take(slot: UploadSlot, file, accept: Accept, what: str) -> Upload | None:
+    """Handle the widget's file (once per file), show a refusal, return the file in use."""
+    slot.showing = file is not None
+    if file is not None and file.file_id != slot.seen_id:
+        slot.seen_id = file.file_id
+        data = file.getvalue()
+        try:
+            preview, value = accept(data, file.name)
+            slot.current, slot.error = Upload(file.name, file.file_id, data, preview, value), None
+        except ValueError as e:
+            slot.error = f"Could not use “{file.name}”: {e}"
+    if file is not None and slot.error and slot.seen_id == file.file_id:
+        kept = f" The previous {what} is still in use." if slot.current is not None else ""
+        st.error(slot.error + kept, icon=":material/error:")
+    return slot.current
+
+
+def _remove(slot: UploadSlot) -> None:
+    slot.current = None
+
+
+def shown(slot: UploadSlot, key: str, what: str) -> None:
+    """The kept file: a thumbnail (pictures), its name and a Remove button."""
+    if slot.current is None:
+        return
+    a, b = st.columns([1, 2], vertical_alignment="center")
+    if slot.current.preview is not None:
+        a.image(slot.current.preview, width=THUMB_WIDTH)
+    b.caption(f"In use: {slot.current.name}")
+    b.button("Remove", key=f"{key}_remove", on_click=_remove, args=(slot,), icon=":material/close:",
+             help=f"Forget this {what}.")
+
+
+def upload_ui(slot: UploadSlot, label: str, key: str, types: list[str] | None = None, accept: Accept = picture,
+              what: str = "picture", help: str | None = None, show: bool = True) -> Upload | None:
+    """A file uploader backed by `slot`. Returns the file in use (or None)."""
+    file = st.file_uploader(label, type=types or IMAGE_TYPES, key=key, help=help or PRIVACY)
+    current = take(slot, file, accept, what)
+    if show:
+        shown(slot, key, what)
+    return current
+
+
+def camera_ui(slot: UploadSlot, label: str, key: str, help: str | None = None) -> Upload | None:
+    """The camera, backed by `slot` like an upload (the last good shot is kept and shown)."""
+    shot = st.camera_input(label, key=key, help=help or PRIVACY)
+    current = take(slot, shot, picture, "camera picture")
+    if shot is None:  # the widget shows the live shot itself; after a page switch, the slot does
+        shown(slot, key, "camera picture")
+    return current

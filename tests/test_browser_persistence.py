@@ -1,0 +1,121 @@
+"""Real browser: set non-default choices, an upload and a selection on every page, tour the
+other pages through the sidebar, come back: everything is still set (issue 10)."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from analysis.datasets import load_dataset
+from tests.test_browser_convolution import choose, idle, photo, shot, upload
+from tests.test_browser_representations import lasso
+from tests.test_page_predict import paper_photo
+
+pytestmark = pytest.mark.browser
+
+
+URLS = {"Convolution": "convolution", "Training": "train", "Representations": "representations",
+        "Predict": "predict", "Glossary": "glossary"}
+
+
+def visit(page, title):
+    """Open a page through the sidebar's navigation, as a user would."""
+    idle(page)
+    links = page.locator('[data-testid="stSidebarNav"] a')
+    link = links.filter(has_text="Home") if title == "Home" else links.and_(page.locator(f'a[href$="/{URLS[title]}"]'))
+    link.first.click()
+    heading = "NetLens: see how neural nets work" if title == "Home" else title
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=120_000)
+    idle(page, 180_000)
+
+
+def selected_count(page) -> str:
+    page.get_by_text("digits selected").first.wait_for(timeout=60_000)
+    return page.get_by_text("digits selected").first.inner_text()
+
+
+def test_every_page_keeps_its_settings_through_a_tour(page, tmp_path):
+    ds = load_dataset("mnist5k")
+    digit = tmp_path / "three.png"
+    Image.fromarray(paper_photo(ds.images[np.flatnonzero(ds.labels == 3)[5]])).save(digit)
+
+    page.goto(f"{page.base_url}/convolution")
+    page.get_by_text("After: Box blur (3×3)").wait_for(timeout=60_000)
+    upload(page, photo(tmp_path / "street.jpg", 320, 240))
+    page.get_by_text("Before: Your picture: street.jpg").wait_for(timeout=60_000)
+    choose(page, "Kernel", "Sobel x")
+    page.get_by_text("After: Sobel x").wait_for()
+
+    visit(page, "Training")
+    page.get_by_text("Convnet", exact=True).click()
+    idle(page)
+    assert page.get_by_role("radio", name="Convnet").is_checked()
+
+    visit(page, "Predict")
+    page.get_by_text("Where the digit comes from").wait_for(timeout=240_000)  # the default models are trained
+    page.get_by_text("Upload a photo", exact=True).click()
+    upload(page, digit)
+    page.get_by_text("How the picture becomes the model's input").wait_for(timeout=60_000)
+
+    visit(page, "Representations")
+    page.get_by_text("PCA", exact=True).click()
+    page.get_by_text("How well each map keeps the digits apart").wait_for(timeout=180_000)
+    idle(page)
+    choose(page, "Select by true label", "3")
+    page.get_by_text("What is in your selection?").wait_for(timeout=60_000)
+    idle(page)
+    only_threes = selected_count(page)
+    lasso(page, 0.3)
+    for _ in range(120):  # the lasso's rerun adds the digits drawn around
+        page.wait_for_timeout(500)
+        if selected_count(page) != only_threes:
+            break
+    idle(page)
+    count = selected_count(page)
+    assert count != only_threes
+    shot(page, "persistence-representations-before")
+
+    for title in ("Glossary", "Home", "Convolution"):
+        visit(page, title)
+    page.get_by_text("After: Sobel x").wait_for(timeout=60_000)
+    page.get_by_text("Before: Your picture: street.jpg").wait_for()
+    page.get_by_text("In use: street.jpg").wait_for()
+
+    visit(page, "Training")
+    assert page.get_by_role("radio", name="Convnet").is_checked()
+
+    visit(page, "Predict")
+    assert page.get_by_role("radio", name="Upload a photo").is_checked()
+    page.get_by_text("In use: three.png").wait_for()
+    page.get_by_text("How the picture becomes the model's input").wait_for(timeout=60_000)
+
+    visit(page, "Representations")
+    assert page.get_by_role("radio", name="PCA").is_checked()
+    page.get_by_text("How well each map keeps the digits apart").wait_for(timeout=180_000)
+    labels = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Select by true label")
+    assert labels.get_by_text("3", exact=True).count() == 1  # the selection by label is still there
+    assert selected_count(page) == count  # and the lasso selection too
+    page.get_by_text("What is in your selection?").wait_for()
+    shot(page, "persistence-representations-after")
+
+
+def test_a_drawing_is_still_there_after_a_visit_elsewhere(page):
+    page.goto(f"{page.base_url}/predict")
+    page.get_by_text("Where the digit comes from").wait_for(timeout=240_000)
+    page.wait_for_timeout(1000)
+    canvas = (page.frame_locator("iframe").first.locator("canvas").last if page.locator("iframe").count()
+              else page.locator("canvas").last)  # as in test_browser_predict
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 140, box["y"] + 40)
+    page.mouse.down()
+    for i in range(25):
+        page.mouse.move(box["x"] + 140, box["y"] + 40 + i * 8)
+    page.mouse.up()
+    page.get_by_text("What each model says").wait_for(timeout=30_000)
+    before = sorted(t.inner_text() for t in page.get_by_text(" reads ").all())
+    visit(page, "Glossary")
+    visit(page, "Predict")
+    page.get_by_text("What each model says").wait_for(timeout=30_000)
+    page.wait_for_timeout(2000)  # the canvas reports what it was opened with: the same drawing
+    idle(page)
+    assert sorted(t.inner_text() for t in page.get_by_text(" reads ").all()) == before
+    shot(page, "persistence-drawing")
