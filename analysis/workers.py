@@ -39,12 +39,10 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable, Mapping
 
 __all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task"]
-
 log = logging.getLogger(__name__)
-
 # The allow-list: task name -> "module:function". Only these can run in a worker.
 DEFAULT_TASKS = {"train": "analysis.tasks:train", "project": "analysis.tasks:project", "count": "analysis.tasks:count"}
-_UNSET = object()
+_UNSET, IN_WORKER_ENV = object(), "NETLENS_IN_WORKER"  # IN_WORKER_ENV: "1" in every worker process
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -181,7 +179,8 @@ class _Worker:
     def __init__(self, threads: int, tasks: dict[str, str]):
         ours, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_ROOT, os.environ.get("PYTHONPATH"))))}
-        env.update({var: str(threads) for var in _THREAD_VARS})  # before the child's libraries start threads
+        # before the child's libraries start threads; IN_WORKER_ENV: the training loop leaves the count alone
+        env.update({**{var: str(threads) for var in _THREAD_VARS}, IN_WORKER_ENV: "1"})
         try:
             self.proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(theirs.fileno())],
                                          pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)

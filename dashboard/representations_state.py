@@ -1,6 +1,7 @@
 """Representations' state: the session object (`RepresentationsState`: watched map jobs, the
 memoised features, the maps' lasso selection), the features per layer, and the map jobs in the
-server-wide registry (the job's function is built in `_project`). Identical requests share a job."""
+server-wide registry (each map runs as the `project` task in a worker process, dashboard.server).
+Identical requests share a job."""
 from __future__ import annotations
 
 import hashlib
@@ -8,14 +9,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis import embedding, jobs
+from analysis import embedding, jobs, tasks
 from analysis.models import representations
-from dashboard import session
+from dashboard import server, session
 from dashboard.runtime import session_id
 from dashboard.session_models import SessionModel
 
 REGISTRY = jobs.shared_registry("tsne", max_workers=1, max_entries=64, max_age_s=6 * 3600)
-METRIC_SAMPLE = 2_000  # trustworthiness and k-NN accuracy on at most this many points (O(n²) memory)
+METRIC_SAMPLE = tasks.METRIC_SAMPLE
 KEY = "representations"
 WIDGETS = ("rep_",)  # its widgets' keys
 
@@ -89,33 +90,16 @@ def features(sm: SessionModel, idx: np.ndarray) -> dict[str, np.ndarray]:
     return memo[key]
 
 
-def _separation(x: np.ndarray, coords: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    sub = embedding.stratified_sample(labels, METRIC_SAMPLE, random_state=0)
-    x, coords, labels = x[sub], coords[sub], labels[sub]
-    return {"trustworthiness (k=10)": embedding.trustworthiness(x, coords, k=10),
-            "k-NN accuracy, original (k=5)": embedding.knn_accuracy(x, labels, k=5),
-            "k-NN accuracy, map (k=5)": embedding.knn_accuracy(coords, labels, k=5)}
-
-
-def _project(job: jobs.Job, x: np.ndarray, labels: np.ndarray, spec: MapSpec) -> dict:
-    if spec.method == "pca":
-        coords, ratio = embedding.pca(x, 2)
-        return {"coords": coords, "explained": ratio, "metrics": _separation(x, coords, labels)}
-
-    def progress(iteration: int, current: np.ndarray) -> bool:
-        job.report(iteration / spec.n_iter, f"iteration {iteration} of {spec.n_iter}", current)
-        return not job.should_stop()
-
-    coords = embedding.tsne(x, spec.perplexity, spec.n_iter, spec.seed, on_progress=progress)
-    return {"coords": coords, "explained": None, "metrics": _separation(x, coords, labels)}
-
-
 def submit(sm: SessionModel, idx: np.ndarray, spec: MapSpec) -> jobs.Job:
     """Start (or join) the projection of one panel. Identical requests share the result."""
     x = features(sm, idx)[spec.rep]
     labels = sm.dataset.labels[idx]
     key = hashlib.sha256(repr((model_key(sm), idx.tobytes(), spec)).encode()).hexdigest()[:20]
-    return REGISTRY.submit(key, spec.title, lambda job: _project(job, x, labels, spec), session_id())
+    kwargs = {"features": x, "labels": labels, "method": spec.method, "perplexity": spec.perplexity,
+              "n_iter": spec.n_iter, "seed": spec.seed}
+    fn = server.job("project", kwargs, nbytes=tasks.map_estimate(len(x), int(np.prod(x.shape[1:])), spec.method, spec.perplexity),
+                    label=f"map: {spec.title}", holder=session_id(), hint="try fewer points")
+    return REGISTRY.submit(key, spec.title, fn, session_id())  # a map job: in a worker process (analysis.tasks.project)
 
 
 def watch_only(current: list[jobs.Job]) -> None:

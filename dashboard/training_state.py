@@ -1,6 +1,6 @@
 """Training's state (the Streamlit side): the session object (`TrainingState`: the watched
 job, the uploads, the chosen confusion cell), datasets cached per process, jobs in the
-server-wide registry (the job's function is built in `_run`), the server's default models.
+server-wide registry (the job's function is built in `_job`: a worker process), the server's default models.
 The trained models themselves belong to `session_models`."""
 from __future__ import annotations
 
@@ -9,24 +9,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from analysis import datasets, jobs
+from analysis import datasets, jobs, tasks
 from analysis.datasets import Dataset, load_dataset, split_dataset
-from analysis.models import ModelConfig, build_model
-from analysis.train import TrainConfig, TrainedModel, fit, from_snapshot, job_key, predict_proba
-from dashboard import session, session_models
+from analysis.models import ModelConfig
+from analysis.train import TrainConfig, TrainedModel, from_snapshot, job_key, predict_proba
+from dashboard import server, session, session_models
 from dashboard.runtime import session_id
 from dashboard.uploads import UploadSlot
 
 KIND_NAMES = {"logreg": "Logistic regression", "mlp": "Multilayer perceptron", "cnn": "Convnet"}
 
 
-def _workers() -> int:
-    import torch
-
-    return 1 if torch.cuda.is_available() else 2  # two CPU jobs share the cores; one GPU worker
-
-
-REGISTRY = jobs.shared_registry("train", max_workers=_workers(), max_entries=32, max_age_s=6 * 3600)
+# Job threads wait on dashboard.server's worker processes (or run the job there when NETLENS_WORKERS=0).
+REGISTRY = jobs.shared_registry("train", max_workers=max(1, server.WORKERS), max_entries=32, max_age_s=6 * 3600)
 
 
 @st.cache_resource(show_spinner="Loading the digits…", max_entries=4)
@@ -89,20 +84,17 @@ def add_model(trained: TrainedModel, ds: Dataset | None, suffix: str = "") -> se
     return session_models.add(trained, ds, name)
 
 
-def _run(job: jobs.Job, ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> TrainedModel:
-    """Runs in a worker thread: train, publishing the curves and a snapshot every epoch."""
-    split = split_dataset(ds, seed=tc.seed)
-    model = build_model(mc, ds.image_shape, ds.n_classes, seed=tc.seed)
-    rows: list[dict] = []
+def _job(ds: Dataset, mc: ModelConfig, tc: TrainConfig):
+    """The job's function: train in a worker process (dashboard.server), after reserving its
+    memory; it publishes the curves and a snapshot every epoch (analysis.tasks.train)."""
+    builtin = ds.name in KNOWN_DATASETS and not ds.fingerprint  # the worker loads it by name, once
+    holder = session_id()
 
-    def on_epoch(epoch: int, row: dict) -> bool:
-        rows.append(row)
-        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        job.report(epoch / tc.epochs, f"epoch {epoch} of {tc.epochs}", {"rows": list(rows), "state": state, "split": split})
-        return not job.should_stop()
-
-    job.report(0.0, f"epoch 0 of {tc.epochs}", {"rows": [], "state": None, "split": split})
-    return fit(ds, mc, tc, on_epoch=on_epoch, split=split, model=model)
+    def fn(job: jobs.Job) -> TrainedModel:  # built when the job starts, not on every join
+        return server.job("train", {"dataset": ds.name if builtin else ds, "model_config": mc, "train_config": tc},
+                          nbytes=tasks.training_estimate(ds, mc, tc), label=f"training {describe(mc, tc, ds.name)}",
+                          holder=holder, hint="try a smaller model or fewer images")(job)
+    return fn
 
 
 def start(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
@@ -111,7 +103,7 @@ def start(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
     if key in prepared_models():  # trained ahead by the teacher: ready at once
         add_model(with_split(prepared_models()[key], ds), ds, suffix=" (prepared)")
         return
-    REGISTRY.submit(key, describe(mc, tc, ds.name), lambda job: _run(job, ds, mc, tc), session_id())
+    REGISTRY.submit(key, describe(mc, tc, ds.name), _job(ds, mc, tc), session_id())
     training_state().job = WatchedJob(key, ds, mc, tc)
 
 
@@ -207,7 +199,7 @@ def default_models() -> tuple[dict[str, TrainedModel], list[jobs.Job]]:
             ready[KIND_NAMES[kind]] = prepared_models()[key]
             continue
         try:
-            job = REGISTRY.submit(key, describe(mc, tc, ds.name), lambda job, mc=mc: _run(job, ds, mc, tc), session_id())
+            job = REGISTRY.submit(key, describe(mc, tc, ds.name), _job(ds, mc, tc), session_id())
         except jobs.RegistryFull as e:
             st.error(str(e))
             st.stop()

@@ -52,6 +52,11 @@ def check_dataset_size(dataset: Dataset) -> None:
                          f"{len(dataset.labels):,}. Use fewer images.")
 
 
+def in_worker_process() -> bool:
+    """True in a worker process of analysis.workers: its thread count was set once, at its start."""
+    return os.environ.get("NETLENS_IN_WORKER") == "1"
+
+
 def cpu_threads_per_job() -> int:
     """CPU threads for one training job: half the cores, as the page runs at most two jobs at once."""
     return max(1, (os.cpu_count() or 1) // 2)

@@ -19,7 +19,8 @@ from torch import nn
 
 from analysis.datasets import Dataset, Split, split_dataset
 from analysis.models import Dropout, ModelConfig, as_batch, build_model, check_config, count_parameters
-from analysis.train.config import (TrainConfig, check_dataset_size, check_train_config, cpu_threads_per_job, job_key,
+from analysis.train.config import (TrainConfig, check_dataset_size, check_train_config, cpu_threads_per_job,
+                                   in_worker_process, job_key,
                                    pick_device)
 
 
@@ -158,7 +159,7 @@ def train(model: nn.Module, dataset: Dataset, split: Split, config: TrainConfig 
     if len(split.train) == 0:
         raise ValueError("Expected some training images; the split's training part is empty.")
     device, _ = pick_device(config.device)
-    if device.type == "cpu":
+    if device.type == "cpu" and not in_worker_process():  # a worker's thread count is set at its start
         torch.set_num_threads(cpu_threads_per_job())
     gen = torch.Generator().manual_seed(int(config.seed))  # private: other jobs cannot disturb it
     X, y = _to_tensors(dataset, split.train, device)

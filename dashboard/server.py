@@ -1,0 +1,120 @@
+"""The server's process-wide machinery, created once per process (an imported module, never a
+page script): the job executor (worker processes) and the memory budget.
+
+- ``EXECUTOR``: `analysis.workers.ProcessExecutor` running the allow-listed tasks (training,
+  maps) in worker processes, so long CPU work never competes with the web server for its GIL.
+  ``NETLENS_WORKERS``: how many worker processes (default 2 on a CPU-only host, 1 on a GPU
+  host); ``0`` runs jobs in threads of the server process instead (`tasks.InlineExecutor`).
+- ``MEMORY``: `analysis.budget.MemoryBudget` (``NETLENS_MEMORY_MB``, default the container's
+  limit or the machine's memory minus a margin): heavy work reserves its bytes before it starts.
+- ``job(task, kwargs, nbytes, label)``: the ``fn(job)`` to submit to a JobRegistry.
+- ``warm_up()``: once per process, train the default models then the default maps in the
+  background (started from dashboard/app.py at the first script run).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from analysis import budget, tasks, workers
+
+log = logging.getLogger(__name__)
+WORKERS_ENV = "NETLENS_WORKERS"
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def worker_count(env=None, gpu: bool | None = None) -> int:
+    """Worker processes: ``NETLENS_WORKERS`` when set (0: run jobs in threads), else 1 with a
+    GPU (GPU jobs run in turn) and 2 without (two CPU jobs share the cores)."""
+    env = os.environ if env is None else env
+    raw = str(env.get(WORKERS_ENV, "")).strip()
+    if raw:
+        try:
+            n = int(raw)
+        except ValueError:
+            n = -1
+        if n < 0:
+            raise ValueError(f"{WORKERS_ENV} must be a whole number of worker processes (0 runs jobs in the "
+                             f"server's own threads); got {raw!r}. Fix it or unset it.")
+        return n
+    return 1 if (_has_gpu() if gpu is None else gpu) else 2
+
+
+def make_executor(n: int):
+    """A ProcessExecutor with ``n`` workers sharing the cores, or the in-thread executor for 0."""
+    if n == 0:
+        return tasks.InlineExecutor()
+    threads = max(1, (os.cpu_count() or 1) // n)
+    return workers.ProcessExecutor(max_workers=n, threads_per_worker=threads)
+
+
+WORKERS = worker_count()
+EXECUTOR = make_executor(WORKERS)
+MEMORY = budget.MemoryBudget()
+
+
+def job(task: str, kwargs: dict, *, nbytes: int, label: str, holder: str = "server",
+        hint: str = "try fewer points or a smaller model"):
+    """``fn(job)`` for ``JobRegistry.submit``: reserve ``nbytes`` of MEMORY (waiting in line,
+    its place shown as the job's message), then run ``task`` on EXECUTOR."""
+    return tasks.as_job(EXECUTOR, task, kwargs, memory=MEMORY, nbytes=nbytes, holder=holder, label=label, hint=hint)
+
+
+def worker_stats() -> dict:
+    """For /admin: the worker processes (pid, task, jobs run) or the thread back end."""
+    if isinstance(EXECUTOR, workers.ProcessExecutor):
+        return EXECUTOR.stats()
+    return {"max_workers": 0, "threads_per_worker": None, "workers": [], "waiting": 0, "started_total": 0}
+
+
+def worker_pids() -> list[int]:
+    return EXECUTOR.pids() if isinstance(EXECUTOR, workers.ProcessExecutor) else []
+
+
+# ---------------------------------------------------------------- warm from the start
+
+_warm = {"started": False, "state": "not started", "error": None}
+_warm_lock = threading.Lock()
+
+
+def warm_state() -> dict:
+    """Where the warm-up is: 'not started', 'models', 'maps', 'ready' or 'failed' (with the error)."""
+    with _warm_lock:
+        return dict(_warm)
+
+
+def _set(**kw) -> None:
+    with _warm_lock:
+        _warm.update(kw)
+
+
+def warm_up(models, maps) -> bool:
+    """Once per process: in a background thread, ``models()`` (submit the default trainings and
+    wait for them; returns the trained models) then ``maps(models)`` (the default maps).
+    Returns True when this call started it. NETLENS_WARM=0 turns it off."""
+    if os.environ.get("NETLENS_WARM", "1").strip() == "0":
+        return False
+    with _warm_lock:
+        if _warm["started"]:
+            return False
+        _warm["started"] = True
+
+    def run() -> None:
+        try:
+            _set(state="models")
+            trained = models()
+            _set(state="maps")
+            maps(trained)
+            _set(state="ready")
+        except Exception as e:  # the pages still train on demand: a failed warm-up is not fatal
+            log.warning("warm-up failed", exc_info=True)
+            _set(state="failed", error=str(e) or type(e).__name__)
+
+    threading.Thread(target=run, name="netlens-warm-up", daemon=True).start()
+    return True
