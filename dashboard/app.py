@@ -4,12 +4,16 @@
 """
 import streamlit as st
 
-from dashboard import access, chrome, nav, runtime
+from dashboard import access, chrome, nav, runtime, server
 
 chrome.start_present_from_url()
 st.set_page_config(page_title="NetLens", page_icon=":material/visibility:", layout="wide",
                    initial_sidebar_state="collapsed" if chrome.presenting() else "auto")  # projector: fewer controls
 runtime.start_gc_thread()
+if not server.warm_state()["started"]:  # once per process: the default models, then the default maps
+    from dashboard import representations_state, training_state
+
+    server.warm_up(training_state.warm_models, representations_state.warm_maps)
 if access.configured(access.CLASS) and not st.session_state.get("access_password_ok"):
     st.title("NetLens")
 if not access.granted(access.CLASS):

@@ -92,14 +92,48 @@ def features(sm: SessionModel, idx: np.ndarray) -> dict[str, np.ndarray]:
 
 def submit(sm: SessionModel, idx: np.ndarray, spec: MapSpec) -> jobs.Job:
     """Start (or join) the projection of one panel. Identical requests share the result."""
-    x = features(sm, idx)[spec.rep]
+    return _submit(sm, idx, spec, features(sm, idx)[spec.rep], session_id())
+
+
+def _submit(sm: SessionModel, idx: np.ndarray, spec: MapSpec, x: np.ndarray, holder: str) -> jobs.Job:
     labels = sm.dataset.labels[idx]
     key = hashlib.sha256(repr((model_key(sm), idx.tobytes(), spec)).encode()).hexdigest()[:20]
     kwargs = {"features": x, "labels": labels, "method": spec.method, "perplexity": spec.perplexity,
               "n_iter": spec.n_iter, "seed": spec.seed}
-    fn = server.job("project", kwargs, nbytes=tasks.map_estimate(len(x), int(np.prod(x.shape[1:])), spec.method, spec.perplexity),
-                    label=f"map: {spec.title}", holder=session_id(), hint="try fewer points")
-    return REGISTRY.submit(key, spec.title, fn, session_id())  # a map job: in a worker process (analysis.tasks.project)
+    fn = server.job("project", kwargs, nbytes=tasks.map_estimate(len(x), int(np.prod(x.shape[1:])), spec.method,
+                                                                 spec.perplexity),
+                    label=f"map: {spec.title}", holder=holder, hint="try fewer points")
+    return REGISTRY.submit(key, spec.title, fn, holder)  # a map job: in a worker process (analysis.tasks.project)
+
+
+def default_specs(reps: list[str], n: int) -> list[MapSpec]:
+    """The page's default maps (representations_controls.settings_ui untouched): t-SNE of the
+    pixels, the first hidden layer and the logits, perplexity 30 (less for few points), seed 0."""
+    chosen = [r for r in reps if r == "pixels" or r.startswith("hidden layer 1") or r.startswith("conv block 1")
+              or r == "logits"][:3]
+    perplexity = min(max(1, min(100, int(embedding.max_perplexity(n)))), 30)
+    return [MapSpec(r, "tsne", perplexity, 750, 0) for r in chosen]
+
+
+def warm_maps(trained: list, holder: str = "server warm-up", timeout_s: float = 3600.0) -> list[jobs.Job]:
+    """At server start, after the default models: the Representations page's default maps of
+    the default multilayer perceptron, as the server's own jobs. Waits for them."""
+    from analysis.datasets import load_dataset
+    from dashboard import representations_controls as controls
+
+    started = []
+    for t in (t for t in trained if t.model_config.kind == "mlp" and t.split is not None):
+        sm = SessionModel("default", t, load_dataset(t.dataset_name))
+        n_pool = len(t.split.test) + len(t.split.val)
+        n = embedding.sample_size_bounds(n_pool, embedding.cuda_available(),
+                                         cpu_cap=controls._cap("NETLENS_MAX_POINTS_CPU", 5_000),
+                                         gpu_cap=controls._cap("NETLENS_MAX_POINTS_GPU", 20_000))[1]
+        idx = sample(sm, n, 0)
+        reps = representations(t.model, sm.dataset.images[idx])
+        started += [_submit(sm, idx, spec, reps[spec.rep], holder) for spec in default_specs(list(reps), n)]
+    for job in started:
+        job.wait(timeout_s)
+    return started
 
 
 def watch_only(current: list[jobs.Job]) -> None:

@@ -126,6 +126,7 @@ def session_or_defaults(usable: Callable[[SessionModel], bool], kinds: tuple[str
             sm.test_probs = ts.test_probabilities(sm.trained)
         out[name] = sm
     if not out:
-        st.error("The server's default models could not be trained. Train one on the Training page.")
+        st.error("The server's default models could not be trained. Retry, or train one on the Training page.")
+        st.button("Retry", key="defaults_retry", icon=":material/refresh:", help="Train the default models again.")
         st.stop()
     return out, False

@@ -84,11 +84,11 @@ def add_model(trained: TrainedModel, ds: Dataset | None, suffix: str = "") -> se
     return session_models.add(trained, ds, name)
 
 
-def _job(ds: Dataset, mc: ModelConfig, tc: TrainConfig):
+def _job(ds: Dataset, mc: ModelConfig, tc: TrainConfig, holder: str | None = None):
     """The job's function: train in a worker process (dashboard.server), after reserving its
     memory; it publishes the curves and a snapshot every epoch (analysis.tasks.train)."""
     builtin = ds.name in KNOWN_DATASETS and not ds.fingerprint  # the worker loads it by name, once
-    holder = session_id()
+    holder = holder or session_id()
 
     def fn(job: jobs.Job) -> TrainedModel:  # built when the job starts, not on every join
         return server.job("train", {"dataset": ds.name if builtin else ds, "model_config": mc, "train_config": tc},
@@ -208,6 +208,31 @@ def default_models() -> tuple[dict[str, TrainedModel], list[jobs.Job]]:
         elif job.status in ("queued", "running"):
             pending.append(job)
     return ready, pending
+
+
+WARM_HOLDER = "server warm-up"
+
+
+def warm_models(timeout_s: float = 3600.0) -> list[TrainedModel]:
+    """At server start (dashboard.server.warm_up's thread, no session): submit the default
+    models' trainings as the server's own jobs (never cancelled for want of watchers) and wait
+    for them. Sessions that ask for the defaults join these jobs. Returns the trained models."""
+    from analysis.models import default_config
+
+    ds, tc = load_dataset("mnist5k"), TrainConfig()
+    ready, waiting = [], []
+    for kind in DEFAULT_KINDS:
+        mc = default_config(kind)
+        key = job_key(ds, mc, tc)
+        if key in prepared_models():
+            ready.append(prepared_models()[key])
+        else:
+            waiting.append(REGISTRY.submit(key, describe(mc, tc, ds.name), _job(ds, mc, tc, WARM_HOLDER), WARM_HOLDER))
+    for job in waiting:
+        job.wait(timeout_s)
+        if job.status == "done":
+            ready.append(job.result)
+    return ready
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, hash_funcs={TrainedModel: lambda t: t.key})

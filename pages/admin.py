@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import access, runtime
+from dashboard import access, runtime, server
 
 st.title("Server status")
 if not access.configured(access.ADMIN):
@@ -12,10 +12,30 @@ if not access.granted(access.ADMIN, open_without_password=False):
     st.stop()
 
 stats = runtime.server_stats()
-c = st.columns(3)
+memory, workers, warm = server.MEMORY.stats(), server.worker_stats(), server.warm_state()
+MB = 1024 * 1024
+c = st.columns(5)
 c[0].metric("Sessions open", stats["sessions"])
 c[1].metric("Server memory (RSS)", f"{stats['rss_mb']:,.0f} MB")
 c[2].metric("Threads", stats["threads"])
+c[3].metric("Memory budget reserved", f"{memory['reserved_bytes'] / MB:,.0f} of {memory['total_bytes'] / MB:,.0f} MB",
+            help="NETLENS_MEMORY_MB: heavy work (big decodes and filters, trainings, maps) reserves its bytes first.")
+c[4].metric("Warm-up", warm["state"] + (f" ({warm['error']})" if warm["error"] else ""),
+            help="At start the server trains the default models, then the default maps.")
+st.subheader("Memory budget")
+rows = [{"state": "holds", **r} for r in memory["holders"]] + [{"state": f"waits (place {r['position']})", **r}
+                                                                  for r in memory["waiting"]]
+if rows:
+    st.dataframe(pd.DataFrame([{"state": r["state"], "who": r["holder"], "what": r["label"], "MB": round(r["bytes"] / MB),
+                                "seconds": r["seconds"]} for r in rows]), hide_index=True)
+else:
+    st.write("No reservations: no heavy work running or waiting.")
+st.subheader("Worker processes")
+st.caption(f"{workers['max_workers']} worker process(es) (NETLENS_WORKERS; 0: jobs run in the server's threads), "
+           f"{workers['threads_per_worker']} torch thread(s) each; {workers['waiting']} job(s) waiting for one; "
+           f"{workers['started_total']} started since the server started.")
+if workers["workers"]:
+    st.dataframe(pd.DataFrame(workers["workers"]), hide_index=True)
 for name, reg in runtime.registries().items():
     st.subheader(f"Jobs: {name}")
     st.write(reg.stats())

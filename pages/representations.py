@@ -51,8 +51,9 @@ if not all(j.is_finished for j in job_list):
 failed = [j for j in job_list if j.status != "done"]
 if failed:
     st.warning("Some maps did not finish: " + "; ".join(f"{j.label}: {j.error or j.status}" for j in failed)
-               + ". Change a setting to run them again.")
+               + ". Retry, or change a setting to run them again.")
     rs.stop_all()
+    st.button("Retry", key="rep_retry", icon=":material/refresh:", help="Make the maps that did not finish again.")
 done = [(spec, job.result) for spec, job in zip(specs, job_list) if job.status == "done"]
 
 chosen = view.lasso_ids(rs.representations_state(), len(done)) | view.by_label_ui(ctx)

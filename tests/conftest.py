@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# No warm-up trainings in AppTest runs or the shared test server (tests/test_warm_start.py turns it on).
+os.environ.setdefault("NETLENS_WARM", "0")
 CHROMIUM = os.environ.get("NETLENS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -1,0 +1,77 @@
+"""Warm from the start, with a real server: the first visit starts the default trainings, then
+the default maps, in worker processes; a visitor after the warm-up gets Predict's answer
+without any training starting (the training registry's counts, read on /admin, do not move)."""
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+
+import pytest
+
+pytest.importorskip("websockets")
+
+from benchmarks.load_steps import Student, jobs_run  # noqa: E402
+from benchmarks.server import Server  # noqa: E402
+
+ANSWER = "What each model says"  # Predict's heading over the models' answers
+WAITING = "being trained once for everyone"  # Predict's words while the default models train
+
+
+async def _admin(base: str, password: str) -> dict:
+    s = Student(base)
+    try:
+        await s.connect()
+        return await s.admin(password, 60)
+    finally:
+        await s.close()
+
+
+async def _warm_then_visit(base: str, password: str, warm_timeout: float) -> dict:
+    first = Student(base, 1)
+    await first.connect()
+    assert await first.home(60), first.errors  # the first visit starts the warm-up
+    await first.close()
+    deadline, stats = time.monotonic() + warm_timeout, {}
+    while time.monotonic() < deadline:
+        stats = await _admin(base, password)
+        if stats.get("Warm-up") in ("ready", "failed") or stats.get("Warm-up", "").startswith("failed"):
+            break
+        await asyncio.sleep(3)
+    before = stats
+    visitor = Student(base, 2)
+    await visitor.connect()
+    seen_waiting = []
+
+    def ready(s: Student) -> bool:
+        if s.has("alert", WAITING):
+            seen_waiting.append(True)
+        return s.has("heading", ANSWER)
+
+    source = "Where the digit comes from"
+    ok = await visitor.wait(await visitor.goto("predict"), lambda s: ready(s) or s.widget("radio", source), 60,
+                            "Predict after the warm-up")
+    if ok and not ready(visitor):
+        visitor.choose(visitor.widget("radio", source), "A test digit")
+        ok = await visitor.wait(await visitor.rerun(), ready, 60, "Predict's answer for a test digit")
+    errors = visitor.errors + visitor.error_alerts
+    await visitor.close()
+    after = await _admin(base, password)
+    return {"before": before, "after": after, "ok": ok, "waiting": bool(seen_waiting), "errors": errors}
+
+
+def test_a_visitor_after_the_warm_up_gets_predicts_answer_without_training(tmp_path):
+    password = secrets.token_hex(8)
+    server = Server(tmp_path, env={"NETLENS_WARM": "1", "NETLENS_ADMIN_PASSWORD": password}, start_timeout=90)
+    try:
+        out = asyncio.run(_warm_then_visit(server.base, password, warm_timeout=600))
+    finally:
+        server.stop()
+    before, after = out["before"], out["after"]
+    assert before.get("Warm-up") == "ready", f"warm-up did not finish: {before.get('Warm-up')!r}\n{server.log_tail()}"
+    trained_before = jobs_run(before["registries"]["train"])
+    assert trained_before == 3  # logistic regression, MLP, convnet
+    assert jobs_run(before["registries"]["tsne"]) >= 1  # the default maps
+    assert out["ok"] and not out["errors"], out["errors"]
+    assert not out["waiting"], "the visitor was told the default models were still training"
+    assert jobs_run(after["registries"]["train"]) == trained_before  # no training started for the visitor
