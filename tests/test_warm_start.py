@@ -1,6 +1,7 @@
 """Warm from the start, with a real server: the first visit starts the default trainings, then
-the default maps, in worker processes; a visitor after the warm-up gets Predict's answer
-without any training starting (the training registry's counts, read on /admin, do not move)."""
+the default maps (of 500 digits here: NETLENS_MAX_POINTS_CPU), in worker processes; a visitor
+after the warm-up gets Predict's answer without any training starting (the training
+registry's counts, read on /admin, do not move)."""
 from __future__ import annotations
 
 import asyncio
@@ -62,7 +63,8 @@ async def _warm_then_visit(base: str, password: str, warm_timeout: float) -> dic
 
 def test_a_visitor_after_the_warm_up_gets_predicts_answer_without_training(tmp_path):
     password = secrets.token_hex(8)
-    server = Server(tmp_path, env={"NETLENS_WARM": "1", "NETLENS_ADMIN_PASSWORD": password}, start_timeout=90)
+    server = Server(tmp_path, env={"NETLENS_WARM": "1", "NETLENS_ADMIN_PASSWORD": password,
+                                     "NETLENS_MAX_POINTS_CPU": "500"}, start_timeout=90)
     try:
         out = asyncio.run(_warm_then_visit(server.base, password, warm_timeout=600))
     finally:
