@@ -41,6 +41,18 @@ def output_for_browser(out: np.ndarray, mode: str) -> bytes:
     return for_browser(images.to_uint8(small, mode))
 
 
+def full_png(src: np.ndarray, kernel: np.ndarray, padding: str, stride: int, flip: bool, mode: str) -> bytes:
+    """The whole output as a PNG, built on click, its memory reserved in the server's budget first."""
+    from analysis.budget import convolution_bytes
+    from analysis.convolution import convolve
+    from dashboard import memory
+
+    h, w = src.shape[:2]
+    with memory.hold_quietly(convolution_bytes(w, h, src.shape[2] if src.ndim == 3 else 1),
+                             f"full-size download of a {w}×{h} picture"):
+        return images.encode(images.to_uint8(convolve(src, kernel, padding, stride, flip), mode), "png")
+
+
 def size_message(h: int, w: int, kshape: tuple[int, int], padding: str, stride: int) -> str:
     oh, ow = output_size(h, w, kshape, padding, stride)
     kh, kw = kshape

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import figures
+from dashboard import figures, live
 from dashboard.figures import chart
 from dashboard.representations_state import RepresentationsState, stop_all
 from dashboard.session import PERSIST
@@ -93,8 +93,11 @@ def running(job_list: list, specs: list, labels: np.ndarray) -> None:
         for i, (job, spec) in enumerate(zip(job_list, specs)):
             with cols[i % len(cols)]:
                 st.progress(job.progress, text=f"{spec.title}: {job.message}")
-                if isinstance(job.latest, np.ndarray):
-                    chart(st, preview(job.latest, labels, spec.plot_title), key=f"rep_live_{i}", config=figures.NO_BAR)
+                latest, version = job.latest, job.version
+                if isinstance(latest, np.ndarray):  # built once per update for every watcher (dashboard.live)
+                    fig = live.shared("map preview", f"{job.key}/{spec.plot_title}", version,
+                                      lambda: preview(latest, labels, spec.plot_title))
+                    chart(st, fig, key=f"rep_live_{i}", config=figures.NO_BAR)
 
     live()
     st.stop()

@@ -10,7 +10,7 @@ import streamlit as st
 
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
 from analysis.train import load_weights, save_weights
-from dashboard import figures, session_models, training_state
+from dashboard import figures, live, session_models, training_state
 from dashboard.figures import NO_BAR, chart
 from dashboard.predict_state import IncomingDigit, predict_state
 from dashboard.session import PERSIST, hand_over
@@ -225,8 +225,10 @@ def live() -> None:
     st.progress(job.progress, text=f"Training {job.label}: {job.message}")
     rows = (job.latest or {}).get("rows") or []
     watched = training_state.training_state().job
-    if rows and watched is not None:
-        chart(st, figures.learning_curves(rows, watched.tc.epochs), config=NO_BAR, key="live_curves")
+    if rows and watched is not None:  # built once per epoch for every watcher (dashboard.live)
+        epochs = watched.tc.epochs
+        fig = live.shared("curves", job.key, len(rows), lambda: figures.learning_curves(rows, epochs))
+        chart(st, fig, config=NO_BAR, key="live_curves")
 
 
 def _choose(name: str) -> None:

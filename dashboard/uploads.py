@@ -32,8 +32,21 @@ class Upload:
     value: Any = None  # what the feature made of it (small); never the full-resolution picture
 
     def image(self) -> np.ndarray:
-        """The full-resolution RGB picture (uint8, read-only), decoded now (memoised per server by content)."""
-        return decoded(self.data)
+        """The full-resolution RGB picture (uint8, read-only), decoded now (memoised per server by
+        content), its bytes reserved in the server's memory budget first (dashboard.memory)."""
+        from analysis.budget import image_decode_bytes
+        from dashboard import memory
+
+        w, h = picture_size(self.data)
+        with memory.held(image_decode_bytes(w, h), f"decoding a {w}×{h} photo"):
+            return decoded(self.data)
+
+
+def picture_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the file's header (no decode); ValueError for a file that is not a picture."""
+    from analysis.images import open_image
+
+    return open_image(data).size
 
 
 @dataclass
@@ -58,7 +71,12 @@ def picture(data: bytes, name: str) -> tuple[bytes, None]:
     from analysis import images
     from analysis.images import decode_image
 
-    image = np.asarray(decode_image(data))  # raises ValueError with a clear message
+    from analysis.budget import image_decode_bytes
+    from dashboard import memory
+
+    w, h = picture_size(data)  # raises ValueError with a clear message
+    with memory.held(image_decode_bytes(w, h), f"decoding a {w}×{h} photo"):  # NeverFits: a ValueError too
+        image = np.asarray(decode_image(data))  # raises ValueError with a clear message
     small = images.shrink(image, PREVIEW_SIDE)
     return images.encode(small, "png" if max(small.shape[:2]) < 300 else "jpeg"), None
 

@@ -3,10 +3,11 @@ import numpy as np
 import streamlit as st
 
 from analysis import images
+from analysis.budget import convolution_bytes
 from analysis.convolution import convolve
 from dashboard import convolution_controls as controls
 from dashboard import convolution_view as view
-from dashboard import figures, links
+from dashboard import figures, links, memory
 
 st.title("Convolution")
 st.markdown(
@@ -35,23 +36,28 @@ right.markdown(view.size_message(*src.shape[:2], choice.kernel.shape, settings.p
 right.caption("Like PyTorch, this page does not flip the kernel (cross-correlation)"
               + (" — but you switched flipping on, so this is true convolution." if settings.flip else "."))
 
+h, w = src.shape[:2]
+need = convolution_bytes(w, h, src.shape[2] if src.ndim == 3 else 1)  # reserved in the server's budget first
+kh, kw = choice.kernel.shape
+before, after = st.columns(2)
 try:
-    out = convolve(src, choice.kernel, settings.padding, settings.stride, settings.flip)
-except ValueError as e:
+    with memory.held(need, f"filtering a {w}×{h} picture"):
+        out = convolve(src, choice.kernel, settings.padding, settings.stride, settings.flip)
+        after_jpeg, lo, hi = view.output_for_browser(out, settings.display), float(out.min()), float(out.max())
+        del out
+except ValueError as e:  # a kernel that does not fit, or work that could never fit the budget
     st.error(str(e), icon=":material/error:")
     st.stop()
 
-kh, kw = choice.kernel.shape
-before, after = st.columns(2)
 before.image(view.input_for_browser(src, f"{image_key}|{settings.gray}"), caption=f"Before: {caption}", width="stretch")
-after.image(view.output_for_browser(out, settings.display), width="stretch",
+after.image(after_jpeg, width="stretch",
             caption=f"After: {choice.name} ({kh}×{kw}), shown as {images.DISPLAY_MODES[settings.display]}. "
-                    f"Values range from {float(out.min()):.4g} to {float(out.max()):.4g}.")
+                    f"Values range from {lo:.4g} to {hi:.4g}.")
 
 kernel, pad, stride, flip, mode = choice.kernel, settings.padding, settings.stride, settings.flip, settings.display
 st.download_button(
     "Download the result (full-resolution PNG)", icon=":material/download:",
-    data=lambda: images.encode(images.to_uint8(convolve(src, kernel, pad, stride, flip), mode), "png"),
+    data=lambda: view.full_png(src, kernel, pad, stride, flip, mode),
     file_name=f"netlens-{choice.name.lower().replace(' ', '-')}.png", mime="image/png",
     help="The whole output at full size, with the display mapping above. Made only when you click.",
 )
