@@ -1,40 +1,29 @@
 """Load: a whole class at once, on loopback.
 
 For each N (default 1, 10, 30) this starts one NetLens server on 127.0.0.1 (a free port, the
-flags of tests/conftest.py plus `--server.fileWatcherType none`), opens N real sessions
-against it and drives every session through the pages, all sessions at the same time:
+flags of tests/conftest.py, `server.disconnectedSessionTTL` 5 s), waits for its warm-up (the
+default models and maps, read on /admin), then opens N real sessions that go, all at once,
+through: 1. Home (session 1 alone first, then the other N-1 together); 2. Convolution and an
+upload of a photo this script makes (JPEG, --photo WxH); 3. Training: Train with the defaults
+(MLP 784-512-10, MNIST-5k, 10 epochs, seed 0) until the results show; 4. Representations: the
+default maps of that model until all are drawn. Meanwhile one more session switches pages
+(quiet reruns) and a probe process polls `/_stcore/health`.
 
-  1. Home (session 1 alone first, then the other N-1 together: the memory bar);
-  2. Convolution, then an upload of a photo this script makes (JPEG, --photo WxH);
-  3. Training: press Train with the default config (MLP 784-512-10, MNIST-5k, 10 epochs,
-     seed 0) and wait for the results;
-  4. Representations: the page's default maps of the session's model (t-SNE of 2,000 test
-     and validation digits: pixels, hidden layer 1, logits) until all are drawn.
+Each session is a websocket client speaking Streamlit's own protocol (BackMsg / ForwardMsg) as
+the browser does: `rerun_script` with the page and widget states, uploads through
+`/_stcore/upload_file`, the `/media/…` images, and `auto_rerun` fragment reruns. JavaScript
+rendering is not measured. What the server ran is read on its admin page (`/admin`, behind
+NETLENS_ADMIN_PASSWORD, set here to a random token). Memory: RSS and PSS (smaps_rollup) of the
+server and its worker processes from /proc.
 
-Each session is a websocket client speaking Streamlit's own protocol (the BackMsg /
-ForwardMsg protobufs that ship with Streamlit) exactly as the browser does: it GETs `/` and
-`/_stcore/health` (the XSRF cookie), opens `ws://…/_stcore/stream` (subprotocol `streamlit`),
-sends `rerun_script` with the page and widget states, uploads through
-`/_stcore/upload_file` after a `file_urls_request`, fetches the `/media/…` images the page
-shows, and answers `auto_rerun` (st.fragment(run_every=…)) with periodic fragment reruns. So
-the server does the work a browser would make it do; the JavaScript rendering is not
-measured (first-render times are server side: request to `script_finished`).
+    python benchmarks/load.py --sessions 30 --photo 4000x3000   # one round; N = 1, 10, 30 by default
+    python benchmarks/load.py --quick                           # N = 1 and 5, a 1600×1200 photo
+    python benchmarks/load.py --watch                           # CPU per second of training, 1 and 30 watchers
 
-Each round gets a fresh server, so every round starts cold (no model, no t-SNE cached from
-the round before). What the server ran is read from outside through the app's own admin
-page (`/admin`, behind NETLENS_ADMIN_PASSWORD, which this script sets to a random token):
-the job registries' counts of queued/running/done jobs and the session count. Server memory
-is the RSS of the server process and its children from /proc; a separate probe process
-polls `/_stcore/health` all the time.
-
-    python benchmarks/load.py                      # N = 1, 10, 30 (about 2–3 min here)
-    python benchmarks/load.py --sessions 1 10      # pick the Ns
-    python benchmarks/load.py --quick              # N = 1 and 5, a smaller photo (under 2 min)
-
-Prints a table and one `PASS` / `FAIL` line per bar (thresholds: load_report.BARS); exit status 1
-if a bar fails. Traffic goes only to 127.0.0.1; every wait is bounded; the servers it starts are
-stopped. Parts: server.py (launcher, /proc memory, health probe), st_client.py + st_wire.py
-(Streamlit's protocol), load_steps.py (the pages a student goes through), load_report.py.
+Prints a table, one `PASS` / `FAIL` line per bar (load_report.BARS; exit status 1 if one
+fails) and one `LOAD …` line per round (benchmarks/load_line.py). Traffic goes only to
+127.0.0.1; every wait is bounded; the servers it starts are stopped. Parts: server.py,
+st_client.py + st_wire.py, load_steps.py, load_line.py, load_report.py, watch.py.
 """
 from __future__ import annotations
 
@@ -53,6 +42,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.load_line import SESSION_TTL_S, load_line, quiet_reruns, settle_pss, wait_warm  # noqa: E402
 from benchmarks.load_report import BARS, report  # noqa: E402
 from benchmarks.load_steps import Student, jobs_run, make_photo, rerun_loop  # noqa: E402
 from benchmarks.server import ROOT, Server, probe_main, read_probe, start_probe  # noqa: E402
@@ -67,6 +57,11 @@ class Round:
     rss_homeN: float = 0.0
     rss_peak: float = 0.0
     rss_end: float = 0.0
+    pss_warm: float = 0.0  # PSS (server + workers) after the warm-up, before the sessions
+    pss_peak: float = 0.0
+    pss_open: float = 0.0  # every session through, still open
+    pss_end: float = 0.0   # every session closed and dropped (disconnectedSessionTTL)
+    quiet: list = field(default_factory=list)  # quiet reruns (page switches) while jobs ran
     cpu_s: float = 0.0
     first_render: list = field(default_factory=list)
     conv_upload: list = field(default_factory=list)
@@ -94,7 +89,7 @@ class Round:
 async def sample_rss(server: Server, rnd: Round, stop: asyncio.Event) -> None:
     """Keep rnd.rss_peak up to date (every 0.5 s) until `stop` is set."""
     while not stop.is_set():
-        rnd.rss_peak = max(rnd.rss_peak, server.rss_mb())
+        rnd.rss_peak, rnd.pss_peak = max(rnd.rss_peak, server.rss_mb()), max(rnd.pss_peak, server.pss_mb())
         try:
             await asyncio.wait_for(stop.wait(), 0.5)
         except asyncio.TimeoutError:
@@ -161,15 +156,21 @@ async def _read_admin(server: Server, password: str, rnd: Round, log: list) -> N
 
 async def _drive(server, sessions, rnd, photo, password, reruns, t, log) -> None:
     n = rnd.n
-    rnd.rss_idle = await settle(server, 1.0)
+    print(f"  N={n}: warm-up: {await wait_warm(server.base, password, 900, log)}", flush=True)
+    rnd.rss_idle, rnd.pss_warm = await settle(server, 1.0), await settle_pss(server)
     print(f"  N={n}: server up in {server.start_s:.1f} s (port {server.port}, {rnd.rss_idle:.0f} MB); Home…",
           flush=True)
     await _homes(sessions, server, rnd, t["home"])
     print(f"  N={n}: Convolution + upload, Training, Representations…", flush=True)
     t_journey = time.monotonic()
+    stop_quiet = asyncio.Event()
+    quiet = asyncio.create_task(quiet_reruns(server.base, stop_quiet, log))
     rnd.completed = await _journeys(sessions, photo, t)
+    stop_quiet.set()
+    rnd.quiet = await quiet
     print(f"  N={n}: all sessions through in {time.monotonic() - t_journey:.0f} s", flush=True)
     await _read_admin(server, password, rnd, log)
+    rnd.pss_open = await settle_pss(server)
     if reruns:  # reruns of one page by one session (the first round only: the server alone with it)
         s = sessions[0]
         print(f"  N={n}: {reruns} reruns of the Convolution page by one session…", flush=True)
@@ -211,7 +212,8 @@ async def run_round(n: int, photo: bytes, logdir: Path, reruns: int, scale: floa
     cpu_client0 = time.process_time()
     password = secrets.token_urlsafe(16)
     t_round = time.monotonic()
-    server = Server(logdir, env={"NETLENS_ADMIN_PASSWORD": password},
+    server = Server(logdir, env={"NETLENS_ADMIN_PASSWORD": password, "NETLENS_WARM": "1",
+                                 "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SESSION_TTL_S)},
                     unset=("NETLENS_PASSWORD", "NETLENS_MODELS_DIR"))  # no class gate, no prepared models
     rnd.start_s = server.start_s
     cpu0 = server.cpu_s()
@@ -230,6 +232,8 @@ async def run_round(n: int, photo: bytes, logdir: Path, reruns: int, scale: floa
         rnd.rss_end = server.rss_mb()
         rnd.cpu_s = server.cpu_s() - cpu0
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+        await asyncio.sleep(SESSION_TTL_S + 5)  # Streamlit drops the closed sessions
+        rnd.pss_end = await settle_pss(server)
         probe.terminate()
         try:
             probe.wait(10)
@@ -253,7 +257,14 @@ def main() -> int:
     ap.add_argument("--photo", default=None, help="size of the uploaded photo, WxH (default 4000x3000; quick 1600x1200)")
     ap.add_argument("--reruns", type=int, default=200, help="reruns of one page by one session (first round)")
     ap.add_argument("--keep-logs", action="store_true", help="keep the server logs and probe files")
-    args = ap.parse_args()
+    ap.add_argument("--watch", action="store_true", help="server CPU per second of training, 1 and 30 watchers")
+    args, rest = ap.parse_known_args()
+    if args.watch:  # its own options (--watchers) are read by benchmarks/watch.py
+        from benchmarks.watch import main as watch_main
+
+        return watch_main()
+    if rest:
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.quick:
         args.sessions = [1, 5]
     w, h = map(int, (args.photo or ("1600x1200" if args.quick else "4000x3000")).lower().split("x"))
@@ -273,6 +284,8 @@ def main() -> int:
         scale = 1.0
         rounds.append(asyncio.run(run_round(n, photo, logdir, args.reruns if i == 0 else 0, scale)))
     ok = report(rounds, args.reruns)
+    for rnd in rounds:
+        print(load_line(rnd, f"{w}x{h}"), flush=True)
     if args.keep_logs:
         print(f"logs: {logdir}")
     else:

@@ -77,6 +77,27 @@ def tree_cpu_s(pid: int) -> float:
     return total / CLK_TCK
 
 
+def tree_pss_mb(pid: int) -> float:
+    """Proportional set size of a process tree (MB, /proc/PID/smaps_rollup): shared pages count once."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
+        except (OSError, ValueError):
+            pass
+    return total / 1024
+
+
+def proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of one process alone (the web server, without its workers)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13]) / CLK_TCK
+    except (OSError, ValueError):
+        return 0.0
+
+
 class Server:
     """One NetLens server on loopback (a free port), started here and stopped by its PID.
 
@@ -115,6 +136,9 @@ class Server:
 
     def cpu_s(self) -> float:
         return tree_cpu_s(self.pid)
+
+    def pss_mb(self) -> float:
+        return tree_pss_mb(self.pid)
 
     def log_tail(self, n: int = 3000) -> str:
         try:

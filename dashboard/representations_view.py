@@ -8,7 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import figures, live
+from dashboard import figures
+from dashboard import live as shared_figures
 from dashboard.figures import chart
 from dashboard.representations_state import RepresentationsState, stop_all
 from dashboard.session import PERSIST
@@ -95,7 +96,7 @@ def running(job_list: list, specs: list, labels: np.ndarray) -> None:
                 st.progress(job.progress, text=f"{spec.title}: {job.message}")
                 latest, version = job.latest, job.version
                 if isinstance(latest, np.ndarray):  # built once per update for every watcher (dashboard.live)
-                    fig = live.shared("map preview", f"{job.key}/{spec.plot_title}", version,
+                    fig = shared_figures.shared("map preview", f"{job.key}/{spec.plot_title}", version,
                                       lambda: preview(latest, labels, spec.plot_title))
                     chart(st, fig, key=f"rep_live_{i}", config=figures.NO_BAR)
 

@@ -10,7 +10,8 @@ import streamlit as st
 
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
 from analysis.train import load_weights, save_weights
-from dashboard import figures, live, session_models, training_state
+from dashboard import figures, session_models, training_state
+from dashboard import live as shared_figures
 from dashboard.figures import NO_BAR, chart
 from dashboard.predict_state import IncomingDigit, predict_state
 from dashboard.session import PERSIST, hand_over
@@ -227,7 +228,7 @@ def live() -> None:
     watched = training_state.training_state().job
     if rows and watched is not None:  # built once per epoch for every watcher (dashboard.live)
         epochs = watched.tc.epochs
-        fig = live.shared("curves", job.key, len(rows), lambda: figures.learning_curves(rows, epochs))
+        fig = shared_figures.shared("curves", job.key, len(rows), lambda: figures.learning_curves(rows, epochs))
         chart(st, fig, config=NO_BAR, key="live_curves")
 
 
