@@ -50,8 +50,22 @@ def page(file: str) -> st.Page:
                    default=info.file == "home.py", visibility="hidden" if info.hidden else "visible")
 
 
+# Addresses people guess, each a hidden page that switches to the real one (query kept).
+ALIASES = {"training": "train.py", "predictions": "predict.py", "prediction": "predict.py", "maps": "representations.py",
+           "tsne": "representations.py", "t-sne": "representations.py", "kernels": "convolution.py",
+           "kernel": "convolution.py", "glossar": "glossary.py", "words": "glossary.py"}
+
+
+def _alias(alias: str, file: str) -> st.Page:
+    def go() -> None:
+        st.switch_page(page(file), query_params=st.query_params.to_dict())
+
+    go.__name__ = f"alias_{alias.replace('-', '_')}"
+    return st.Page(go, title=next(p.title for p in PAGES if p.file == file), url_path=alias, visibility="hidden")
+
+
 def all_pages() -> list[st.Page]:
-    return [page(p.file) for p in PAGES]
+    return [page(p.file) for p in PAGES] + [_alias(a, f) for a, f in ALIASES.items()]
 
 
 def reset_of(url_path: str) -> Callable[[], None] | None:

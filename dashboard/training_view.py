@@ -21,7 +21,8 @@ from dashboard.uploads import upload_ui
 def architecture_table(model, image_shape) -> None:
     rows = architecture(model, image_shape)
     total = sum(r["parameters"] for r in rows)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    table = pd.DataFrame(rows)
+    st.table(table.style.format({"parameters": "{:,}"}) if "parameters" in table else table, hide_index=True)
     st.caption(f"**{total:,} parameters** (weights and biases) to learn.")
 
 
@@ -187,9 +188,13 @@ def runs_table() -> None:
         st.write("No runs yet.")
         return
     df = pd.DataFrame(runs)
-    st.dataframe(df, hide_index=True, width="stretch",
-                 column_config={"validation accuracy": st.column_config.NumberColumn(format="percent"),
-                                "test accuracy": st.column_config.NumberColumn(format="percent")})
+    shown = df.copy()  # for people: percentages and thousands separators; the CSV keeps the raw numbers
+    for col in ("validation accuracy", "test accuracy"):
+        if col in shown:
+            shown[col] = shown[col].map(lambda v: f"{v:.1%}")
+    if "parameters" in shown:
+        shown["parameters"] = shown["parameters"].map(lambda v: f"{v:,}")
+    st.table(shown, hide_index=True)  # a plain table: every column shows, at any width
     st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check.")
     buf = io.StringIO()
     df.to_csv(buf, index=False)
