@@ -10,6 +10,7 @@ from analysis.robustness import ORIGINAL, label
 from dashboard import widgets
 from dashboard.trust_state import TrustState
 
+NONE = -1  # "no comparison" (a selectbox shows None as an empty choice)
 SOURCES = {"test": "A test digit", "photo": "Your own photo"}
 
 
@@ -90,14 +91,14 @@ def photo_ui(size: int) -> np.ndarray | None:
 
 def contrast_ui(ts: TrustState, class_names) -> int | None:
     """The class B in "why A and not B?" (None: no comparison)."""
-    options = [None] + list(range(len(class_names)))
-    _keep("trust_contrast", ts.contrast if ts.contrast in options else None)
+    options = [NONE] + list(range(len(class_names)))
+    _keep("trust_contrast", ts.contrast if ts.contrast in options else NONE)
     picked = st.selectbox("…and not (compare with)", options, key="trust_contrast",
-                          format_func=lambda k: "no comparison" if k is None else f"digit {class_names[k]}",
+                          format_func=lambda k: "no comparison" if k == NONE else f"digit {class_names[k]}",
                           help="Pick a class B to ask “why this answer and not B?”: the maps then show what "
                                "pushes the score of the answer above the score of B.")
-    ts.contrast = picked
-    return picked
+    ts.contrast = None if picked == NONE else int(picked)
+    return ts.contrast
 
 
 def costs_ui(ts: TrustState) -> tuple[float, float]:

@@ -7,10 +7,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.figures import FONT, TRAIN, VAL, class_colour
+from dashboard.figures import FONT, TRAIN, VAL
 
 RED, BLUE, INK_GRAY = np.array([178, 24, 43.]), np.array([33, 102, 172.]), np.array([120, 120, 120.])
 RANDOM = "#777777"
+PAPER = 244.0  # a light gray, so a map's square shows against the white page
+MODEL_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"]  # Okabe–Ito
 MAP_HELP = ("Red: this ink raises the score of the class; blue: it lowers it; gray: the digit's ink. "
             "Each map is scaled to its own strongest pixel.")
 
@@ -23,7 +25,7 @@ def overlay_rgb(image: np.ndarray, attribution: np.ndarray | None) -> np.ndarray
         return (np.repeat(image[..., None], 3, axis=2) * 255).astype(np.uint8)
     m = np.asarray(attribution, np.float64)
     t = np.clip(m / (np.abs(m).max() or 1.0), -1, 1)[..., None]
-    base = 255 - image[..., None] * (255 - INK_GRAY) * 0.6
+    base = PAPER - image[..., None] * (PAPER - INK_GRAY) * 0.6
     colour = np.where(t > 0, RED, BLUE)
     a = np.abs(t) ** 0.7
     return np.clip(base * (1 - a) + colour * a, 0, 255).astype(np.uint8)
@@ -33,22 +35,36 @@ def _panel(fig, rgb, row, col) -> None:
     fig.add_trace(go.Image(z=rgb, hoverinfo="skip"), row=row, col=col)
 
 
-def image_grid(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], panel_px: int = 190) -> go.Figure:
-    """Rows of small pictures (RGB uint8), each with a title; the row's name in the first title."""
+def _wrap(text: str, width: int = 14) -> str:
+    """Break a title into short lines (<br>) so narrow panels (a phone) do not overlap."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
+def image_grid(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], panel_px: int = 200,
+               title_px: int = 14, fixed_width: bool = False) -> go.Figure:
+    """Rows of small pictures (RGB uint8), each with a title; the row's name above its first
+    picture. `fixed_width`: as wide as the pictures need (for one or two per row), not the page."""
     n_cols = max(len(panels) for _, panels in rows)
-    titles = []
+    titles, lines = [], 1
     for name, panels in rows:
-        titles += [f"{name}<br>{t}" if j == 0 else t for j, (t, _) in enumerate(panels)]
+        for j, (t, _) in enumerate(panels):
+            titles.append(_wrap(f"{name}: {t}" if j == 0 and name else t))
+            lines = max(lines, titles[-1].count("<br>") + 1)
         titles += [""] * (n_cols - len(panels))
-    fig = make_subplots(rows=len(rows), cols=n_cols, subplot_titles=titles, horizontal_spacing=0.02,
-                        vertical_spacing=0.12 if len(rows) > 1 else 0.0)
+    head = lines * (title_px + 6)
+    fig = make_subplots(rows=len(rows), cols=n_cols, subplot_titles=titles, horizontal_spacing=0.03,
+                        vertical_spacing=min(0.3, head / (len(rows) * (panel_px + head))) if len(rows) > 1 else 0.0)
     for i, (_, panels) in enumerate(rows):
         for j, (_, rgb) in enumerate(panels):
             _panel(fig, rgb, i + 1, j + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig.update_annotations(font_size=14)
-    fig.update_layout(height=panel_px * len(rows) + 70, margin=dict(l=5, r=5, t=70, b=5), font=FONT)
+    fig.update_annotations(font_size=title_px)
+    fig.update_layout(height=(panel_px + head) * len(rows) + 10, margin=dict(l=5, r=5, t=head + 5, b=5), font=FONT)
+    if fixed_width:
+        fig.update_layout(width=int(n_cols * panel_px * 1.1) + 10)
     return fig
 
 
@@ -128,20 +144,20 @@ def robustness_figure(table, labels: list[str]) -> go.Figure:
     """Accuracy of each model on the original and the seven altered copies, as grouped bars."""
     fig = go.Figure()
     for i, name in enumerate(table.models):
-        fig.add_trace(go.Bar(x=labels, y=table.accuracy[i], name=name, marker_color=class_colour(i * 3),
-                             text=[f"{a:.0%}" for a in table.accuracy[i]], textposition="outside",
-                             hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
-    fig.update_yaxes(title_text="accuracy on the test digits", tickformat=".0%", range=[0, 1.12])
+        fig.add_trace(go.Bar(x=labels, y=table.accuracy[i], name=name,
+                             marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)], hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
+    fig.update_yaxes(title_text="accuracy on the test digits", tickformat=".0%", range=[0, 1.02])
     fig.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=30, b=10), font=FONT,
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
 
 def per_class_figure(acc: np.ndarray, models, class_names, title: str) -> go.Figure:
-    """(models × classes) share of each class read correctly, written in each cell."""
+    """(models × classes) share of each class read correctly, written in each cell; the worse, the redder
+    (50% or less: darkest)."""
     names = [str(c) for c in class_names]
     text = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.0%}")(acc)
-    fig = go.Figure(go.Heatmap(z=acc, x=names, y=list(models), zmin=0, zmax=1, colorscale="Blues", showscale=False,
+    fig = go.Figure(go.Heatmap(z=acc, x=names, y=list(models), zmin=0.5, zmax=1, colorscale="Reds_r", showscale=False,
                                text=text, texttemplate="%{text}", textfont=dict(size=14), xgap=2, ygap=2,
                                hovertemplate="%{y}<br>digit %{x}: %{z:.1%} right<extra></extra>"))
     fig.update_xaxes(type="category", title_text="true digit", side="top")

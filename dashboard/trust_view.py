@@ -20,6 +20,13 @@ SANITY_SENTENCE = ("If the maps of the trained model and of the same model with 
                    "the explanation is not explaining the model.")
 
 
+def grid(rows, key: str, **kwargs) -> None:
+    """Pictures in a grid (a Plotly figure); bigger titles in projection mode."""
+    fixed = kwargs.get("fixed_width", False)
+    fig = tf.image_grid(rows, title_px=22 if chrome.presenting() else 14, **kwargs)
+    chrome.chart(st, fig, config=NO_BAR, key=key, **({"width": "content"} if fixed else {}))
+
+
 def _u8(x: np.ndarray) -> np.ndarray:
     return (np.clip(x, 0, 1) * 255).astype(np.uint8)
 
@@ -88,11 +95,11 @@ def _rows(image, results: dict, names) -> list:
         a = names[e.target]
         panels = [(f"says {a} ({e.probabilities[e.target]:.0%})", tf.overlay_rgb(image, None)),
                   (f"occlusion: why {a}", tf.overlay_rgb(image, e.occlusion)),
-                  (f"Integrated Gradients: why {a}", tf.overlay_rgb(image, e.integrated_gradients))]
+                  (f"IG: why {a}", tf.overlay_rgb(image, e.integrated_gradients))]
         if c is not None:
             b = names[c.contrast]
-            panels += [(f"occlusion: {a} and not {b}", tf.overlay_rgb(image, c.occlusion)),
-                       (f"IG: {a} and not {b}", tf.overlay_rgb(image, c.integrated_gradients))]
+            panels += [(f"occlusion: {a}, not {b}", tf.overlay_rgb(image, c.occlusion)),
+                       (f"IG: {a}, not {b}", tf.overlay_rgb(image, c.integrated_gradients))]
         rows.append((name, panels))
     return rows
 
@@ -148,7 +155,7 @@ def why_tab(ts: TrustState, models: dict, image: np.ndarray) -> None:
                 "records how much the answer's score drops. **Integrated Gradients** adds up how the score changes "
                 "as the digit fades in from a black image.")
     rows = _rows(image, results, names)
-    chrome.chart(st, tf.image_grid(rows), config=NO_BAR, key="trust_heatmaps")
+    grid(rows, "trust_heatmaps")
     st.caption(tf.MAP_HELP)
     st.markdown(BASELINE_NOTE)
     for name, r in ok.items():
@@ -180,10 +187,12 @@ def sanity_ui(image, ok: dict, sanity: dict, names) -> None:
     for name, r in ok.items():
         e, s = r["e"], sanity[name]
         rows.append((name, [("occlusion, trained", tf.overlay_rgb(image, e.occlusion)),
-                            ("occlusion, random weights", tf.overlay_rgb(image, s.random_occlusion)),
+                            (f"occlusion, random weights (ρ {_num(s.occlusion_correlation, True)})",
+                             tf.overlay_rgb(image, s.random_occlusion)),
                             ("IG, trained", tf.overlay_rgb(image, e.integrated_gradients)),
-                            ("IG, random weights", tf.overlay_rgb(image, s.random_integrated_gradients))]))
-    chrome.chart(st, tf.image_grid(rows), config=NO_BAR, key="trust_sanity")
+                            (f"IG, random weights (ρ {_num(s.ig_correlation, True)})",
+                             tf.overlay_rgb(image, s.random_integrated_gradients))]))
+    grid(rows, "trust_sanity")
     for name in ok:
         s = sanity[name]
         st.markdown(f"**{name}** — rank correlation, trained vs random, over the digit's ink: occlusion "
@@ -191,8 +200,10 @@ def sanity_ui(image, ok: dict, sanity: dict, names) -> None:
                     "(1: same ranking of the pixels; near 0: unrelated — what a faithful map should give).")
 
 
-def _num(v: float) -> str:
-    return "n/a (a map is flat on the ink)" if np.isnan(v) else f"{v:.2f}"
+def _num(v: float, short: bool = False) -> str:
+    if np.isnan(v):
+        return "n/a" if short else "n/a (a map is flat on the ink)"
+    return f"{v:.2f}"
 
 
 def deletion_ui(deletion: dict) -> None:
@@ -218,10 +229,10 @@ def nearest_ui(ts: TrustState, models: dict, ok: dict, image) -> None:
             continue
         where = ("in **pixel space** — logistic regression has no hidden layer, so 'alike' means alike "
                  "pixel by pixel" if nb.pixel_space else f"in its last hidden layer ({nb.layer})")
-        st.markdown(f"**{name}**, {where}:")
+        st.markdown(f"**{name}**, {where} (under each: its label · its distance):")
         cls = sm.trained.class_names
         st.image([figures.enlarge(_u8(sm.dataset.images[i]), 84) for i in nb.indices], width=84,
-                 caption=[f"{cls[y]} (distance {d:.1f})" for y, d in zip(nb.labels, nb.distances)])
+                 caption=[f"{cls[y]} · {d:.1f}" for y, d in zip(nb.labels, nb.distances)])
 
 
 def linear_ui(models: dict, ok: dict, image, names) -> None:
@@ -237,6 +248,6 @@ def linear_ui(models: dict, ok: dict, image, names) -> None:
     for name in linear:
         e = ok[name]["e"]
         w = first_layer_weights(models[name].trained.model, image.shape)[e.target]
-        rows.append((name, [(f"weights of {names[e.target]} (= its gradient)", figures.diverging_rgb(w)),
+        rows.append((name, [(f"weights of {names[e.target]} (its gradient)", figures.diverging_rgb(w)),
                             (f"weight × pixel for {names[e.target]}", tf.overlay_rgb(image, e.weight_x_pixel))]))
-    chrome.chart(st, tf.image_grid(rows), config=NO_BAR, key="trust_linear")
+    grid(rows, "trust_linear", fixed_width=True, panel_px=240)

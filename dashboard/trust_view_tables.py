@@ -11,6 +11,7 @@ from analysis import robustness as rb
 from dashboard import chrome, figures, trust_cache as cache, trust_controls as controls
 from dashboard import trust_figures as tf
 from dashboard.trust_state import TrustState
+from dashboard.trust_view import grid
 
 NO_BAR = {"displayModeBar": False}
 PHOTO_CAVEAT = ("**A caveat.** These numbers come from scanned test digits. Phone photos differ (light, blur, "
@@ -39,14 +40,21 @@ def sure_tab(ts: TrustState, models: dict) -> None:
         st.markdown(PHOTO_CAVEAT)
         return
     out = cache.outputs(sm)
-    costs = controls.costs_ui(ts)
-    report, cost_error = _report(out, costs)
-    reliability_ui(report, len(out.test_labels), len(out.val_labels))
-    referral_ui(report)
-    if cost_error:
-        st.error(cost_error, icon=":material/error:")
-    else:
-        cost_ui(report, costs)
+    top, middle, bottom = st.container(), st.container(), st.container()
+    with bottom:  # drawn first (the report needs the costs), shown last
+        st.subheader("Which threshold costs least?")
+        st.markdown("Fill in what each kind of case costs you. The threshold with the lowest total cost is chosen "
+                    "on the **validation** digits, then reported on the **test** digits.")
+        costs = controls.costs_ui(ts)
+        report, cost_error = _report(out, costs)
+        if cost_error:
+            st.error(cost_error, icon=":material/error:")
+        else:
+            cost_ui(report, costs)
+    with top:
+        reliability_ui(report, len(out.test_labels), len(out.val_labels))
+    with middle:
+        referral_ui(report)
     st.markdown(PHOTO_CAVEAT)
     photo_set_check(ts, sm, report.temperature)
 
@@ -94,7 +102,6 @@ def referral_ui(report: cal.CalibrationReport) -> None:
 
 
 def cost_ui(report: cal.CalibrationReport, costs: tuple[float, float]) -> None:
-    st.subheader("Which threshold costs least?")
     val_cost = cal.cost_per_digit(report.validation_curve, *costs)
     test_cost = cal.cost_per_digit(report.test_curve, *costs)
     chrome.chart(st, tf.cost_figure(report.validation_curve.thresholds, val_cost, test_cost, report.threshold),
@@ -129,8 +136,9 @@ def photo_set_check(ts: TrustState, sm, temperature: float) -> None:
                     f"**{conf.mean():.0%}** on average (calibrated). A large gap means the test-digit numbers above "
                     "do not carry over to your photos.")
         names = sm.trained.class_names
+        st.caption("Under each: the model's answer (the true digit), and how sure it is.")
         st.image([figures.enlarge((p * 255).astype(np.uint8), 84) for p, _ in ts.photos], width=84,
-                 caption=[f"{names[a]} for {names[b]} ({c:.0%})" for a, b, c in zip(pred, y, conf)])
+                 caption=[f"{names[a]} ({names[b]}) {c:.0%}" for a, b, c in zip(pred, y, conf)])
 
 
 # ---------------------------------------------------------------- does it hold up?
@@ -146,7 +154,7 @@ def holdup_tab(ts: TrustState, models: dict, image: np.ndarray | None) -> None:
         pics = [("original", tf.overlay_rgb(image, None))] + [
             (rb.label(a), tf.overlay_rgb(rb.alter(image, a)[0], None)) for a in rb.ALTERATIONS]
         st.markdown("The seven alterations, on the digit you are explaining:")
-        chrome.chart(st, tf.image_grid([("", pics)], panel_px=150), config=NO_BAR, key="trust_alterations")
+        grid([("", pics)], "trust_alterations", panel_px=150)
         st.caption(" · ".join(f"**{label}**: {what}" for label, what in rb.ALTERATIONS.values()))
     labels = [rb.label(a) for a in table.alterations]
     st.subheader(f"Accuracy on {len(table.labels):,} test digits, altered seven ways")
@@ -188,8 +196,9 @@ def disagreement_ui(table: rb.RobustnessTable, images: np.ndarray, class_names) 
     if len(d.indices):
         x = images[d.indices[:24]]
         x = x if version == rb.ORIGINAL else rb.alter(x, version)  # (the noise drawn afresh for these)
+        st.caption("Under each: A's answer / B's answer (the true digit).")
         st.image([figures.enlarge((p * 255).astype(np.uint8), 84) for p in x], width=84,
-                 caption=[f"A: {class_names[p]}, B: {class_names[q]}, true {class_names[t]}"
+                 caption=[f"{class_names[p]} / {class_names[q]} ({class_names[t]})"
                           for p, q, t in zip(d.predictions_a[:24], d.predictions_b[:24], d.labels[:24])])
     rows = [{"test digit": int(i), "model A": class_names[p], "model B": class_names[q], "true": class_names[t]}
             for i, p, q, t in zip(d.indices, d.predictions_a, d.predictions_b, d.labels)]

@@ -125,7 +125,7 @@ def test_a_negative_cost_gets_a_clear_message(key, value, words):
     at.number_input(key=key).set_value(value).run()
     assert not at.exception, at.exception
     assert any(words in e for e in texts(at, "error")), texts(at, "error")
-    assert not any("Which threshold costs least?" in h for h in texts(at, "subheader"))
+    assert not any("Chosen on the **validation** digits" in m for m in texts(at, "markdown"))
     assert any("Stated confidence" in h for h in texts(at, "subheader"))  # the rest still shown
 
 
