@@ -31,43 +31,6 @@ def overlay_rgb(image: np.ndarray, attribution: np.ndarray | None) -> np.ndarray
     return np.clip(base * (1 - a) + colour * a, 0, 255).astype(np.uint8)
 
 
-def _panel(fig, rgb, row, col) -> None:
-    fig.add_trace(go.Image(z=rgb, hoverinfo="skip"), row=row, col=col)
-
-
-def _wrap(text: str, width: int = 14) -> str:
-    """Break a title into short lines (<br>) so narrow panels (a phone) do not overlap."""
-    import textwrap
-
-    return "<br>".join(textwrap.wrap(text, width)) or text
-
-
-def image_grid(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], panel_px: int = 200,
-               title_px: int = 14, fixed_width: bool = False) -> go.Figure:
-    """Rows of small pictures (RGB uint8), each with a title; the row's name above its first
-    picture. `fixed_width`: as wide as the pictures need (for one or two per row), not the page."""
-    n_cols = max(len(panels) for _, panels in rows)
-    titles, lines = [], 1
-    for name, panels in rows:
-        for j, (t, _) in enumerate(panels):
-            titles.append(_wrap(f"{name}: {t}" if j == 0 and name else t))
-            lines = max(lines, titles[-1].count("<br>") + 1)
-        titles += [""] * (n_cols - len(panels))
-    head = lines * (title_px + 6)
-    fig = make_subplots(rows=len(rows), cols=n_cols, subplot_titles=titles, horizontal_spacing=0.03,
-                        vertical_spacing=min(0.3, head / (len(rows) * (panel_px + head))) if len(rows) > 1 else 0.0)
-    for i, (_, panels) in enumerate(rows):
-        for j, (_, rgb) in enumerate(panels):
-            _panel(fig, rgb, i + 1, j + 1)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_annotations(font_size=title_px)
-    fig.update_layout(height=(panel_px + head) * len(rows) + 10, margin=dict(l=5, r=5, t=head + 5, b=5), font=FONT)
-    if fixed_width:
-        fig.update_layout(width=int(n_cols * panel_px * 1.1) + 10)
-    return fig
-
-
 def deletion_figure(curves: dict[str, dict]) -> go.Figure:
     """Per model: the class's probability as pixels are removed in each map's order, beside a
     random order. `curves`: model name -> {map name: DeletionCurve}."""
@@ -169,7 +132,8 @@ def per_class_figure(acc: np.ndarray, models, class_names, title: str) -> go.Fig
 # ---------------------------------------------------------------- the heatmaps as one PNG
 
 def heatmaps_png(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], cell: int = 168) -> bytes:
-    """The same pictures as image_grid, as one PNG: each picture enlarged, its title above."""
+    """Rows of pictures (a name, then (title, RGB uint8) pairs) as one PNG: each picture enlarged,
+    its title above."""
     from PIL import Image, ImageDraw
 
     n_cols = max(len(p) for _, p in rows)

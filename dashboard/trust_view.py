@@ -20,11 +20,14 @@ SANITY_SENTENCE = ("If the maps of the trained model and of the same model with 
                    "the explanation is not explaining the model.")
 
 
-def grid(rows, key: str, **kwargs) -> None:
-    """Pictures in a grid (a Plotly figure); bigger titles in projection mode."""
-    fixed = kwargs.get("fixed_width", False)
-    fig = tf.image_grid(rows, title_px=22 if chrome.presenting() else 14, **kwargs)
-    chrome.chart(st, fig, config=NO_BAR, key=key, **({"width": "content"} if fixed else {}))
+def grid(rows, side: int | None = None) -> None:
+    """Rows of pictures, each with its caption: a row wraps on a narrow screen (a phone); bigger
+    pictures in projection mode (captions follow the page's type size)."""
+    side = side or (196 if chrome.presenting() else 140)
+    for name, panels in rows:
+        if name:
+            st.markdown(f"**{name}**")
+        st.image([figures.enlarge(rgb, side) for _, rgb in panels], width=side, caption=[t for t, _ in panels])
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
@@ -155,7 +158,7 @@ def why_tab(ts: TrustState, models: dict, image: np.ndarray) -> None:
                 "records how much the answer's score drops. **Integrated Gradients** adds up how the score changes "
                 "as the digit fades in from a black image.")
     rows = _rows(image, results, names)
-    grid(rows, "trust_heatmaps")
+    grid(rows)
     st.caption(tf.MAP_HELP)
     st.markdown(BASELINE_NOTE)
     for name, r in ok.items():
@@ -192,7 +195,7 @@ def sanity_ui(image, ok: dict, sanity: dict, names) -> None:
                             ("IG, trained", tf.overlay_rgb(image, e.integrated_gradients)),
                             (f"IG, random weights (ρ {_num(s.ig_correlation, True)})",
                              tf.overlay_rgb(image, s.random_integrated_gradients))]))
-    grid(rows, "trust_sanity")
+    grid(rows)
     for name in ok:
         s = sanity[name]
         st.markdown(f"**{name}** — rank correlation, trained vs random, over the digit's ink: occlusion "
@@ -250,4 +253,4 @@ def linear_ui(models: dict, ok: dict, image, names) -> None:
         w = first_layer_weights(models[name].trained.model, image.shape)[e.target]
         rows.append((name, [(f"weights of {names[e.target]} (its gradient)", figures.diverging_rgb(w)),
                             (f"weight × pixel for {names[e.target]}", tf.overlay_rgb(image, e.weight_x_pixel))]))
-    grid(rows, "trust_linear", fixed_width=True, panel_px=240)
+    grid(rows)

@@ -154,7 +154,7 @@ def holdup_tab(ts: TrustState, models: dict, image: np.ndarray | None) -> None:
         pics = [("original", tf.overlay_rgb(image, None))] + [
             (rb.label(a), tf.overlay_rgb(rb.alter(image, a)[0], None)) for a in rb.ALTERATIONS]
         st.markdown("The seven alterations, on the digit you are explaining:")
-        grid([("", pics)], "trust_alterations", panel_px=150)
+        grid([("", pics)], side=112)
         st.caption(" · ".join(f"**{label}**: {what}" for label, what in rb.ALTERATIONS.values()))
     labels = [rb.label(a) for a in table.alterations]
     st.subheader(f"Accuracy on {len(table.labels):,} test digits, altered seven ways")

@@ -36,6 +36,10 @@ def texts(at, kind) -> list[str]:
     return [e.value for e in getattr(at, kind)]
 
 
+def _captions(element) -> list[str]:
+    return [img.caption for img in element.proto.imgs]
+
+
 def default_trained() -> dict:
     """The server's default models (after ready_page), kind -> TrainedModel."""
     return {j.result.model_config.kind: j.result for j in REGISTRY.jobs() if j.status == "done"}
@@ -59,7 +63,10 @@ def test_renders_with_the_servers_default_models():
     assert any("black baseline cannot show" in m for m in texts(at, "markdown"))
     assert any("over the digit's ink" in m for m in texts(at, "markdown"))
     assert any("pixel space" in m for m in texts(at, "markdown"))  # logistic regression's neighbours
-    assert len(at.get("plotly_chart")) >= 8
+    assert len(at.get("plotly_chart")) >= 6  # deletion, reliability, referral, cost, robustness, per digit
+    captions = [c for row in at.get("image") for c in _captions(row)]
+    assert sum(c.startswith("occlusion: why") for c in captions) == 3  # one heatmap row per model
+    assert sum(c.startswith("IG, random weights") for c in captions) == 3
 
 
 def test_a_handed_over_digit_is_the_one_explained():
