@@ -40,7 +40,7 @@ with left:
 with right:
     if image is not None:
         trust_view.digit_picture(ts, next(iter(chosen.values())).trained.class_names)
-    st.button("Start over on this page", key="trust_start_over", icon=":material/restart_alt:",
+    st.button("Start over", key="trust_start_over", icon=":material/restart_alt:",
               on_click=trust_state.reset, help="Forget the digit, your choices and your photos on this page.")
 
 why, sure, holdup = st.tabs(["Why this answer", "How sure", "Does it hold up"])

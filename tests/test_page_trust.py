@@ -96,7 +96,7 @@ def test_both_sections_of_how_sure_and_does_it_hold_up_render():
     assert any("Chosen on the **validation** digits" in m for m in texts(at, "markdown"))
     assert any("phone" in m.lower() for m in texts(at, "markdown"))
     frame = at.dataframe[0].value
-    assert frame.shape == (3, 8)  # three models × original + seven alterations
+    assert frame.shape == (8, 3)  # original + seven alterations × three models
     assert ((frame.to_numpy() >= 0) & (frame.to_numpy() <= 1)).all()
     at.select_slider(key="trust_dial").set_value(0.99).run()
     assert not at.exception, at.exception
