@@ -36,7 +36,8 @@ TERMS = {
     "Sanity check": "A test of an explanation method (Adebayo et al., 2018): the same map from a model with random "
                     "weights. If it looks the same, the map is not explaining what the model learned.",
     "Temperature scaling": "Dividing every score by one number T before softmax, with T fitted on validation data; "
-                           "T above 1 tames an over-confident model. The answers do not change, only how sure they are.",
+                           "T above 1 tames an over-confident model. The answers do not change, only how sure "
+                           "they are.",
     "Threshold": "The cut-off on the referral dial: cases the model is less sure about than this go to a person.",
     "Weight × pixel": "For logistic regression, the exact share of each pixel in a class's score: its weight times "
                       "its value. The gradient of such a model is its weight template, the same for every image.",

@@ -76,7 +76,8 @@ def referral_figure(curve, t: float) -> go.Figure:
     """Share referred and accuracy on the rest, for every threshold; the dial's position marked."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=curve.thresholds, y=curve.share_referred, name="share referred to a person",
-                             line=dict(color=VAL, width=3), hovertemplate="t = %{x:.2f}: %{y:.1%} referred<extra></extra>"))
+                             line=dict(color=VAL, width=3),
+                             hovertemplate="t = %{x:.2f}: %{y:.1%} referred<extra></extra>"))
     fig.add_trace(go.Scatter(x=curve.thresholds, y=curve.accuracy_automatic, name="accuracy on the rest",
                              line=dict(color=TRAIN, width=3),
                              hovertemplate="t = %{x:.2f}: %{y:.1%} right<extra></extra>"))
@@ -108,7 +109,8 @@ def robustness_figure(table, labels: list[str]) -> go.Figure:
     fig = go.Figure()
     for i, name in enumerate(table.models):
         fig.add_trace(go.Bar(x=labels, y=table.accuracy[i], name=name,
-                             marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)], hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
+                             marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
+                             hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
     fig.update_yaxes(title_text="accuracy on the test digits", tickformat=".0%", range=[0, 1.02])
     fig.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=30, b=10), font=FONT,
                       legend=dict(orientation="h", y=-0.25))

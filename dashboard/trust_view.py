@@ -173,7 +173,8 @@ def why_tab(ts: TrustState, models: dict, image: np.ndarray) -> None:
                       help="The pictures above as one PNG image.")
     b.download_button("Numbers (CSV)", data=numbers_csv(results, names, sanity, deletion),
                       file_name="netlens-explanation-numbers.csv", mime="text/csv", key="trust_dl_numbers",
-                      icon=":material/download:", help="Each model's answer, completeness, sanity and deletion numbers.")
+                      icon=":material/download:",
+                      help="Each model's answer, completeness, sanity and deletion numbers.")
     c.download_button("Maps, pixel by pixel (CSV)", data=lambda: maps_csv(results), file_name="netlens-maps.csv",
                       mime="text/csv", key="trust_dl_maps", icon=":material/download:",
                       help="Every map's value at every pixel.")
