@@ -160,3 +160,38 @@ def test_receive_refuses_a_picture_that_is_not_a_digit_and_reset_forgets():
     assert session["trust"].label == 4
     trust_state.reset(session)
     assert session["trust"].image is None and "trust_contrast" not in session
+
+
+def test_a_labelled_photo_set_is_checked():
+    from tests.test_page_predict import paper_photo, png
+
+    image, _ = a_test_digit(2)
+    at = ready_page()
+    at.file_uploader(key="trust_set_upload").set_value(("two.png", png(paper_photo(image)), "image/png")).run()
+    at.selectbox(key="trust_set_label").set_value(2).run()
+    at.button(key="trust_set_add").click().run()
+    assert not at.exception, at.exception
+    photos = at.session_state["trust"].photos
+    assert len(photos) == 1 and photos[0][1] == 2 and photos[0][0].shape == (28, 28)
+    assert any("On your 1 photo(s)" in m for m in texts(at, "markdown"))
+
+
+def test_heatmaps_png_and_overlay_colours():
+    import io
+
+    from PIL import Image
+
+    from dashboard import trust_figures as tf
+
+    digit = np.zeros((28, 28), np.float32)
+    digit[10:18, 12:16] = 1.0
+    attribution = np.zeros((28, 28))
+    attribution[12, 13], attribution[5, 5] = 2.0, -1.0
+    rgb = tf.overlay_rgb(digit, attribution)
+    assert rgb[12, 13, 0] > 150 > rgb[12, 13, 2]  # positive: red
+    assert rgb[5, 5, 2] > 150 > rgb[5, 5, 0]  # negative: blue
+    assert rgb[11, 12, 0] < rgb[0, 0, 0]  # the ink shows as gray on the paper
+    png = tf.heatmaps_png([("model A", [("digit", tf.overlay_rgb(digit, None)), ("map", rgb)]),
+                           ("model B", [("digit", tf.overlay_rgb(digit, None))])], cell=100)
+    picture = Image.open(io.BytesIO(png))
+    assert picture.format == "PNG" and picture.width > 200 and picture.height > 200
