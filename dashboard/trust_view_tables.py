@@ -160,7 +160,10 @@ def holdup_tab(ts: TrustState, models: dict, image: np.ndarray | None) -> None:
     st.subheader(f"Accuracy on {len(table.labels):,} test digits, altered seven ways")
     chrome.chart(st, tf.robustness_figure(table, labels), config=NO_BAR, key="trust_robustness")
     frame = pd.DataFrame(table.accuracy.T, index=labels, columns=list(table.models))  # narrow: fits a phone
-    st.dataframe(frame.style.format("{:.1%}"))
+    if chrome.presenting():  # plain HTML: the projector's type size reaches it
+        st.table(frame.map(lambda v: f"{v:.1%}"))
+    else:
+        st.dataframe(frame.style.format("{:.1%}"))
     st.download_button("Robustness table (CSV)", data=_csv(table.rows()), file_name="netlens-robustness.csv",
                        mime="text/csv", key="trust_dl_robustness", icon=":material/download:",
                        help="Accuracy of every model on every version of the test digits.")
