@@ -31,6 +31,13 @@ def overlay_rgb(image: np.ndarray, attribution: np.ndarray | None) -> np.ndarray
     return np.clip(base * (1 - a) + colour * a, 0, 255).astype(np.uint8)
 
 
+def _fit(fig: go.Figure) -> go.Figure:
+    """Margins that grow to fit the tick labels (the projector's bigger type included)."""
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
 def deletion_figure(curves: dict[str, dict]) -> go.Figure:
     """Per model: the class's probability as pixels are removed in each map's order, beside a
     random order. `curves`: model name -> {map name: DeletionCurve}."""
@@ -50,7 +57,7 @@ def deletion_figure(curves: dict[str, dict]) -> go.Figure:
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     fig.update_yaxes(title_text="probability of the class", row=1, col=1)
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), font=FONT, legend=dict(orientation="h", y=-0.3))
-    return fig
+    return _fit(fig)
 
 
 def reliability_figure(before, after, temperature: float) -> go.Figure:
@@ -69,7 +76,7 @@ def reliability_figure(before, after, temperature: float) -> go.Figure:
     fig.update_xaxes(title_text="stated confidence (top probability)", tickformat=".0%", range=[0, 1.02])
     fig.update_yaxes(title_text="actual accuracy", tickformat=".0%", range=[0, 1.05])
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), font=FONT, legend=dict(orientation="h", y=-0.25))
-    return fig
+    return _fit(fig)
 
 
 def referral_figure(curve, t: float) -> go.Figure:
@@ -85,7 +92,7 @@ def referral_figure(curve, t: float) -> go.Figure:
     fig.update_xaxes(title_text="refer when the top probability is below t", range=[0, 1])
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), font=FONT, legend=dict(orientation="h", y=-0.3))
-    return fig
+    return _fit(fig)
 
 
 def cost_figure(thresholds, val_cost, test_cost, chosen: float) -> go.Figure:
@@ -101,7 +108,7 @@ def cost_figure(thresholds, val_cost, test_cost, chosen: float) -> go.Figure:
     fig.update_xaxes(title_text="threshold t", range=[0, 1])
     fig.update_yaxes(title_text="mean cost per digit", rangemode="tozero")
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), font=FONT, legend=dict(orientation="h", y=-0.3))
-    return fig
+    return _fit(fig)
 
 
 def robustness_figure(table, labels: list[str]) -> go.Figure:
@@ -114,7 +121,7 @@ def robustness_figure(table, labels: list[str]) -> go.Figure:
     fig.update_yaxes(title_text="accuracy on the test digits", tickformat=".0%", range=[0, 1.02])
     fig.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=30, b=10), font=FONT,
                       legend=dict(orientation="h", y=-0.25))
-    return fig
+    return _fit(fig)
 
 
 def per_class_figure(acc: np.ndarray, models, class_names, title: str) -> go.Figure:
@@ -128,7 +135,7 @@ def per_class_figure(acc: np.ndarray, models, class_names, title: str) -> go.Fig
     fig.update_xaxes(type="category", title_text="true digit", side="top")
     fig.update_yaxes(type="category", autorange="reversed")
     fig.update_layout(title=title, height=120 + 60 * len(models), margin=dict(l=10, r=10, t=80, b=10), font=FONT)
-    return fig
+    return _fit(fig)
 
 
 # ---------------------------------------------------------------- the heatmaps as one PNG
