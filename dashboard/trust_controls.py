@@ -11,6 +11,7 @@ from dashboard import widgets
 from dashboard.trust_state import TrustState
 
 NONE = -1  # "no comparison" (a selectbox shows None as an empty choice)
+MAX_PHOTOS = 50  # the labelled photo set is small by design (and kept in this session's memory)
 SOURCES = {"test": "A test digit", "photo": "Your own photo"}
 
 
@@ -151,8 +152,10 @@ def photo_set_ui(ts: TrustState, size: int, class_names) -> None:
     truth = a.selectbox("Its true digit", list(range(len(class_names))), format_func=lambda k: class_names[k],
                         key="trust_set_label", help="The digit you actually wrote: the model's answer is checked "
                                                     "against it.")
-    if b.button("Add to my photo set", key="trust_set_add", disabled=image is None,
-                help="Keep this photo (as the model sees it) with its label, for this session only."):
+    full = len(ts.photos) >= MAX_PHOTOS
+    if b.button("Add to my photo set", key="trust_set_add", disabled=image is None or full,
+                help=f"Keep this photo (as the model sees it) with its label, for this session only "
+                     f"(up to {MAX_PHOTOS})."):
         try:
             ts.photos.append((preprocess_steps(image, size=size).result, int(truth)))
             st.toast(f"Added “{name}” as a {class_names[truth]}.")

@@ -195,3 +195,13 @@ def test_heatmaps_png_and_overlay_colours():
                            ("model B", [("digit", tf.overlay_rgb(digit, None))])], cell=100)
     picture = Image.open(io.BytesIO(png))
     assert picture.format == "PNG" and picture.width > 200 and picture.height > 200
+
+
+def test_one_it_gets_wrong_picks_a_mistake_of_the_first_model():
+    at = ready_page()
+    at.button(key="trust_mistake").click().run()
+    assert not at.exception, at.exception
+    ts = at.session_state["trust"]
+    first = default_trained()["logreg"]  # the first model in the list
+    assert int(logits(first.model, ts.image[None])[0].argmax()) != ts.label
+    assert ts.source == f"test digit {at.number_input(key='trust_test_number').value}"
