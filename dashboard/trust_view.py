@@ -64,7 +64,8 @@ def digit_ui(ts: TrustState, models: dict) -> np.ndarray | None:
 
 
 def digit_picture(ts: TrustState, class_names) -> None:
-    truth = "" if ts.label is None else f"; true label {class_names[ts.label]}"
+    name = class_names[ts.label] if ts.label is not None and ts.label < len(class_names) else ts.label
+    truth = "" if ts.label is None else f"; true label {name}"
     st.image(figures.enlarge(_u8(ts.image), 140), width=140, caption=f"{ts.source}{truth}")
 
 

@@ -205,3 +205,14 @@ def test_one_it_gets_wrong_picks_a_mistake_of_the_first_model():
     first = default_trained()["logreg"]  # the first model in the list
     assert int(logits(first.model, ts.image[None])[0].argmax()) != ts.label
     assert ts.source == f"test digit {at.number_input(key='trust_test_number').value}"
+
+
+def test_start_over_forgets_the_handed_over_digit_and_the_choices():
+    image, label = a_test_digit(9)
+    at = ready_page(lambda at: trust_state.receive(image, label, "Predict: your drawing", session=at.session_state))
+    at.number_input(key="trust_cost_error").set_value(7.0).run()
+    at.button(key="trust_start_over").click().run()
+    assert not at.exception, at.exception
+    ts = at.session_state["trust"]
+    assert not ts.handed_over and ts.cost_error == 5.0 and ts.source == "test digit 0"
+    assert at.number_input(key="trust_cost_error").value == 5.0
