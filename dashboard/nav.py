@@ -37,6 +37,9 @@ PAGES = [
     PageInfo("predict.py", "Predict", "predict", ":material/draw:",
              "Draw a digit or photograph one written on paper, and see the probability the model gives "
              "each digit from 0 to 9.", state="dashboard.predict_state"),
+    PageInfo("trust.py", "Trust", "trust", ":material/verified_user:",
+             "Why did the model answer that, how sure is “99% sure”, and does it hold up when the digits change?",
+             state="dashboard.trust_state"),
     PageInfo("glossary.py", "Glossary", "glossary", ":material/menu_book:",
              "The lecture's words — kernel, epoch, softmax, t-SNE and more — in plain language."),
     PageInfo("admin.py", "Server status", "admin", ":material/monitor_heart:",

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analysis.models import first_layer_weights, representations
 from analysis.preprocess import Steps
-from dashboard import figures
+from dashboard import figures, trust_state
 from dashboard.figures import NO_BAR, chart
 from dashboard.session_models import SessionModel
 
@@ -32,6 +32,9 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
     st.markdown(f"**{name}** reads **{class_names[win]}** ({probs[win]:.0%} sure)"
                 + ("" if true is None else (" ✔ right" if win == true else f" ✘ the true label is {class_names[true]}")))
     chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")
+    if st.button("Why?", key=f"{key}_why", icon=":material/psychology_alt:",
+                 help="Open this digit on the Trust page: what each model looked at, and whether to trust it."):
+        trust_state.explain(x, true, f"Predict: {'a test digit' if true is not None else 'your digit'}")
     with st.expander("Raw scores (before softmax)"):
         chart(st, figures.score_bars(scores, class_names), config=NO_BAR, key=f"{key}_s")
     hidden = [k for k in reps if k.startswith("hidden layer 1")]

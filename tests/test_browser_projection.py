@@ -32,19 +32,30 @@ def _ready(page, url_path: str) -> None:
     page.wait_for_timeout(1500)  # charts finish drawing after the run ends
 
 
+def _sidebar_width(page) -> float:
+    return page.evaluate("() => document.querySelector('[data-testid=\"stSidebar\"]')?.getBoundingClientRect().width || 0")
+
+
+def _set_sidebar(page, want_open: bool) -> None:
+    """Open or close the sidebar with its own buttons, as a teacher would."""
+    for _ in range(3):
+        page.wait_for_timeout(700)  # let an opening/closing animation finish
+        if (_sidebar_width(page) > 50) == want_open:
+            return
+        button = page.locator('[data-testid="stExpandSidebarButton"]' if want_open
+                              else '[data-testid="stSidebarCollapseButton"] button')
+        if button.count():
+            button.first.click(force=True)
+    assert (_sidebar_width(page) > 50) == want_open, "could not set the sidebar"
+
+
 def _open(page, info, present: bool, sidebar_open: bool | None = None):
     query = "&".join(q for q in (QUERY.get(info.url_path, ""), "present=1" if present else "") if q)
     page.goto(f"{page.base_url}/{info.url_path}" + (f"?{query}" if query else ""))
     page.locator('[data-testid="stMain"]').wait_for()
     idle(page, 180_000)
     if sidebar_open is not None:
-        sidebar = page.locator('[data-testid="stSidebar"]')
-        is_open = sidebar.count() > 0 and sidebar.get_attribute("aria-expanded") == "true"
-        if is_open != sidebar_open:
-            toggle = ('[data-testid="stExpandSidebarButton"]' if sidebar_open
-                      else '[data-testid="stSidebarCollapseButton"] button')
-            page.locator(toggle).first.click()
-            page.wait_for_timeout(800)
+        _set_sidebar(page, sidebar_open)
     _ready(page, info.url_path)
 
 
