@@ -41,7 +41,7 @@ def scatter(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray, conf: np.n
             mx, my = np.median(coords[rows], axis=0)
             fig.add_annotation(x=float(mx), y=float(my), text=f"<b>{name}</b>", showarrow=False,
                                font=dict(size=15, color="#000000"), bgcolor="rgba(255,255,255,0.8)",
-                               bordercolor=figures.class_colour(k), borderwidth=2, borderpad=2)
+                               bordercolor=figures.class_colour(k), borderwidth=2, borderpad=5)
     fig.update_layout(title=dict(text=title, font=dict(size=16)), height=height, dragmode="lasso",
                       margin=dict(l=10, r=10, t=50, b=10), font=figures.FONT, legend_title_text="true digit",
                       legend=dict(itemsizing="constant"))
