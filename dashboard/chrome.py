@@ -54,6 +54,14 @@ def sidebar(url_path: str) -> None:
         st.html(PRESENT_CSS)
 
 
+def glossary_links(*terms: str) -> None:
+    """Links to Glossary entries, in-app (the session and its settings stay): one per term."""
+    cols = st.columns(len(terms) + 1, vertical_alignment="center")
+    cols[0].caption("In the Glossary:")
+    for col, term in zip(cols[1:], terms):
+        col.page_link(nav.page("glossary.py"), label=term, icon=":material/menu_book:", query_params={"find": term})
+
+
 def start_over(url_path: str) -> None:
     """The page's feature forgets its settings, uploads and results (detaching from its jobs
     first); the link's settings go too."""

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import figures
+from dashboard import chrome, figures
 from dashboard.figures import chart
 from dashboard.representations_state import RepresentationsState, stop_all
 from dashboard.session import PERSIST
@@ -151,6 +151,7 @@ def maps(done: list, ctx: dict, highlight: set[int] | None) -> None:
                                     "saves a PNG).")
     st.caption("One dot per digit, coloured by its true label; the digit is written at the middle of its cluster, and "
                "a **×** marks a digit the model predicted wrong. Draw a lasso or a box to see those digits.")
+    chrome.glossary_links("× on a map", "t-SNE", "PCA")
 
 
 def separation_table(done: list, ctx: dict) -> None:
@@ -159,9 +160,9 @@ def separation_table(done: list, ctx: dict) -> None:
     table = pd.DataFrame([{"map": spec.title, **res["metrics"]} for spec, res in done])
     numbers = [c for c in table.columns if c != "map"]
     st.table(table.style.format("{:.3f}", subset=numbers), hide_index=True)  # plain: every column shows, at any width
-    st.caption("[Trustworthiness](/glossary?find=trustworthiness): are a dot's neighbours on the map its true "
-               "neighbours (1 = all)? [k-NN accuracy](/glossary?find=k-NN): can the 5 nearest digits tell a digit's "
-               "label, in the layer's own numbers and on the flat map?")
+    st.caption("Trustworthiness: are a dot's neighbours on the map its true neighbours (1 = all)? k-NN accuracy: can "
+               "the 5 nearest digits tell a digit's label, in the layer's own numbers and on the flat map?")
+    chrome.glossary_links("Trustworthiness", "k-NN accuracy", "Perplexity")
     names = ctx["names"]
     coords = pd.DataFrame({"image": ctx["idx"], "true label": [names[k] for k in ctx["labels"]],
                            "predicted": [names[k] for k in ctx["pred"]], "confidence": ctx["conf"]})
