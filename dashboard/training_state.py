@@ -107,6 +107,14 @@ def start(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
     training_state().job = WatchedJob(key, ds, mc, tc)
 
 
+def retry(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
+    """The Retry button after a failed run (a worker that died): start again; a refusal becomes the notice."""
+    try:
+        start(ds, mc, tc)
+    except (ValueError, RuntimeError) as e:
+        training_state().notice = str(e)
+
+
 def stop() -> None:
     """Stop watching; keep the model as it was at the last finished epoch (for this session only)."""
     s = training_state()

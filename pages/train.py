@@ -35,7 +35,7 @@ if ds is not None:
     error = training_state.collect()
     if error:
         st.error(error)
-        st.button("Retry", key="train_retry", on_click=training_state.start, args=(ds, mc, tc),
+        st.button("Retry", key="train_retry", on_click=training_state.retry, args=(ds, mc, tc),
                   icon=":material/refresh:", help="Train again with these settings.")
     state = training_state.training_state()
     if state.notice:
