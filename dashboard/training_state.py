@@ -11,8 +11,8 @@ import streamlit as st
 
 from analysis import datasets, jobs
 from analysis.datasets import Dataset, load_dataset, split_dataset
-from analysis.models import ModelConfig, build_model
-from analysis.train import TrainConfig, TrainedModel, fit, from_snapshot, job_key, predict_proba
+from analysis.models import ModelConfig
+from analysis.train import TrainConfig, TrainedModel, from_snapshot, job_key, predict_proba
 from dashboard import session, session_models
 from dashboard.runtime import session_id
 from dashboard.uploads import UploadSlot
@@ -90,19 +90,11 @@ def add_model(trained: TrainedModel, ds: Dataset | None, suffix: str = "") -> se
 
 
 def _run(job: jobs.Job, ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> TrainedModel:
-    """Runs in a worker thread: train, publishing the curves and a snapshot every epoch."""
-    split = split_dataset(ds, seed=tc.seed)
-    model = build_model(mc, ds.image_shape, ds.n_classes, seed=tc.seed)
-    rows: list[dict] = []
+    """Runs in a worker thread: analysis.tasks.train (curves, a snapshot and the recording so far
+    every epoch; the model carries its recording)."""
+    from analysis import tasks
 
-    def on_epoch(epoch: int, row: dict) -> bool:
-        rows.append(row)
-        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        job.report(epoch / tc.epochs, f"epoch {epoch} of {tc.epochs}", {"rows": list(rows), "state": state, "split": split})
-        return not job.should_stop()
-
-    job.report(0.0, f"epoch 0 of {tc.epochs}", {"rows": [], "state": None, "split": split})
-    return fit(ds, mc, tc, on_epoch=on_epoch, split=split, model=model)
+    return tasks.train(job.report, job.should_stop, dataset=ds, model_config=mc, train_config=tc)
 
 
 def start(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
@@ -126,6 +118,7 @@ def stop() -> None:
     latest = job.latest if job is not None else None
     if latest and latest["state"] is not None:
         trained = from_snapshot(w.ds, w.mc, w.tc, latest["split"], latest["state"], latest["rows"])
+        trained.recording = latest.get("recording")  # the frames so far (None: not recorded)
         add_model(trained, w.ds, suffix=f" (stopped at epoch {len(latest['rows'])})")
     else:
         s.notice = "Stopped before the first epoch finished: no model to keep."
@@ -176,14 +169,15 @@ def prepared_models() -> dict[str, TrainedModel]:
     import os
     from pathlib import Path
 
-    from analysis.train import load_weights
+    from analysis.recording import load_with_recording
 
     folder = os.environ.get("NETLENS_MODELS_DIR")
     found: dict[str, TrainedModel] = {}
     if folder and Path(folder).is_dir():
         for path in sorted(Path(folder).glob("*.safetensors")):
             try:
-                trained = load_weights(path.read_bytes())
+                trained, recording = load_with_recording(path.read_bytes())
+                trained.recording = recording
             except (OSError, ValueError):
                 continue  # an unreadable file is skipped, not fatal
             if trained.dataset_name in KNOWN_DATASETS:

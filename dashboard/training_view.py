@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
-from analysis.train import load_weights, save_weights
 from dashboard import figures, session_models, training_state
 from dashboard.figures import NO_BAR, chart
 from dashboard.predict_state import IncomingDigit, predict_state
@@ -135,7 +134,7 @@ def save_load(sm: SessionModel | None) -> None:
     if sm is not None:
         t = sm.trained
         a, b = st.columns(2)
-        a.download_button("Download the weights (.safetensors)", data=lambda: save_weights(t), file_name=t.file_name,
+        a.download_button("Download the weights (.safetensors)", data=lambda: _weights_file(t), file_name=t.file_name,
                           mime="application/octet-stream", icon=":material/download:",
                           help="The learned numbers with the settings inside; upload it here later to restore the model.")
         csv = pd.DataFrame(t.history.rows).to_csv(index=False)
@@ -148,9 +147,18 @@ def save_load(sm: SessionModel | None) -> None:
         st.success(f"Restored “{up.name}”.")
 
 
+def _weights_file(t) -> bytes:
+    """The weights, with the training's recording when the model has one (replayable after a reload)."""
+    from analysis.recording import save_with_recording
+
+    return save_with_recording(t, t.recording)
+
+
 def _restore(data: bytes, name: str) -> tuple[None, str]:
     """`accept` for a weights file: it becomes one of this session's models (its name is kept)."""
-    loaded = load_weights(data)
+    from analysis.recording import load_with_recording
+
+    loaded, loaded.recording = load_with_recording(data)
     ds = training_state.dataset(loaded.dataset_name) if loaded.dataset_name in training_state.KNOWN_DATASETS else None
     return None, training_state.add_model(training_state.with_split(loaded, ds), ds, suffix=" (from file)").name
 
