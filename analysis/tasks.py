@@ -31,7 +31,7 @@ from analysis.datasets import Dataset, load_dataset, split_dataset
 from analysis.models import ModelConfig, build_model, count_parameters
 from analysis.train import TrainConfig, TrainedModel, fit
 
-__all__ = ["train", "project", "separation", "count", "training_estimate", "recording_estimate", "map_estimate", "METRIC_SAMPLE",
+__all__ = ["train", "project", "replay", "separation", "count", "training_estimate", "recording_estimate", "map_estimate", "METRIC_SAMPLE",
            "InlineExecutor", "as_job"]
 
 Report = Callable[..., None]
@@ -110,6 +110,26 @@ def project(report: Report, should_stop: ShouldStop, *, features: np.ndarray, la
 
     coords = embedding.tsne(x, perplexity, n_iter, seed, on_progress=progress)
     return {"coords": coords, "explained": None, "metrics": separation(x, coords, labels)}
+
+
+def replay(report: Report, should_stop: ShouldStop, *, recording, layer: str, config=None) -> dict:
+    """One layer's map over training (analysis.replay.replay): ``latest = {"frame": k, "total": n,
+    "coords": (n, 2) the newest frame}`` after every frame; when should_stop() turns true the frames
+    so far come back as a complete result marked "stopped at frame k". Returns {"result":
+    ReplayResult, "knn": k-NN accuracy of every layer per recorded epoch}."""
+    from analysis.replay import ReplayConfig, knn_over_training
+    from analysis.replay import replay as run_replay
+
+    config = ReplayConfig() if config is None else config
+
+    def progress(frame: int, total: int, coords_so_far: list) -> bool:
+        report(frame / total, f"frame {frame} of {total}", {"frame": frame, "total": total,
+                                                             "coords": coords_so_far[-1]})
+        return not should_stop()
+
+    report(0.0, f"frame 0 of {recording.n_frames}", None)
+    result = run_replay(recording, layer, config, on_progress=progress)
+    return {"result": result, "knn": knn_over_training(recording)}
 
 
 def count(report: Report, should_stop: ShouldStop, *, n: int = 10, delay_s: float = 0.01,

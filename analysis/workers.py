@@ -43,7 +43,7 @@ __all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "che
 log = logging.getLogger(__name__)
 
 # The allow-list: task name -> "module:function". Only these can run in a worker.
-DEFAULT_TASKS = {"train": "analysis.tasks:train", "project": "analysis.tasks:project", "count": "analysis.tasks:count"}
+DEFAULT_TASKS = {name: f"analysis.tasks:{name}" for name in ("train", "project", "count", "replay")}
 _UNSET = object()
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 

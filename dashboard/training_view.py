@@ -166,21 +166,30 @@ def _restore(data: bytes, name: str) -> tuple[None, str]:
 def results(sm: SessionModel) -> None:
     t = sm.trained
     m = st.columns(4)
-    m[0].metric("Test accuracy", f"{t.test_accuracy:.1%}")
-    m[1].metric("Validation accuracy", f"{t.val_accuracy:.1%}")
+    m[0].metric("Validation accuracy", f"{t.val_accuracy:.1%}",
+                help="On the validation digits: the score to choose settings by.")
+    if sm.hidden_test:
+        m[1].metric("Final check: test accuracy", "hidden",
+                    help="A run of a sweep: its test score stays hidden until you reveal the sweep's test score once.")
+    else:
+        m[1].metric("Final check: test accuracy", f"{t.test_accuracy:.1%}",
+                    help="On the test digits, looked at once at the end; never used to choose settings.")
     m[2].metric("Parameters", f"{t.parameters:,}")
     m[3].metric("Training time", f"{t.seconds:.1f} s", help=f"on the {t.device.upper()}")
     chart(st, figures.learning_curves(t.history.rows, t.train_config.epochs), config=NO_BAR, key="final_curves")
+    _watch_it_learn(sm)
     if sm.dataset is None or t.split is None:
         st.info("This model came from a file trained on data this server does not have, so only its curves and "
                 "weights can be shown.")
         _learned(sm)
         return
     tabs = st.tabs(["Confusion matrix", "Mistakes", "What it learned", "One image, step by step", "Compare runs"])
-    with tabs[0]:
-        _confusion(sm)
-    with tabs[1]:
-        _mistakes(sm)
+    for tab, show in ((tabs[0], _confusion), (tabs[1], _mistakes)):
+        with tab:
+            if sm.hidden_test:
+                st.info(HIDDEN)
+            else:
+                show(sm)
     with tabs[2]:
         _learned(sm)
     with tabs[3]:
@@ -189,16 +198,35 @@ def results(sm: SessionModel) -> None:
         runs_table()
 
 
+HIDDEN = ("This run belongs to a sweep: its results on the test digits stay hidden until you reveal the sweep's test "
+          "score (once), so the test digits cannot sway which setting you pick.")
+
+
+def _watch_it_learn(sm: SessionModel) -> None:
+    """The link to Representations' "Over training" view with this model."""
+    from analysis.recording import replay_unavailable
+    from dashboard.replay_state import replay_state
+
+    why = replay_unavailable(sm.trained.recording)
+    if st.button("Watch its layers learn (Over training)", key="train_to_replay", icon=":material/animation:",
+                 disabled=why is not None, help=why or "Replay each layer's map epoch by epoch on the Representations "
+                                                       "page."):
+        hand_over(replay_state(), "incoming_model", sm.name, "representations.py")
+
+
 def runs_table() -> None:
     runs = session_models.state().runs
     if not runs:
         st.write("No runs yet.")
         return
     df = pd.DataFrame(runs)
+    if "test accuracy" in df and "hidden test" in df:  # sweep runs: no test score until revealed
+        df["test accuracy"] = df["test accuracy"].where(~df.pop("hidden test").fillna(False).astype(bool))
     st.dataframe(df, hide_index=True, width="stretch",
                  column_config={"validation accuracy": st.column_config.NumberColumn(format="percent"),
                                 "test accuracy": st.column_config.NumberColumn(format="percent")})
-    st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check.")
+    st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check (blank for a "
+               "sweep's runs until its test score is revealed).")
     buf = io.StringIO()
     df.to_csv(buf, index=False)
     st.download_button("Download this table (CSV)", buf.getvalue(), "netlens-runs.csv", "text/csv",
