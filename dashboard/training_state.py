@@ -72,6 +72,9 @@ def reset() -> None:
     settings, uploads and this session's models (the other pages fall back to what is left)."""
     session.reset(KEY, WIDGETS, _detach)
     session_models.reset()
+    from dashboard import sweep_state  # the sweep too (its reveals are kept)
+
+    sweep_state.reset()
 
 
 def describe(mc: ModelConfig, tc: TrainConfig, ds_name: str) -> str:
