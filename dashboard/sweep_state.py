@@ -17,7 +17,7 @@ from dashboard import session, session_models, training_state
 from dashboard.runtime import session_id
 
 KEY = "sweep"
-LEDGER_KEY = "sweep_reveals"  # not reset by Start over: a test score once seen stays seen
+LEDGER_KEY = "reveal_ledger"  # not reset by Start over: a test score once seen stays seen
 WIDGETS = ("sweep_",)
 
 
@@ -65,6 +65,7 @@ class Sweep:
 @dataclass
 class SweepState:
     sweep: Sweep | None = None
+    notice: str | None = None  # said once on the next run
 
 
 def sweep_state(session_state=None) -> SweepState:

@@ -55,7 +55,7 @@ def heatmap(summary: SweepSummary) -> go.Figure:
         means = np.array(summary.grid("val_mean"), dtype=float)
         text = [[_cell(s.val_mean, s.val_std, s.n_runs) for s in summary.settings[r * len(xs):(r + 1) * len(xs)]]
                 for r in range(len(ys))]
-        fig = go.Figure(go.Heatmap(z=means, x=xs, y=ys, text=text, texttemplate="%{text}", textfont=dict(size=15),
+        fig = go.Figure(go.Heatmap(z=means.tolist(), x=xs, y=ys, text=text, texttemplate="%{text}", textfont=dict(size=15),
                                    colorscale="Blues", showscale=False,
                                    hovertemplate=f"{_name(names[0])} %{{y}}, {_name(names[1])} %{{x}}: "
                                                  "%{text}<extra></extra>"))
@@ -167,15 +167,21 @@ def _results(sweep: sws.Sweep) -> None:
     if record is None:
         st.caption("The test scores of these runs are hidden everywhere (results, runs table, downloads). Look at the "
                    "test score once, when you have chosen.")
-        if st.button("Reveal the test score", key="sweep_reveal", icon=":material/visibility:", type="primary",
-                     disabled=summary.finished < summary.total,
-                     help="Once per sweep: shows the chosen setting's test score next to its validation score."):
-            try:
-                record = sws.reveal()
-            except ValueError as e:
-                st.error(str(e))
+        st.button("Reveal the test score", key="sweep_reveal", icon=":material/visibility:", type="primary",
+                  disabled=summary.finished < summary.total, on_click=_reveal,
+                  help="Once per sweep: shows the chosen setting's test score next to its validation score.")
+    if sws.sweep_state().notice:
+        st.error(sws.sweep_state().notice)
+        sws.sweep_state().notice = None
     if record is not None:
         _reveal_record(record, summary.names)
+
+
+def _reveal() -> None:
+    try:
+        sws.reveal()
+    except ValueError as e:
+        sws.sweep_state().notice = str(e)
 
 
 def section(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
