@@ -61,13 +61,13 @@ def _controls(epochs) -> tuple[list, list]:
     menus = [dict(type="buttons", direction="left", showactive=False, x=0, y=-0.02, xanchor="left", yanchor="top",
                   pad=dict(t=10, r=10), buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
                                                  dict(label="❚❚ Pause", method="animate", args=[[None], pause])])]
-    sliders = [dict(active=0, x=0.22, len=0.78, y=-0.02, yanchor="top", pad=dict(t=10),
+    sliders = [dict(active=0, x=0, len=1.0, y=-0.11, yanchor="top", pad=dict(t=10),
                     currentvalue=dict(prefix="epoch ", font=dict(size=16)),
                     steps=[dict(label=str(e), method="animate", args=[[f"epoch {e}"], pause]) for e in epochs])]
     return menus, sliders
 
 
-def animation(result: ReplayResult, recording: Recording, names, title: str, height: int = 560) -> go.Figure:
+def animation(result: ReplayResult, recording: Recording, names, title: str, height: int = 620) -> go.Figure:
     """The layer's map at every computed frame, one set of axes for all, play/pause and a slider."""
     pred, conf = predictions(recording)
     fig = go.Figure(data=_traces(result.coords[0], recording, pred[0], conf[0], names, full=True),
@@ -77,7 +77,7 @@ def animation(result: ReplayResult, recording: Recording, names, title: str, hei
     (x0, x1), (y0, y1) = result.extent()
     menus, sliders = _controls(result.epochs)
     fig.update_layout(title=dict(text=title, font=dict(size=16)), height=height, dragmode="lasso",
-                      margin=dict(l=10, r=10, t=50, b=90), font=figures.FONT, legend_title_text="true digit",
+                      margin=dict(l=10, r=10, t=50, b=140), font=figures.FONT, legend_title_text="true digit",
                       legend=dict(itemsizing="constant"), updatemenus=menus, sliders=sliders)
     fig.update_xaxes(range=[x0, x1], autorange=False, showticklabels=False, title_text="", zeroline=False)
     fig.update_yaxes(range=[y0, y1], autorange=False, showticklabels=False, title_text="", zeroline=False)

@@ -59,14 +59,15 @@ def heatmap(summary: SweepSummary) -> go.Figure:
                                    colorscale="Blues", showscale=False,
                                    hovertemplate=f"{_name(names[0])} %{{y}}, {_name(names[1])} %{{x}}: "
                                                  "%{text}<extra></extra>"))
-        fig.update_xaxes(title_text=_name(names[1]), type="category", side="top")
+        fig.update_xaxes(title_text=_name(names[1]), type="category")
         fig.update_yaxes(title_text=_name(names[0]), type="category", autorange="reversed")
         if summary.best is not None:
             r, c = axes[0].index(summary.best.values[0]), axes[1].index(summary.best.values[1])
             fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
                           line=dict(color=figures.VAL, width=5))
-    fig.update_layout(title="Validation accuracy (mean ± spread over seeds)", height=380,
-                      margin=dict(l=10, r=10, t=80, b=10), font=figures.FONT)
+    outlined = "; the best outlined" if len(names) == 2 else ""
+    fig.update_layout(title=f"Validation accuracy<br><sup>mean ± spread over seeds{outlined}</sup>",
+                      height=400, margin=dict(l=10, r=10, t=70, b=10), font=figures.FONT)
     return fig
 
 
@@ -158,8 +159,10 @@ def _results(sweep: sws.Sweep) -> None:
                f"{_cell(best.val_mean, best.val_std, best.n_runs)} over {best.n_runs} seed(s).", icon=":material/star:")
     chart(st, curves(sweep), config=NO_BAR, key="sweep_curves")
     frame = runs_frame(sweep)
-    st.dataframe(frame, hide_index=True, width="stretch", column_config={
-        c: st.column_config.NumberColumn(format="percent") for c in ("validation accuracy", "test accuracy")})
+    shown = frame.assign(**{"test accuracy": [f"{v:.1%}" if v == v and v is not None else "hidden"
+                                              for v in frame["test accuracy"]]})
+    st.dataframe(shown, hide_index=True, width="stretch",
+                 column_config={"validation accuracy": st.column_config.NumberColumn(format="percent")})
     st.download_button("Download the sweep (CSV)", frame.to_csv(index=False), "netlens-sweep.csv", "text/csv",
                        icon=":material/download:", key="sweep_csv",
                        help="Every run: its settings, seed and validation accuracy (test accuracy only once revealed).")
@@ -186,7 +189,6 @@ def _reveal() -> None:
 
 def section(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
     """"Try several settings": the controls, the running sweep, or its results."""
-    st.subheader("Try several settings")
     st.markdown("Train every combination of one or two settings (up to 3 values each, up to 3 seeds: at most 9 runs), "
                 "choose the best **by validation accuracy**, and only then look at the test score, once.")
     config = sweep_controls.sweep_ui(mc, tc)

@@ -220,11 +220,11 @@ def runs_table() -> None:
         st.write("No runs yet.")
         return
     df = pd.DataFrame(runs)
-    if "test accuracy" in df and "hidden test" in df:  # sweep runs: no test score until revealed
-        df["test accuracy"] = df["test accuracy"].where(~df.pop("hidden test").fillna(False).astype(bool))
-    st.dataframe(df, hide_index=True, width="stretch",
-                 column_config={"validation accuracy": st.column_config.NumberColumn(format="percent"),
-                                "test accuracy": st.column_config.NumberColumn(format="percent")})
+    hidden = df.pop("hidden test").fillna(False).astype(bool) if "hidden test" in df else pd.Series(False, df.index)
+    df["test accuracy"] = df["test accuracy"].where(~hidden)  # sweep runs: no test score until revealed
+    shown = df.assign(**{"test accuracy": ["hidden" if h else f"{v:.1%}" for v, h in zip(df["test accuracy"], hidden)]})
+    st.dataframe(shown, hide_index=True, width="stretch",
+                 column_config={"validation accuracy": st.column_config.NumberColumn(format="percent")})
     st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check (blank for a "
                "sweep's runs until its test score is revealed).")
     buf = io.StringIO()
