@@ -85,3 +85,25 @@ def test_a_model_without_a_recording_says_why(trained_state):
     assert not at.exception, at.exception
     assert any("no recording of its training" in i.value for i in at.info)
     assert replay_state.replay_state(at.session_state).job is None
+
+
+def test_the_train_task_records_and_the_replay_task_stops_with_a_complete_result():
+    from analysis.models import default_config
+    from analysis.replay import ReplayConfig
+    from analysis.tasks import InlineExecutor
+    from analysis.train import TrainConfig
+
+    latest = []
+    trained = InlineExecutor().run("train", {"dataset": "digits", "model_config": default_config("logreg"),
+                                             "train_config": TrainConfig(epochs=2)},
+                                   on_progress=lambda p, m, payload=None: latest.append(payload))
+    assert trained.recording.epochs == (0, 1, 2)
+    assert [p["recording"].epochs for p in latest if p and p["recording"] is not None] == [(0, 1), (0, 1, 2)]
+    frames = []
+    out = InlineExecutor().run("replay", {"recording": trained.recording, "layer": "logits",
+                                          "config": ReplayConfig(method="pca")},
+                               on_progress=lambda p, m, payload=None: frames.append(payload),
+                               should_stop=lambda: len(frames) >= 3)  # stop after the second frame
+    result = out["result"]
+    assert result.stopped_at == 2 and result.status == "stopped at frame 2 of 3" and result.coords.shape[0] == 2
+    assert set(out["knn"]) == {"pixels", "logits", "probabilities"}
