@@ -13,9 +13,14 @@ html, body, [data-testid="stMain"] { font-size: 24px !important; }
 [data-testid="stMain"] label, [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 24px !important; }
 [data-testid="stSidebar"] p, [data-testid="stSidebar"] label { font-size: 19px !important; }
 [data-testid="stAppViewContainer"] { color: #000 !important; background: #fff !important; }
-[data-testid="stCaptionContainer"] { color: #222 !important; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #222 !important; }
+[data-testid="stTable"] th, [data-testid="stTable"] td { font-size: 22px !important; color: #000 !important; }
+[data-testid="stMain"] button p { white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
+[data-testid="stImageCaption"] { font-size: 20px !important; color: #222 !important; }
 h1 { font-size: 3.2rem !important; } h2, h3 { font-size: 2.4rem !important; }
 [data-testid="stMetricValue"] { font-size: 3rem !important; }
+[data-testid="stMetricLabel"] p { font-size: 24px !important; white-space: normal !important; overflow: visible !important; }
+[data-testid="stMetricLabel"] { min-height: 0 !important; height: auto !important; }
 </style>
 """
 
@@ -47,6 +52,14 @@ def sidebar(url_path: str) -> None:
         st.divider()
     if presenting():
         st.html(PRESENT_CSS)
+
+
+def glossary_links(*terms: str) -> None:
+    """Links to Glossary entries, in-app (the session and its settings stay): one per term."""
+    cols = st.columns(len(terms) + 1, vertical_alignment="center")
+    cols[0].caption("In the Glossary:")
+    for col, term in zip(cols[1:], terms):
+        col.page_link(nav.page("glossary.py"), label=term, icon=":material/menu_book:", query_params={"find": term})
 
 
 def start_over(url_path: str) -> None:

@@ -41,6 +41,10 @@ def output_for_browser(out: np.ndarray, mode: str) -> bytes:
     return for_browser(images.to_uint8(small, mode))
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def size_message(h: int, w: int, kshape: tuple[int, int], padding: str, stride: int) -> str:
     oh, ow = output_size(h, w, kshape, padding, stride)
     kh, kw = kshape
@@ -49,7 +53,7 @@ def size_message(h: int, w: int, kshape: tuple[int, int], padding: str, stride: 
         text += (f": a {kh}×{kw} kernel cannot be centred on the border pixels, "
                  f"so {kw - 1} columns and {kh - 1} rows are lost")
     elif padding == "same" and (kh > 1 or kw > 1):
-        text += f": a border of zeros ({kh // 2} rows, {kw // 2} columns on each side) keeps the size"
+        text += f": a border of zeros ({_count(kh // 2, 'row')}, {_count(kw // 2, 'column')} on each side) keeps the size"
     if stride > 1:
         text += f"; stride {stride} keeps every {stride}ᵗʰ position in each direction"
     return text + "."
@@ -82,8 +86,10 @@ def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride:
         st.info(f"Pick a kernel of at most {STEP_MAX_KERNEL}×{STEP_MAX_KERNEL} to follow every product.")
         return
     if source == "grid":
-        grid = SLIDE_GRID
+        grid, channel = SLIDE_GRID, "The numbers are a made-up grid of pixel brightnesses, as on the slides."
     else:
+        channel = ("The numbers are the gray brightness (0–255) of the middle of your picture, shrunk to 48 pixels "
+                   "across (colour pictures: 0.299 red + 0.587 green + 0.114 blue).")
         small = images.to_gray(images.shrink(image, 48))
         h, w = small.shape
         grid = small[max(0, h // 2 - 4): h // 2 + 4, max(0, w // 2 - 4): w // 2 + 4].astype(float)
@@ -95,7 +101,7 @@ def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride:
     n = out.shape[0] * out.shape[1]
     pos = convolution_state().step_pos % n
     prev, nxt, where = st.columns([1, 1, 4], vertical_alignment="center")
-    prev.button("◀ Previous", key="step_prev", on_click=_move, args=(-1, n), width="stretch",
+    prev.button("◀ Back", key="step_prev", on_click=_move, args=(-1, n), width="stretch",
                 help="Slide the kernel back by one position (by the stride).")
     nxt.button("Next ▶", key="step_next", on_click=_move, args=(1, n), width="stretch",
                help="Slide the kernel to the next position (by the stride), row by row.")
@@ -107,14 +113,11 @@ def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride:
                       if padding == "same" else "."))
     kh, kw = kernel.shape
     inner = (s.pad[0], s.pad[1], *grid.shape) if padding == "same" else None
-    a, b, c, d = st.columns([3, 2, 2, 2])
-    chart(a, figures.number_grid(s.padded, "Input (window in orange)", (s.top, s.left, kh, kw), inner),
-                   width="stretch", config=NO_BAR, key="step_input")
-    chart(b, figures.number_grid(s.kernel, "Kernel" + (" (flipped)" if flip else ""), colorscale="RdBu_r"),
-                   width="stretch", config=NO_BAR, key="step_kernel")
-    chart(c, figures.number_grid(s.products, "Window × kernel", colorscale="RdBu_r"),
-                   width="stretch", config=NO_BAR, key="step_products")
-    chart(d, figures.number_grid(out, "Output (pixel in orange)", (row, col, 1, 1)),
-                   width="stretch", config=NO_BAR, key="step_output")
+    panels = [(s.padded, "Input: window in orange", (s.top, s.left, kh, kw), inner, "Greys_r"),
+              (out, "Output: this pixel in orange", (row, col, 1, 1), None, "Greys_r"),
+              (s.kernel, "Kernel" + (" (flipped)" if flip else ""), None, None, "RdBu_r"),
+              (s.products, "Window × kernel", None, None, "RdBu_r")]
+    chart(st, figures.number_grids(panels), config=NO_BAR, key="step_grids")
+    st.caption(channel)
     terms = " + ".join(f"{w:.3g}×{k:.3g}" for w, k in zip(s.window.ravel(), s.kernel.ravel()))
     st.markdown(f"Sum of the {kh * kw} products: {terms} = **{s.total:.4g}**")

@@ -5,28 +5,23 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.palette import CLASS_COLOURS  # Petroff's ten, checked under colour blindness
+
 FONT = dict(size=16)
 NO_BAR = {"displayModeBar": False}  # small charts: no Plotly toolbar
 
 
 def chart(where, fig: go.Figure, **kwargs):
-    """st.plotly_chart with NetLens's defaults; in projection mode, bigger text, thicker lines
-    and bigger markers."""
+    """st.plotly_chart with NetLens's defaults. In projection mode the figure is redrawn for
+    the back row (dashboard/projection.py): every text >= 22 px in black, without Streamlit's
+    theme (it would set its own small grey fonts)."""
     from dashboard.chrome import presenting
 
     if presenting() and not isinstance(fig, dict):  # dict figures are the light, live previews
-        fig = go.Figure(fig)
-        fig.update_layout(font=dict(size=22), title_font_size=26)
-        for trace in fig.data:
-            if getattr(trace, "line", None) is not None and "width" in trace.line:
-                trace.line.width = max(5, (trace.line.width or 2) * 2)
-            marker = getattr(trace, "marker", None)
-            if marker is not None and "size" in marker:
-                size = marker.size
-                marker.size = [s * 1.7 for s in size] if isinstance(size, (list, tuple)) else (size or 6) * 1.7
-            if getattr(trace, "textfont", None) is not None and trace.type in ("heatmap", "bar"):
-                trace.textfont.size = 22
-        fig.update_layout(height=int((fig.layout.height or 400) * 1.25))
+        from dashboard.projection import for_projector
+
+        fig = for_projector(fig)
+        kwargs["theme"] = None
     kwargs.setdefault("width", "stretch")
     return where.plotly_chart(fig, **kwargs)
 
@@ -56,38 +51,60 @@ def kernel_heatmap(kernel: np.ndarray, title: str = "") -> go.Figure:
     return fig
 
 
+def _cell_text(x: float) -> str:
+    """A grid cell's number: a fraction where exact (1/9), short, and never "-0"."""
+    return "0" if abs(x) < 1e-9 else _weight_text(x)
+
+
+def _grid_trace(values: np.ndarray, colorscale: str) -> go.Heatmap:
+    v = np.asarray(values, dtype=float)
+    return go.Heatmap(z=v, colorscale=colorscale, showscale=False, xgap=1, ygap=1,
+                      zmid=0 if colorscale.startswith("RdBu") else None,
+                      text=np.vectorize(_cell_text)(v), texttemplate="%{text}", textfont=dict(size=15),
+                      hovertemplate="row %{y}, column %{x}: %{z:.4g}<extra></extra>")
+
+
+def _grid_box(fig: go.Figure, r, c, h, w, axis: str = "", **line) -> None:
+    fig.add_shape(type="rect", x0=c - 0.5, x1=c + w - 0.5, y0=r - 0.5, y1=r + h - 0.5, line=line,
+                  xref=f"x{axis}", yref=f"y{axis}")
+
+
 def number_grid(values: np.ndarray, title: str, highlight: tuple[int, int, int, int] | None = None,
                 inner: tuple[int, int, int, int] | None = None, colorscale: str = "Greys_r") -> go.Figure:
     """A small grid of numbers, each written in its cell. `highlight` = (row, col, h, w)
     draws a thick box (the kernel's window); `inner` a dashed one (the image inside its padding)."""
-    v = np.asarray(values, dtype=float)
-    rows, cols = v.shape
-    fig = go.Figure(go.Heatmap(
-        z=v, colorscale=colorscale, showscale=False, xgap=1, ygap=1,
-        zmid=0 if colorscale.startswith("RdBu") else None,
-        text=np.vectorize(lambda x: f"{x:.3g}")(v), texttemplate="%{text}", textfont=dict(size=15),
-        hovertemplate="row %{y}, column %{x}: %{z:.4g}<extra></extra>",
-    ))
+    return number_grids([(values, title, highlight, inner, colorscale)], columns=1)
 
-    def box(r, c, h, w, **line):
-        fig.add_shape(type="rect", x0=c - 0.5, x1=c + w - 0.5, y0=r - 0.5, y1=r + h - 0.5, line=line)
 
-    if inner:
-        box(*inner, color="#0072B2", width=2, dash="dash")
-    if highlight:
-        box(*highlight, color="#E69F00", width=5)
-    side = 44 * max(rows, cols) + 60
-    fig.update_layout(title=dict(text=title, font=dict(size=18)), height=min(side, 480), width=None,
-                      margin=dict(l=5, r=5, t=40, b=5), font=FONT)
+def number_grids(panels: list[tuple], columns: int = 2) -> go.Figure:
+    """Several number grids in one figure, `columns` to a row, each panel
+    (values, title, highlight, inner, colorscale) as in `number_grid`. One figure keeps the
+    window and its output side by side at any width (a phone, a projector with the sidebar open)."""
+    from plotly.subplots import make_subplots
+
+    rows = -(-len(panels) // columns)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[p[1] for p in panels],
+                        horizontal_spacing=0.06, vertical_spacing=0.12 if rows > 1 else 0)
+    biggest = 1
+    for i, (values, _title, highlight, inner, scale) in enumerate(panels):
+        fig.add_trace(_grid_trace(values, scale), row=i // columns + 1, col=i % columns + 1)
+        axis = "" if i == 0 else str(i + 1)
+        if inner:
+            _grid_box(fig, *inner, axis=axis, color="#0072B2", width=2, dash="dash")
+        if highlight:
+            _grid_box(fig, *highlight, axis=axis, color="#E69F00", width=5)
+        fig.update_yaxes(scaleanchor=f"x{axis}", row=i // columns + 1, col=i % columns + 1)
+        biggest = max(biggest, *np.shape(values))
+    per_row = min(44 * biggest + 60, 480 if columns == 1 else 360)
+    fig.update_layout(height=per_row * rows, width=None, margin=dict(l=5, r=5, t=40, b=5), font=FONT)
+    fig.update_annotations(font_size=18)
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    fig.update_yaxes(visible=False, autorange="reversed")
     return fig
 
 
 # ---------------------------------------------------------------- training
 
-CLASS_COLOURS = ["#88CCEE", "#CC6677", "#DDCC77", "#117733", "#332288", "#AA4499", "#44AA99", "#999933",
-                 "#882255", "#661100", "#6699CC", "#888888"]  # Paul Tol's colour-blind-safe set
 TRAIN, VAL = "#0072B2", "#E69F00"  # Okabe–Ito blue and orange
 
 
@@ -134,8 +151,8 @@ def probability_bars(probs: np.ndarray, class_names, title: str = "", true: int 
     fig = go.Figure(go.Bar(x=names, y=probs, marker_color=colours, text=[f"{p:.0%}" for p in probs],
                            textposition="outside", hovertemplate="Pr(%{x}) = %{y:.3f}<extra></extra>",
                            marker_line=dict(width=[3 if k == true else 0 for k in range(len(names))], color="black")))
-    fig.update_yaxes(range=[0, 1.15], tickformat=".0%", title_text="probability")
-    fig.update_xaxes(type="category")
+    fig.update_yaxes(range=[0, 1.18], tickformat=".0%", title_text="probability")
+    fig.update_xaxes(type="category", dtick=1, title_text="digit")  # every digit labelled, however narrow
     fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT)
     return fig
 
@@ -147,6 +164,22 @@ def diverging_rgb(w: np.ndarray) -> np.ndarray:
     red, blue, white = np.array([178, 24, 43]), np.array([33, 102, 172]), np.array([247, 247, 247])
     rgb = np.where(t > 0, white + t * (red - white), white + (-t) * (blue - white))
     return rgb.astype(np.uint8)
+
+
+def strip(pictures: list[np.ndarray], side: int = 160, gap: int = 10) -> np.ndarray:
+    """Gray uint8 pictures side by side, each fitted (aspect kept, crisp pixels) into a
+    side × side box on a light-gray ground: one image, so it stays one row at any width."""
+    import cv2
+
+    out = np.full((side, len(pictures) * (side + gap) - gap), 235, np.uint8)
+    for i, p in enumerate(pictures):
+        h, w = p.shape[:2]
+        f = side / max(h, w)
+        nh, nw = max(1, round(h * f)), max(1, round(w * f))
+        small = cv2.resize(p, (nw, nh), interpolation=cv2.INTER_NEAREST if f >= 1 else cv2.INTER_AREA)
+        y, x = (side - nh) // 2, i * (side + gap) + (side - nw) // 2
+        out[y:y + nh, x:x + nw] = small
+    return out
 
 
 def enlarge(image: np.ndarray, side: int = 84) -> np.ndarray:
@@ -163,7 +196,7 @@ def score_bars(scores: np.ndarray, class_names, title: str = "") -> go.Figure:
     fig = go.Figure(go.Bar(x=names, y=scores, marker_color=[VAL if k == win else TRAIN for k in range(len(names))],
                            text=[f"{s:.1f}" for s in scores], textposition="outside",
                            hovertemplate="score(%{x}) = %{y:.3f}<extra></extra>"))
-    fig.update_xaxes(type="category")
+    fig.update_xaxes(type="category", dtick=1, title_text="digit")
     fig.update_yaxes(title_text="score")
     fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT)
     return fig

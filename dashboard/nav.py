@@ -37,6 +37,9 @@ PAGES = [
     PageInfo("predict.py", "Predict", "predict", ":material/draw:",
              "Draw a digit or photograph one written on paper, and see the probability the model gives "
              "each digit from 0 to 9.", state="dashboard.predict_state"),
+    PageInfo("trust.py", "Trust", "trust", ":material/verified_user:",
+             "Why did the model answer that, how sure is “99% sure”, and does it hold up when the digits change?",
+             state="dashboard.trust_state"),
     PageInfo("glossary.py", "Glossary", "glossary", ":material/menu_book:",
              "The lecture's words — kernel, epoch, softmax, t-SNE and more — in plain language."),
     PageInfo("admin.py", "Server status", "admin", ":material/monitor_heart:",
@@ -50,8 +53,22 @@ def page(file: str) -> st.Page:
                    default=info.file == "home.py", visibility="hidden" if info.hidden else "visible")
 
 
+# Addresses people guess, each a hidden page that switches to the real one (query kept).
+ALIASES = {"training": "train.py", "predictions": "predict.py", "prediction": "predict.py", "maps": "representations.py",
+           "tsne": "representations.py", "t-sne": "representations.py", "kernels": "convolution.py",
+           "kernel": "convolution.py", "glossar": "glossary.py", "words": "glossary.py"}
+
+
+def _alias(alias: str, file: str) -> st.Page:
+    def go() -> None:
+        st.switch_page(page(file), query_params=st.query_params.to_dict())
+
+    go.__name__ = f"alias_{alias.replace('-', '_')}"
+    return st.Page(go, title=next(p.title for p in PAGES if p.file == file), url_path=alias, visibility="hidden")
+
+
 def all_pages() -> list[st.Page]:
-    return [page(p.file) for p in PAGES]
+    return [page(p.file) for p in PAGES] + [_alias(a, f) for a, f in ALIASES.items()]
 
 
 def reset_of(url_path: str) -> Callable[[], None] | None:

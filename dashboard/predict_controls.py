@@ -18,7 +18,7 @@ def models_ui(mine: dict[str, SessionModel]) -> dict[str, SessionModel]:
     """Pick some of this session's models (names of models that are gone fall back)."""
     names = list(mine)
     session_models.keep_choice("predict_models", names, many=True)
-    chosen = st.multiselect("Models to ask", names, default=names[-3:], key="predict_models", persist_state=PERSIST,
+    chosen = st.multiselect("Models to ask", names, default=names, key="predict_models", persist_state=PERSIST,
                             help="Models you trained or loaded in this session (Training page).")
     return {name: mine[name] for name in chosen}
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analysis.models import first_layer_weights, representations
 from analysis.preprocess import Steps
-from dashboard import figures
+from dashboard import figures, trust_state
 from dashboard.figures import NO_BAR, chart
 from dashboard.session_models import SessionModel
 
@@ -16,15 +16,12 @@ def _u8(x: np.ndarray) -> np.ndarray:
 
 
 def steps_ui(steps: Steps, size: int) -> None:
-    """Each preprocessing step as a small picture."""
-    pics = [(_u8(steps.gray), "1. gray"),
-            (_u8(steps.ink), "2. ink made white on black" + (" (inverted: the paper was light)" if steps.inverted else "")),
-            (_u8(steps.cropped), "3. cropped to the ink"),
-            (_u8(steps.scaled), f"4. longest side scaled to {max(steps.scaled.shape)} px"),
-            (_u8(steps.result), f"5. centred in {size}×{size}: what the model sees")]
-    cols = st.columns(len(pics))
-    for col, (pic, cap) in zip(cols, pics):
-        col.image(figures.enlarge(pic, 140), caption=cap, width="stretch")
+    """The five preprocessing steps as one row of thumbnails (one picture: stays a row on a phone)."""
+    pics = [steps.gray, steps.ink, steps.cropped, steps.scaled, steps.result]
+    st.image(figures.strip([_u8(p) for p in pics], side=160), width="stretch")
+    st.caption("1. gray · 2. ink made white on black" + (" (inverted: the paper was light)" if steps.inverted else "")
+               + f" · 3. cropped to the ink · 4. longest side scaled to {max(steps.scaled.shape)} px"
+               + f" · 5. centred in {size}×{size}: what the model sees")
 
 
 def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int | None = None) -> None:
@@ -35,6 +32,9 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
     st.markdown(f"**{name}** reads **{class_names[win]}** ({probs[win]:.0%} sure)"
                 + ("" if true is None else (" ✔ right" if win == true else f" ✘ the true label is {class_names[true]}")))
     chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")
+    if st.button("Why?", key=f"{key}_why", icon=":material/psychology_alt:",
+                 help="Open this digit on the Trust page: what each model looked at, and whether to trust it."):
+        trust_state.explain(x, true, f"Predict: {'a test digit' if true is not None else 'your digit'}")
     with st.expander("Raw scores (before softmax)"):
         chart(st, figures.score_bars(scores, class_names), config=NO_BAR, key=f"{key}_s")
     hidden = [k for k in reps if k.startswith("hidden layer 1")]

@@ -86,13 +86,20 @@ def for_projector(fig) -> go.Figure:
     fig = go.Figure(fig)
     for trace in fig.data:
         _trace(fig, trace)
+    if fig.layout.legend.orientation == "h":  # below everything, never over an axis title
+        fig.update_layout(legend=dict(yref="container", y=0, yanchor="bottom"),
+                          margin_b=max(fig.layout.margin.b or 0, 2 * TEXT_PX + 70))
     fig.update_layout(
         font=_font(), paper_bgcolor=PAPER, plot_bgcolor=PAPER,
         legend=dict(font=_font(), title_font=_font()), hoverlabel=dict(font_size=TEXT_PX),
         height=int((fig.layout.height or 400) * 1.25))
     if fig.layout.title.text:
-        fig.update_layout(title=dict(text=_SMALL.sub("", fig.layout.title.text), font=_font(TITLE_PX)))
-    axis = dict(tickfont=_font(), title_font=_font(), color=INK, gridcolor=GRID, linecolor=INK, zerolinecolor=GRID)
+        title = _SMALL.sub("", fig.layout.title.text)
+        lines = title.count("<br>") + 1
+        fig.update_layout(title=dict(text=title, font=_font(TITLE_PX)),
+                          margin_t=max(fig.layout.margin.t or 0, int(TITLE_PX * 1.4 * lines) + 16))
+    axis = dict(tickfont=_font(), title_font=_font(), color=INK, gridcolor=GRID, linecolor=GRID, zerolinecolor=GRID,
+                automargin=True)  # room for the big tick labels inside the chart
     fig.update_xaxes(**axis)
     fig.update_yaxes(**axis)
     for ann in fig.layout.annotations:

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import figures
+from dashboard import chrome, figures
 from dashboard.figures import chart
 from dashboard.representations_state import RepresentationsState, stop_all
 from dashboard.session import PERSIST
@@ -33,6 +33,15 @@ def scatter(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray, conf: np.n
                            "<br>confidence: %{customdata[2]:.0%}<extra></extra>"),
             selectedpoints=sel, unselected=dict(marker=dict(opacity=0.12)),
         ))
+    fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name="× predicted wrong", hoverinfo="skip",
+                               marker=dict(symbol="x", color="#000000", size=9)))  # the legend explains the ×
+    for k, name in enumerate(class_names):  # the digit written at its cluster's middle: colour is not the only cue
+        rows = np.flatnonzero(labels == k)
+        if len(rows):
+            mx, my = np.median(coords[rows], axis=0)
+            fig.add_annotation(x=float(mx), y=float(my), text=f"<b>{name}</b>", showarrow=False,
+                               font=dict(size=15, color="#000000"), bgcolor="rgba(255,255,255,0.8)",
+                               bordercolor=figures.class_colour(k), borderwidth=2, borderpad=5)
     fig.update_layout(title=dict(text=title, font=dict(size=16)), height=height, dragmode="lasso",
                       margin=dict(l=10, r=10, t=50, b=10), font=figures.FONT, legend_title_text="true digit",
                       legend=dict(itemsizing="constant"))
@@ -72,7 +81,7 @@ def selection_grid(ids: list[int], images: np.ndarray, labels: np.ndarray, pred:
     counts = pd.DataFrame({"true label": [str(class_names[k]) for k in labels[ids]]}).value_counts().rename("digits")
     a, b = st.columns([1, 3])
     a.markdown(f"**{len(ids)} digits selected**")
-    a.dataframe(counts.reset_index(), hide_index=True)
+    a.table(counts.reset_index(), hide_index=True)
     shown = sorted(np.random.default_rng(0).permutation(ids)[:60].tolist()) if len(ids) > 60 else ids  # a fair mix
     b.image([figures.enlarge((np.clip(images[i], 0, 1) * 255).astype(np.uint8), 56) for i in shown],
             caption=[f"#{i}: {class_names[labels[i]]}" + ("" if pred[i] == labels[i] else f"→{class_names[pred[i]]}")
@@ -140,16 +149,20 @@ def maps(done: list, ctx: dict, highlight: set[int] | None) -> None:
                                file_name=f"netlens-map-{i + 1}.html", mime="text/html", key=f"rep_html_{i}",
                                help="A standalone web page with the interactive map (the camera icon on the map "
                                     "saves a PNG).")
+    st.caption("One dot per digit, coloured by its true label; the digit is written at the middle of its cluster, and "
+               "a **×** marks a digit the model predicted wrong. Draw a lasso or a box to see those digits.")
+    chrome.glossary_links("× on a map", "t-SNE", "PCA")
 
 
 def separation_table(done: list, ctx: dict) -> None:
     """How well each map keeps the digits apart, and every point's coordinates as CSV."""
     st.subheader("How well each map keeps the digits apart")
     table = pd.DataFrame([{"map": spec.title, **res["metrics"]} for spec, res in done])
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
-        c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if c != "map"})
+    numbers = [c for c in table.columns if c != "map"]
+    st.table(table.style.format("{:.3f}", subset=numbers), hide_index=True)  # plain: every column shows, at any width
     st.caption("Trustworthiness: are a dot's neighbours on the map its true neighbours (1 = all)? k-NN accuracy: can "
                "the 5 nearest digits tell a digit's label, in the layer's own numbers and on the flat map?")
+    chrome.glossary_links("Trustworthiness", "k-NN accuracy", "Perplexity")
     names = ctx["names"]
     coords = pd.DataFrame({"image": ctx["idx"], "true label": [names[k] for k in ctx["labels"]],
                            "predicted": [names[k] for k in ctx["pred"]], "confidence": ctx["conf"]})

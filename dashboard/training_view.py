@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
-from dashboard import figures, session_models, training_state
+from dashboard import figures, session_models, training_state, trust_state
 from dashboard.figures import NO_BAR, chart
 from dashboard.predict_state import IncomingDigit, predict_state
 from dashboard.session import PERSIST, hand_over
@@ -20,8 +20,12 @@ from dashboard.uploads import upload_ui
 def architecture_table(model, image_shape) -> None:
     rows = architecture(model, image_shape)
     total = sum(r["parameters"] for r in rows)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    table = pd.DataFrame(rows)
+    st.table(table.style.format({"parameters": "{:,}"}) if "parameters" in table else table, hide_index=True)
     st.caption(f"**{total:,} parameters** (weights and biases) to learn.")
+
+
+MISTAKES_SHOWN = 24  # each with its own "Why?" button
 
 
 def gallery(images: np.ndarray, captions: list[str], side: int = 84, limit: int = 40) -> None:
@@ -66,10 +70,19 @@ def _mistakes(sm: SessionModel) -> None:
     y, pred = ds.labels[t.split.test], sm.test_probs.argmax(1)
     wrong = np.flatnonzero(pred != y)
     wrong = wrong[np.argsort(-sm.test_probs[wrong, pred[wrong]])]  # most confident mistakes first
-    st.markdown(f"**{len(wrong)} of {len(y)} test images are wrong**, most confident first:")
-    names = ds.class_names
-    gallery(ds.images[t.split.test][wrong],
-            [f"true {names[y[i]]}, said {names[pred[i]]} ({sm.test_probs[i, pred[i]]:.0%})" for i in wrong], side=96)
+    st.markdown(f"**{len(wrong)} of {len(y)} test images are wrong**, most confident first. "
+                "**Why?** under a digit opens the Trust page: what the models looked at.")
+    names, images = ds.class_names, ds.images[t.split.test]
+    per_row, shown = 6, wrong[:MISTAKES_SHOWN]
+    for start in range(0, len(shown), per_row):
+        for col, i in zip(st.columns(per_row), shown[start:start + per_row]):
+            col.image(figures.enlarge((np.clip(images[i], 0, 1) * 255).astype(np.uint8), 96), width="stretch",
+                      caption=f"true {names[y[i]]}, said {names[pred[i]]} ({sm.test_probs[i, pred[i]]:.0%})")
+            if col.button("Why?", key=f"train_why_{i}", icon=":material/psychology_alt:", width="stretch",
+                          help="Open this digit on the Trust page: heatmaps of what each model looked at."):
+                trust_state.explain(images[i], int(y[i]), f"Training: a mistake of {sm.name}")
+    if len(wrong) > len(shown):
+        st.caption(f"Showing the {len(shown)} most confident of {len(wrong)} mistakes.")
     if len(wrong):
         a, b = st.columns([1, 2], vertical_alignment="bottom")
         k = a.number_input("Mistake number", 1, len(wrong), 1, key="train_mistake", persist_state=PERSIST,
@@ -222,10 +235,13 @@ def runs_table() -> None:
     df = pd.DataFrame(runs)
     hidden = df.pop("hidden test").fillna(False).astype(bool) if "hidden test" in df else pd.Series(False, df.index)
     df["test accuracy"] = df["test accuracy"].where(~hidden)  # sweep runs: no test score until revealed
-    shown = df.assign(**{"test accuracy": ["hidden" if h else f"{v:.1%}" for v, h in zip(df["test accuracy"], hidden)]})
-    st.dataframe(shown, hide_index=True, width="stretch",
-                 column_config={"validation accuracy": st.column_config.NumberColumn(format="percent")})
-    st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check (blank for a "
+    shown = df.copy()  # for people: percentages and thousands separators; the CSV keeps the raw numbers
+    shown["validation accuracy"] = shown["validation accuracy"].map(lambda v: f"{v:.1%}")
+    shown["test accuracy"] = ["hidden" if h else f"{v:.1%}" for v, h in zip(shown["test accuracy"], hidden)]
+    if "parameters" in shown:
+        shown["parameters"] = shown["parameters"].map(lambda v: f"{v:,}")
+    st.table(shown, hide_index=True)  # a plain table: every column shows, at any width
+    st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check (hidden for a "
                "sweep's runs until its test score is revealed).")
     buf = io.StringIO()
     df.to_csv(buf, index=False)

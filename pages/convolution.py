@@ -28,7 +28,7 @@ if choice is None:
 
 src = images.to_gray(image) if settings.gray else image
 left, right = st.columns([1, 2], vertical_alignment="center")
-figures.chart(left, figures.kernel_heatmap(choice.kernel, f"{choice.name} kernel"), width="stretch",
+figures.chart(left, figures.kernel_heatmap(choice.kernel, "The kernel"), width="stretch",
                   config=figures.NO_BAR)
 right.markdown(f"**{choice.name}.** {choice.explanation}")
 right.markdown(view.size_message(*src.shape[:2], choice.kernel.shape, settings.padding, settings.stride))

@@ -10,7 +10,7 @@ A neural net is a long chain of simple arithmetic — multiply, add, keep the po
 whose numbers (**weights**) are tuned on examples until the chain gives the right answers.
 NetLens lets you watch that happen with real pictures and real handwritten digits, right here
 in your browser. You do not need to program: every page has controls, plots and plain
-explanations. Hover over the ⓘ next to a control to read what it does.
+explanations. Hover over the **?** next to a control to read what it does.
 """
 )
 cards = [p for p in nav.PAGES if p.file != "home.py" and not p.hidden]

@@ -23,7 +23,7 @@ if ds is not None:
                      f"{ds.n_classes} classes", expanded=False):
         from analysis.datasets import class_counts, split_dataset
 
-        st.dataframe(class_counts(ds, split_dataset(ds, tc.seed)), hide_index=True)
+        st.table(class_counts(ds, split_dataset(ds, tc.seed)), hide_index=True)
         st.caption("72% of the images train the model, 8% (validation) pick settings, 20% (test) give the final score.")
     with st.expander(f"The model: {training_state.KIND_NAMES[mc.kind]}, layer by layer", expanded=False):
         try:

@@ -14,12 +14,12 @@ from PIL import Image
 # Every visible text leaf inside one chart, with its box relative to the chart.
 _CHART_TEXTS = """(gd) => {
   if (!gd.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) return null;  // e.g. in a closed expander
-  gd.scrollIntoView({block: 'center'});
+  gd.scrollIntoView({block: 'center', behavior: 'instant'});
   const box = gd.getBoundingClientRect();
   if (box.height < 2) return null;
   const out = [];
   for (const t of gd.querySelectorAll('text, tspan')) {
-    const own = [...t.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+    const own = [...t.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').replace(/\u200b/g, '').trim();
     if (!own) continue;
     const cs = getComputedStyle(t);
     if (cs.display === 'none' || cs.visibility === 'hidden' || parseFloat(cs.opacity) === 0) continue;
@@ -29,7 +29,9 @@ _CHART_TEXTS = """(gd) => {
               heat: !!t.closest('.heatmap-label, .hm'),
               x0: r.left - box.left, y0: r.top - box.top, x1: r.right - box.left, y1: r.bottom - box.top});
   }
+  const header = document.querySelector('[data-testid="stHeader"]');
   return {w: box.width, h: box.height, x: box.left, y: box.top, texts: out,
+          head: header ? header.getBoundingClientRect().bottom : 0,
           drawn: !!gd.querySelector('.main-svg')};
 }"""
 
@@ -40,7 +42,7 @@ _PAGE_BOXES = """() => {
   const sidebar = document.querySelector('[data-testid="stSidebar"]');
   const scopes = [main, sidebar].filter(Boolean);
   for (const scope of scopes) {
-    for (const el of scope.querySelectorAll('h1, h2, h3, button, button *')) {
+    for (const el of scope.querySelectorAll('h1, h2, h3, button, button *, [data-testid="stMetricLabel"] *')) {
       const r = el.getBoundingClientRect();
       if (r.width === 0) continue;
       if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
@@ -84,7 +86,7 @@ def _surroundings(img: np.ndarray, t: dict, pad: int = 3) -> tuple[int, int, int
 
 @dataclass
 class Audit:
-    texts: list[dict] = field(default_factory=list)  # every chart text with size, contrast, background
+    texts: list[dict] = field(default_factory=list)  # every visible chart text with its size and box
     problems: list[str] = field(default_factory=list)
     metrics: list[float] = field(default_factory=list)
     chart_text_count: int = 0
@@ -100,23 +102,28 @@ def audit_page(page, min_px: float = 20, min_contrast: float = 7.0, min_cell_con
         if not info or not info["texts"]:
             continue
         page.wait_for_timeout(150)  # let the scroll settle before the picture
-        png = page.screenshot(clip={"x": info["x"], "y": info["y"], "width": info["w"], "height": info["h"]})
-        img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))  # clamped to the viewport
+        view = page.viewport_size
+        top, left = max(info["head"], info["y"]), max(0.0, info["x"])  # on screen, not under the page header
+        bottom, right = min(view["height"], info["y"] + info["h"]), min(view["width"], info["x"] + info["w"])
+        png = page.screenshot(clip={"x": left, "y": top, "width": right - left, "height": bottom - top})
+        img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+        dx, dy = left - info["x"], top - info["y"]  # chart coordinates of the picture's corner
         for t in info["texts"]:
             a.chart_text_count += 1
+            a.texts.append(t)
             where = f"chart {i + 1} text {t['text']!r}"
             if t["size"] < min_px:
                 a.problems.append(f"{where}: {t['size']:.0f} px (< {min_px:.0f})")
             if t["x0"] < -1 or t["y0"] < -1 or t["x1"] > info["w"] + 1 or t["y1"] > info["h"] + 1:
                 a.problems.append(f"{where}: spills out of its chart")
-            if t["y1"] + 3 >= img.shape[0] or t["x1"] + 3 >= img.shape[1]:
+            seen = {**t, "x0": t["x0"] - dx, "x1": t["x1"] - dx, "y0": t["y0"] - dy, "y1": t["y1"] - dy}
+            if seen["y0"] < 3 or seen["x0"] < 3 or seen["y1"] + 3 >= img.shape[0] or seen["x1"] + 3 >= img.shape[1]:
                 continue  # outside the part of the chart on screen: size checked, contrast not
-            bg = _surroundings(img, t)
+            bg = _surroundings(img, seen)
             ratio = contrast(_rgb(t["fill"]), bg)
             need = min_contrast if contrast(bg, paper) < 1.1 else min_cell_contrast
             if ratio < need:
                 a.problems.append(f"{where}: contrast {ratio:.1f}:1 on {bg} (< {need}:1)")
-            a.texts.append({**t, "contrast": ratio, "background": bg})
     boxes = page.evaluate(_PAGE_BOXES)
     a.problems += [f"clipped: {c!r}" for c in boxes["clipped"] if c]
     a.problems += [f"table wider than its box: {t!r}" for t in boxes["tables"]]

@@ -34,3 +34,14 @@ def test_representations_ignores_bad_link_settings(page):
     page.goto(f"{page.base_url}/representations?perplexity=lots&method=umap")
     page.get_by_text("defaults are shown").wait_for(timeout=120_000)
     page.get_by_text("How well each map keeps the digits apart").wait_for(timeout=180_000)
+
+
+@pytest.mark.parametrize("guess, title, lands", [("training?model=cnn", "Training", "/train?model=cnn"),
+                                                  ("maps", "Representations", "/representations"),
+                                                  ("tsne", "Representations", "/representations"),
+                                                  ("kernels", "Convolution", "/convolution"),
+                                                  ("predictions", "Predict", "/predict")])
+def test_addresses_people_guess_reach_the_page(page, guess, title, lands):
+    page.goto(f"{page.base_url}/{guess}")
+    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=60_000)
+    assert page.url.endswith(lands)

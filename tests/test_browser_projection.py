@@ -4,6 +4,8 @@ nothing clipped or spilling, no fewer chart texts than in normal mode, bigger me
 without sideways scrolling, no empty chart boxes. Pages added later are checked too."""
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from dashboard import nav
@@ -29,7 +31,26 @@ def _ready(page, url_path: str) -> None:
     elif url_path == "representations":
         page.get_by_text("How well each map keeps the digits apart").wait_for(timeout=240_000)
     idle(page, 180_000)
-    page.wait_for_timeout(1500)  # charts finish drawing after the run ends
+    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .filter(gd => gd.checkVisibility()).every(gd => gd.querySelector('.main-svg text'))""", timeout=60_000)
+    page.wait_for_timeout(2000)  # charts finish drawing after the run ends
+
+
+def _sidebar_width(page) -> float:
+    return page.evaluate("() => document.querySelector('[data-testid=\"stSidebar\"]')?.getBoundingClientRect().width || 0")
+
+
+def _set_sidebar(page, want_open: bool) -> None:
+    """Open or close the sidebar with its own buttons, as a teacher would."""
+    for _ in range(3):
+        page.wait_for_timeout(700)  # let an opening/closing animation finish
+        if (_sidebar_width(page) > 50) == want_open:
+            return
+        button = page.locator('[data-testid="stExpandSidebarButton"]' if want_open
+                              else '[data-testid="stSidebarCollapseButton"] button')
+        if button.count():
+            button.first.click(force=True)
+    assert (_sidebar_width(page) > 50) == want_open, "could not set the sidebar"
 
 
 def _open(page, info, present: bool, sidebar_open: bool | None = None):
@@ -38,13 +59,7 @@ def _open(page, info, present: bool, sidebar_open: bool | None = None):
     page.locator('[data-testid="stMain"]').wait_for()
     idle(page, 180_000)
     if sidebar_open is not None:
-        sidebar = page.locator('[data-testid="stSidebar"]')
-        is_open = sidebar.count() > 0 and sidebar.get_attribute("aria-expanded") == "true"
-        if is_open != sidebar_open:
-            toggle = ('[data-testid="stExpandSidebarButton"]' if sidebar_open
-                      else '[data-testid="stSidebarCollapseButton"] button')
-            page.locator(toggle).first.click()
-            page.wait_for_timeout(800)
+        _set_sidebar(page, sidebar_open)
     _ready(page, info.url_path)
 
 
@@ -79,7 +94,9 @@ def test_every_page_reads_from_the_back_row(browser, app_url, normal, width, hei
             problems += [f"{where}: {p}" for p in found.problems]
             base = normal[info.url_path]
             if found.chart_text_count < base.chart_text_count:
-                problems.append(f"{where}: {found.chart_text_count} chart texts, {base.chart_text_count} in normal mode")
+                missing = Counter(t["text"] for t in base.texts) - Counter(t["text"] for t in found.texts)
+                problems.append(f"{where}: {found.chart_text_count} chart texts, {base.chart_text_count} in normal "
+                                f"mode; missing {sorted(missing.elements())[:12]}")
             if found.canvases:
                 problems.append(f"{where}: {found.canvases} st.dataframe canvas tables (use st.table in projection mode)")
             if base.metrics and (not found.metrics or min(found.metrics) <= max(base.metrics)):

@@ -33,7 +33,7 @@ def page_with(state, method="tsne", n=None) -> AppTest:
 
 def test_tsne_maps_of_each_layer_with_separation_metrics(trained_state):
     at = page_with(trained_state, n=200)
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table["map"].str.split(" — ").str[0]) == ["pixels", "hidden layer 1 (512 units)", "logits"]
     assert table["trustworthiness (k=10)"].between(0.5, 1).all()
     assert (table["k-NN accuracy, map (k=5)"] > 0.3).all()  # 8×8 digits, 2 epochs: far above chance
@@ -42,11 +42,11 @@ def test_tsne_maps_of_each_layer_with_separation_metrics(trained_state):
 
 def test_pca_reports_variance_and_label_selection_shows_the_grid(trained_state):
     at = page_with(trained_state, method="pca")
-    assert "PCA" in at.dataframe[0].value["map"][0]
+    assert "PCA" in at.table[0].value["map"][0]
     at.multiselect(key="rep_sel_true").set_value(["3"]).run()
     assert not at.exception
     assert "What is in your selection?" in [s.value for s in at.subheader]
-    counts = at.dataframe[1].value
+    counts = at.table[1].value
     assert list(counts["true label"]) == ["3"] and counts["digits"].iloc[0] > 0
 
 
@@ -57,5 +57,5 @@ def test_three_seeds_side_by_side(trained_state):
         job.wait(120)
     at.run()
     assert not at.exception
-    maps = list(at.dataframe[0].value["map"])
+    maps = list(at.table[0].value["map"])
     assert [m.split("seed ")[1].rstrip(")") for m in maps] == ["0", "1", "2"]

@@ -1,0 +1,111 @@
+"""The Trust page's session object: the digit being explained and the user's choices, under ONE
+st.session_state key. Other pages hand a digit over with `receive(image, label, source)` and
+then `st.switch_page("pages/trust.py")`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import streamlit as st
+
+from dashboard.uploads import UploadSlot
+
+KEY = "trust"
+WIDGET_PREFIX = "trust_"  # the page's widget keys; reset() forgets them too
+
+
+@dataclass
+class TrustState:
+    image: np.ndarray | None = None  # the digit being explained: (H, W) float32 in [0, 1], white ink on black
+    label: int | None = None         # its true class, when known
+    source: str = ""                 # where it came from, in words ("Predict: your drawing", "test digit 12")
+    handed_over: bool = False        # True when another page sent it (receive)
+    test_index: int = 0              # the test digit shown when picking one here
+    models: list[str] | None = None  # the chosen models' names (None: all, up to three)
+    contrast: int | None = None      # "why A and not B": the class B (None: no comparison)
+    cost_error: float = 5.0          # cost of a wrong automatic decision
+    cost_referral: float = 1.0       # cost of sending a case to a person
+    photos: list[tuple[np.ndarray, int]] = field(default_factory=list)  # the user's labelled photos (28×28, label)
+    photo: UploadSlot = field(default_factory=UploadSlot)  # the photo being explained
+    set_photo: UploadSlot = field(default_factory=UploadSlot)  # the next photo for the labelled set
+    memo: dict = field(default_factory=dict)  # this user's computed explanations, keyed by model and digit
+
+    def reset(self) -> None:
+        """Back to the defaults: no digit, no choices, no photos, nothing computed."""
+        for f in fields(self):
+            setattr(self, f.name, f.default_factory() if callable(f.default_factory) else f.default)
+
+    def set_digit(self, image, label: int | None, source: str, handed_over: bool = False) -> None:
+        arr = np.array(image, dtype=np.float32)
+        if arr.ndim != 2 or not np.isfinite(arr).all() or arr.min() < -1e-6 or arr.max() > 1 + 1e-6:
+            raise ValueError(f"Expected one grayscale digit (H, W) with values in [0, 1]; got shape {arr.shape}. "
+                             "Pass the model's input (e.g. a 28×28 test digit or preprocess_steps(...).result).")
+        arr = np.clip(arr, 0, 1)
+        arr.setflags(write=False)
+        self.image, self.label, self.source, self.handed_over = arr, None if label is None else int(label), \
+            str(source), handed_over
+        self.memo.clear()
+
+
+def state(session=None) -> TrustState:
+    """This session's TrustState (created on first use). `session` defaults to st.session_state;
+    tests pass an AppTest's session_state."""
+    session = st.session_state if session is None else session
+    if KEY not in session or not isinstance(session[KEY], TrustState):
+        session[KEY] = TrustState()
+    return session[KEY]
+
+
+def receive(image, label: int | None, source: str, session=None) -> None:
+    """Hand a digit to the Trust page (call it before st.switch_page to /trust): `image` (H, W) in
+    [0, 1] as the model sees it, its true `label` or None, and `source` in words, e.g.
+    "Predict: your drawing" or "Training: a mistake of the convnet"."""
+    state(session).set_digit(image, label, source, handed_over=True)
+
+
+def explain(image, label: int | None, source: str) -> None:
+    """The "Why?" buttons elsewhere: hand the digit over and open the Trust page."""
+    from dashboard import nav
+
+    receive(image, label, source)
+    st.switch_page(nav.page("trust.py"))
+
+
+def reset(session=None) -> None:
+    """'Start over' on the Trust page: the state object and the page's widgets."""
+    session = st.session_state if session is None else session
+    state(session).reset()
+    for key in [k for k in list(session.keys()) if str(k).startswith(WIDGET_PREFIX)]:
+        del session[key]
+
+
+def session_models():
+    """The models the page explains, name -> SessionModel (.trained, .dataset), and the server's
+    default-model jobs still training. This session's models when it has some, else the server's
+    defaults (shared, read-only). The ONE adapter to the training feature: repoint it here."""
+    from dashboard import session_models, training_state
+
+    mine = _shown(session_models.models())
+    if mine:
+        return mine, []
+    ready, pending = training_state.default_models()
+    ds = training_state.dataset("mnist5k")
+    return {name: session_models.SessionModel(name, t, ds) for name, t in ready.items()}, pending
+
+
+def using_defaults() -> bool:
+    """True when session_models() falls back to the server's default models."""
+    from dashboard import session_models
+
+    return not _shown(session_models.models())
+
+
+def _shown(models: dict) -> dict:
+    """Models whose test results may be shown: a sweep's runs stay out until its test score is revealed."""
+    return {name: sm for name, sm in models.items() if not getattr(sm, "hidden_test", False)}
+
+
+def model_key(sm) -> str:
+    """What identifies a model's weights in the shared caches (a stopped run differs from a finished one)."""
+    t = sm.trained
+    return t.key + (f"-stopped{len(t.history.rows)}" if t.history.stopped else "")

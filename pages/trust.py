@@ -1,0 +1,57 @@
+"""Trust: why this answer, how sure is "99% sure", and does it hold up?"""
+import streamlit as st
+
+from dashboard import trust_controls, trust_state, trust_view, trust_view_tables
+
+st.title("Trust")
+st.markdown("Can a model's answer inform a decision, and when must a person look? Three questions: **why this "
+            "answer** (and is that explanation any good?), **how sure** is “99% sure”, and **does it hold up** "
+            "when the digits change a little?")
+
+ts = trust_state.state()
+models, pending = trust_state.session_models()
+if pending:
+    st.info("No model trained in this session yet, so the server's default models are being trained once for "
+            "everyone (a few seconds).")
+
+    @st.fragment(run_every=1.0)
+    def wait() -> None:
+        _, still = trust_state.session_models()
+        if not still:
+            st.rerun()
+        for job in still:
+            st.progress(job.progress, text=f"{job.label}: {job.message}")
+
+    wait()
+    st.stop()
+if trust_state.using_defaults():
+    st.caption("Using the server's default models (MNIST-5k, 10 epochs). Train your own on the Training page.")
+if not models:
+    st.warning("No model to explain yet: train one on the Training page.")
+    st.stop()
+
+left, right = st.columns([3, 1])
+with left:
+    chosen = {n: models[n] for n in trust_controls.models_ui(ts, list(models))}
+    if not chosen:
+        st.warning("Pick at least one model to explain.")
+        st.stop()
+    image = trust_view.digit_ui(ts, chosen)
+with right:
+    if image is not None:
+        trust_view.digit_picture(ts, next(iter(chosen.values())).trained.class_names)
+    st.button("Start over", key="trust_start_over", icon=":material/restart_alt:",
+              on_click=trust_state.reset, help="Forget the digit, your choices and your photos on this page.")
+
+why, sure, holdup = st.tabs(["Why this answer", "How sure", "Does it hold up"])
+with why:
+    if image is None:
+        st.info("Pick a digit above to see why each model answers as it does.")
+    else:
+        trust_view.why_tab(ts, chosen, image)
+with sure:
+    st.header("How sure is “99% sure”?")
+    trust_view_tables.sure_tab(ts, chosen)
+with holdup:
+    st.header("Does it hold up?")
+    trust_view_tables.holdup_tab(ts, chosen, image)

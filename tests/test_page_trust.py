@@ -1,0 +1,221 @@
+"""AppTest of the Trust page (issues 18 and 19): default models, a handed-over digit, both
+sections of "How sure" and "Does it hold up", a model without its data split, bad input."""
+import dataclasses
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.calibration import NO_VALIDATION
+from analysis.datasets import load_dataset, split_dataset
+from analysis.explain import logits
+from analysis.nearest import NO_TRAINING_DIGITS
+from dashboard import trust_state
+from dashboard import session_models
+from dashboard.session_models import SessionModel
+from dashboard.training_state import REGISTRY
+from dashboard.trust_cache import digit_key
+
+PAGE = "../pages/trust.py"
+TIMEOUT = 240
+
+
+def ready_page(prepare=None) -> AppTest:
+    """The page once the server's default models exist (trained on first request)."""
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    if prepare:
+        prepare(at)
+    at.run()
+    assert not at.exception, at.exception
+    for job in REGISTRY.jobs():
+        job.wait(600)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at, kind) -> list[str]:
+    return [e.value for e in getattr(at, kind)]
+
+
+def _captions(element) -> list[str]:
+    return [img.caption for img in element.proto.imgs]
+
+
+def default_trained() -> dict:
+    """The server's default models (after ready_page), kind -> TrainedModel."""
+    return {j.result.model_config.kind: j.result for j in REGISTRY.jobs() if j.status == "done"}
+
+
+def a_test_digit(label: int, nth: int = 3):
+    ds = load_dataset("mnist5k")
+    test = split_dataset(ds, 0).test
+    i = test[np.flatnonzero(ds.labels[test] == label)[nth]]
+    return ds.images[i], int(ds.labels[i])
+
+
+def test_renders_with_the_servers_default_models():
+    at = ready_page()
+    assert any("default models" in c for c in texts(at, "caption"))
+    heads = texts(at, "subheader")
+    for words in ("Which ink made the answer", "Sanity check", "Deletion check", "Explanation by example",
+                  "Logistic regression: an exact explanation"):
+        assert any(words in h for h in heads), (words, heads)
+    assert len(at.session_state["trust_models"]) == 3
+    assert any("black baseline cannot show" in m for m in texts(at, "markdown"))
+    assert any("over the digit's ink" in m for m in texts(at, "markdown"))
+    assert any("pixel space" in m for m in texts(at, "markdown"))  # logistic regression's neighbours
+    assert len(at.get("plotly_chart")) >= 6  # deletion, reliability, referral, cost, robustness, per digit
+    captions = [c for row in at.get("image") for c in _captions(row)]
+    assert sum(c.startswith("occlusion: why") for c in captions) == 3  # one heatmap row per model
+    assert sum(c.startswith("IG, random weights") for c in captions) == 3
+
+
+def test_a_handed_over_digit_is_the_one_explained():
+    image, label = a_test_digit(7)
+    at = ready_page(lambda at: trust_state.receive(image, label, "Predict: your drawing", session=at.session_state))
+    assert any("Predict: your drawing" in i for i in texts(at, "info"))
+    ts = at.session_state["trust"]
+    assert np.array_equal(ts.image, image) and ts.label == 7 and ts.handed_over
+    explained = [v for k, v in ts.memo.items() if k[0] == "explain" and k[2] == digit_key(image)]
+    assert len(explained) == 3  # one per default model, for this digit
+    by_kind = default_trained()
+    answers = sorted(int(logits(t.model, image[None])[0].argmax()) for t in by_kind.values())
+    assert sorted(e.target for e in explained) == answers
+    at.button(key="trust_drop_handover").click().run()  # back to picking a test digit here
+    assert not at.exception, at.exception
+    assert not at.session_state["trust"].handed_over and at.session_state["trust"].source.startswith("test digit")
+
+
+def test_both_sections_of_how_sure_and_does_it_hold_up_render():
+    at = ready_page()
+    heads = texts(at, "subheader")
+    for words in ("Stated confidence against actual accuracy", "Refer to a person", "Which threshold costs least?",
+                  "altered seven ways", "Which digits it fails", "Where two models disagree"):
+        assert any(words in h for h in heads), (words, heads)
+    labels = [m.label for m in at.metric]
+    assert "Expected calibration error, as trained" in labels and "… after temperature scaling" in labels
+    assert any("Chosen on the **validation** digits" in m for m in texts(at, "markdown"))
+    assert any("phone" in m.lower() for m in texts(at, "markdown"))
+    frame = at.dataframe[0].value
+    assert frame.shape == (8, 3)  # original + seven alterations × three models
+    assert ((frame.to_numpy() >= 0) & (frame.to_numpy() <= 1)).all()
+    at.select_slider(key="trust_dial").set_value(0.99).run()
+    assert not at.exception, at.exception
+    referred = next(m.value for m in at.metric if m.label == "Test digits referred to a person")
+    at.select_slider(key="trust_dial").set_value(0.0).run()
+    assert next(m.value for m in at.metric if m.label == "Test digits referred to a person") == "0.0%"
+    assert referred != "0.0%"
+
+
+def test_a_model_without_its_split_says_nearest_examples_and_calibration_are_off():
+    ready_page()
+    cnn = default_trained()["cnn"]
+    restored = SessionModel("restored convnet", dataclasses.replace(cnn, split=None), None)
+    image, label = a_test_digit(3)
+
+    def prepare(at):
+        owner = session_models.state(at.session_state)
+        owner.models["restored convnet"] = restored
+        owner.current = "restored convnet"
+        trust_state.receive(image, label, "Training: a mistake", session=at.session_state)
+
+    at = ready_page(prepare)
+    infos = texts(at, "info")
+    assert any(NO_TRAINING_DIGITS in i for i in infos), infos
+    assert any(NO_VALIDATION in i for i in infos), infos
+    assert any("Which ink made the answer" in h for h in texts(at, "subheader"))  # the maps still work
+    assert not any("Refer to a person" in h for h in texts(at, "subheader"))
+
+
+@pytest.mark.parametrize("key,value,words", [("trust_cost_error", -1.0, "0 or more"),
+                                             ("trust_cost_referral", -1.0, "0 or more")])
+def test_a_negative_cost_gets_a_clear_message(key, value, words):
+    at = ready_page()
+    at.number_input(key=key).set_value(value).run()
+    assert not at.exception, at.exception
+    assert any(words in e for e in texts(at, "error")), texts(at, "error")
+    assert not any("Chosen on the **validation** digits" in m for m in texts(at, "markdown"))
+    assert any("Stated confidence" in h for h in texts(at, "subheader"))  # the rest still shown
+
+
+def test_a_contrast_class_equal_to_the_answer_gets_a_clear_message():
+    image, label = a_test_digit(1, nth=0)
+    at = ready_page(lambda at: trust_state.receive(image, label, "a test", session=at.session_state))
+    answers = {int(logits(t.model, image[None])[0].argmax()) for t in default_trained().values()}
+    same = next(iter(answers))
+    at.selectbox(key="trust_contrast").set_value(same).run()
+    assert not at.exception, at.exception
+    assert any("different class to compare with" in w for w in texts(at, "warning")), texts(at, "warning")
+    other = (same + 1) % 10
+    at.selectbox(key="trust_contrast").set_value(other).run()
+    assert not at.exception, at.exception
+    ts = at.session_state["trust"]
+    assert any(k[0] == "explain" and k[3] == other for k in ts.memo)
+
+
+def test_receive_refuses_a_picture_that_is_not_a_digit_and_reset_forgets():
+    session = {}
+    with pytest.raises(ValueError, match="values in \\[0, 1\\]"):
+        trust_state.receive(np.full((28, 28), 255.0), None, "x", session=session)
+    trust_state.receive(np.zeros((28, 28)), 4, "Training: a mistake", session=session)
+    session["trust_contrast"] = 3
+    assert session["trust"].label == 4
+    trust_state.reset(session)
+    assert session["trust"].image is None and "trust_contrast" not in session
+
+
+def test_a_labelled_photo_set_is_checked():
+    from tests.test_page_predict import paper_photo, png
+
+    image, _ = a_test_digit(2)
+    at = ready_page()
+    at.file_uploader(key="trust_set_upload").set_value(("two.png", png(paper_photo(image)), "image/png")).run()
+    at.selectbox(key="trust_set_label").set_value(2).run()
+    at.button(key="trust_set_add").click().run()
+    assert not at.exception, at.exception
+    photos = at.session_state["trust"].photos
+    assert len(photos) == 1 and photos[0][1] == 2 and photos[0][0].shape == (28, 28)
+    assert any("On your 1 photo(s)" in m for m in texts(at, "markdown"))
+
+
+def test_heatmaps_png_and_overlay_colours():
+    import io
+
+    from PIL import Image
+
+    from dashboard import trust_figures as tf
+
+    digit = np.zeros((28, 28), np.float32)
+    digit[10:18, 12:16] = 1.0
+    attribution = np.zeros((28, 28))
+    attribution[12, 13], attribution[5, 5] = 2.0, -1.0
+    rgb = tf.overlay_rgb(digit, attribution)
+    assert rgb[12, 13, 0] > 150 > rgb[12, 13, 2]  # positive: red
+    assert rgb[5, 5, 2] > 150 > rgb[5, 5, 0]  # negative: blue
+    assert rgb[11, 12, 0] < rgb[0, 0, 0]  # the ink shows as gray on the paper
+    png = tf.heatmaps_png([("model A", [("digit", tf.overlay_rgb(digit, None)), ("map", rgb)]),
+                           ("model B", [("digit", tf.overlay_rgb(digit, None))])], cell=100)
+    picture = Image.open(io.BytesIO(png))
+    assert picture.format == "PNG" and picture.width > 200 and picture.height > 200
+
+
+def test_one_it_gets_wrong_picks_a_mistake_of_the_first_model():
+    at = ready_page()
+    at.button(key="trust_mistake").click().run()
+    assert not at.exception, at.exception
+    ts = at.session_state["trust"]
+    first = default_trained()["logreg"]  # the first model in the list
+    assert int(logits(first.model, ts.image[None])[0].argmax()) != ts.label
+    assert ts.source == f"test digit {at.number_input(key='trust_test_number').value}"
+
+
+def test_start_over_forgets_the_handed_over_digit_and_the_choices():
+    image, label = a_test_digit(9)
+    at = ready_page(lambda at: trust_state.receive(image, label, "Predict: your drawing", session=at.session_state))
+    at.number_input(key="trust_cost_error").set_value(7.0).run()
+    at.button(key="trust_start_over").click().run()
+    assert not at.exception, at.exception
+    ts = at.session_state["trust"]
+    assert not ts.handed_over and ts.cost_error == 5.0 and ts.source == "test digit 0"
+    assert at.number_input(key="trust_cost_error").value == 5.0
