@@ -102,7 +102,7 @@ def knn_lines(knn: dict, epochs) -> go.Figure:
                                  line=dict(width=3, dash=dashes[i % len(dashes)]), marker=dict(size=7)))
     fig.update_xaxes(title_text="epoch (0 = before training)", dtick=1 if len(epochs) <= 21 else None)
     fig.update_yaxes(title_text="k-NN accuracy (k=5)", tickformat=".0%")
-    fig.update_layout(title="Can a digit's 5 nearest neighbours tell its label, layer by layer?", height=360,
+    fig.update_layout(title="k-NN accuracy of each layer", height=360,
                       margin=dict(l=10, r=10, t=50, b=10), font=figures.FONT, legend=dict(orientation="h", y=-0.3))
     return fig
 
@@ -113,7 +113,7 @@ def trust_line(result: ReplayResult) -> go.Figure:
                                hovertemplate="epoch %{x}: %{y:.3f}<extra></extra>"))
     fig.update_xaxes(title_text="epoch (0 = before training)", dtick=1 if result.n_frames <= 21 else None)
     fig.update_yaxes(title_text="trustworthiness (k=10)", range=[min(0.8, min(result.trust) - 0.02), 1.0])
-    fig.update_layout(title=f"Does each frame keep {result.layer}'s true neighbours?", height=360,
+    fig.update_layout(title="Trustworthiness of each frame", height=360,
                       margin=dict(l=10, r=10, t=50, b=10), font=figures.FONT)
     return fig
 
@@ -212,9 +212,9 @@ def _finished(sm: SessionModel, out: dict, title: str) -> None:
     c, d = st.columns(2)
     chart(c, knn_lines(out["knn"], recording.epochs), config=NO_BAR, key="rep_replay_knn")
     chart(d, trust_line(result), config=NO_BAR, key="rep_replay_trust")
-    st.caption("Left: the hidden layers pull the digits apart as they learn, so a digit's nearest neighbours share its "
-               "label more often (the pixels never change). Right: how faithfully each frame keeps the layer's own "
-               "neighbours (1 = all kept); a map you can trust at every epoch.")
+    st.caption("Left: can a digit's 5 nearest neighbours, in each layer's own numbers, tell its label? The hidden "
+               "layers pull the digits apart as they learn (the pixels never change). Right: does each frame of "
+               f"{result.layer}'s map keep the layer's true neighbours (1 = all kept)?")
 
 
 def page() -> None:

@@ -59,13 +59,13 @@ def test_the_map_animates_over_every_recorded_epoch_on_fixed_axes(trained_state)
 def test_knn_lines_trust_and_exports(trained_state):
     at = replay_page(trained_state)
     figs = list(figures_of(at).values())
-    knn = next(f for f in figs if "nearest neighbours" in f["layout"]["title"]["text"])
+    knn = next(f for f in figs if "k-NN accuracy" in f["layout"]["title"]["text"])
     names = [tr["name"] for tr in knn["data"]]
     assert names[0] == "pixels" and any(n.startswith("hidden layer 1") for n in names)
     hidden = next(tr for tr in knn["data"] if tr["name"].startswith("hidden layer 1"))
     assert len(hidden["y"]) == 4 and all(0 <= y <= 1 for y in hidden["y"])
     assert len(set(next(tr for tr in knn["data"] if tr["name"] == "pixels")["y"])) == 1  # pixels never change
-    trust = next(f for f in figs if "true neighbours" in f["layout"]["title"]["text"])
+    trust = next(f for f in figs if "Trustworthiness" in f["layout"]["title"]["text"])
     assert len(trust["data"][0]["y"]) == 4 and all(0.5 < y <= 1 for y in trust["data"][0]["y"])
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download the animation (HTML)" in labels and "Download the frames (CSV)" in labels
