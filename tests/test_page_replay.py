@@ -107,3 +107,25 @@ def test_the_train_task_records_and_the_replay_task_stops_with_a_complete_result
     result = out["result"]
     assert result.stopped_at == 2 and result.status == "stopped at frame 2 of 3" and result.coords.shape[0] == 2
     assert set(out["knn"]) == {"pixels", "logits", "probabilities"}
+
+
+def test_stop_keeps_the_frames_so_far_as_a_complete_result(trained_state):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for k, v in trained_state.items():
+        at.session_state[k] = v
+    at.session_state["rep_view"] = "training"
+    at.session_state["rep_replay_method"] = "tsne"
+    at.session_state["rep_replay_seed"] = 7  # a replay no other test asked for
+    at.run()
+    assert not at.exception, at.exception
+    key = replay_state.replay_state(at.session_state).job
+    job = rs.REGISTRY.get(key)
+    at.button(key="rep_replay_stop").click().run()
+    assert job.wait(120)
+    at.run()
+    assert not at.exception, at.exception
+    result = job.result["result"]
+    assert job.status == "done" and result.stopped_at is not None and result.stopped_at < result.total_frames
+    assert any(f"stopped at frame {result.stopped_at} of 4" in w.value for w in at.warning)
+    specs = [f for f in figures_of(at).values() if f.get("frames")]
+    assert len(specs[0]["frames"]) == result.stopped_at  # the frames so far play
