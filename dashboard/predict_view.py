@@ -55,9 +55,13 @@ def ready_digit_picture(image: np.ndarray, label: str | None) -> None:
 
 def answers(models: dict[str, SessionModel], x: np.ndarray, true: int | None) -> None:
     """Each model's answer, side by side (models that read another image size are skipped)."""
+    from dashboard.chrome import presenting
+
     st.subheader("What each model says")
-    cols = st.columns(len(models))
-    for i, (col, (name, sm)) in enumerate(zip(cols, models.items())):
+    per_row = 1 if presenting() else 3  # a projector needs the whole width for ten readable digits
+    items = list(models.items())
+    cols = [c for start in range(0, len(items), per_row) for c in st.columns(per_row)]
+    for i, (col, (name, sm)) in enumerate(zip(cols, items)):
         with col:
             if tuple(sm.trained.image_shape) != x.shape:
                 st.info(f"{name} reads {sm.trained.image_shape[0]}×{sm.trained.image_shape[1]} images; skipped.")

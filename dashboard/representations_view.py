@@ -35,19 +35,37 @@ def scatter(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray, conf: np.n
         ))
     fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name="× predicted wrong", hoverinfo="skip",
                                marker=dict(symbol="x", color="#000000", size=9)))  # the legend explains the ×
-    for k, name in enumerate(class_names):  # the digit written at its cluster's middle: colour is not the only cue
-        rows = np.flatnonzero(labels == k)
-        if len(rows):
-            mx, my = np.median(coords[rows], axis=0)
-            fig.add_annotation(x=float(mx), y=float(my), text=f"<b>{name}</b>", showarrow=False,
-                               font=dict(size=15, color="#000000"), bgcolor="rgba(255,255,255,0.8)",
-                               bordercolor=figures.class_colour(k), borderwidth=2, borderpad=5)
+    for k, (mx, my, shift) in cluster_labels(coords, labels, len(class_names)).items():
+        # the digit written at its cluster's middle (colour is not the only cue), nudged apart where they meet
+        fig.add_annotation(x=mx, y=my, yshift=shift, text=f"<b>{class_names[k]}</b>", showarrow=False,
+                           font=dict(size=15, color="#000000"), bgcolor="rgba(255,255,255,0.8)",
+                           bordercolor=figures.class_colour(k), borderwidth=2, borderpad=5)
     fig.update_layout(title=dict(text=title, font=dict(size=16)), height=height, dragmode="lasso",
                       margin=dict(l=10, r=10, t=50, b=10), font=figures.FONT, legend_title_text="true digit",
                       legend=dict(itemsizing="constant"))
     fig.update_xaxes(showticklabels=False, title_text="")
     fig.update_yaxes(showticklabels=False, title_text="", scaleanchor="x")
     return fig
+
+
+def cluster_labels(coords: np.ndarray, labels: np.ndarray, n_classes: int, box_px: float = 44,
+                   plot_px: float = 420) -> dict[int, tuple[float, float, int]]:
+    """Where to write each digit: its cluster's median, shifted up or down (in pixels, for a map
+    about `plot_px` across) until its label box clears the labels placed before it."""
+    lo, span = coords.min(0), np.ptp(coords, 0).max() or 1.0
+    placed, out = [], {}
+    for k in range(n_classes):
+        rows = np.flatnonzero(labels == k)
+        if not len(rows):
+            continue
+        mx, my = np.median(coords[rows], axis=0)
+        px, py = (np.array([mx, my]) - lo) / span * plot_px
+        for shift in (0, box_px, -box_px, 2 * box_px, -2 * box_px, 3 * box_px, -3 * box_px):
+            if all(abs(px - qx) >= box_px or abs(py + shift - qy) >= box_px for qx, qy in placed):
+                break
+        placed.append((px, py + shift))
+        out[k] = (float(mx), float(my), int(shift))
+    return out
 
 
 PREVIEW_POINTS = 800  # an intermediate map is drawn often, for many sessions: keep it light

@@ -42,7 +42,7 @@ def deletion_figure(curves: dict[str, dict]) -> go.Figure:
     """Per model: the class's probability as pixels are removed in each map's order, beside a
     random order. `curves`: model name -> {map name: DeletionCurve}."""
     names = list(curves)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True, horizontal_spacing=0.04)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True, horizontal_spacing=0.09)
     colours = {"Occlusion": VAL, "Integrated Gradients": TRAIN}
     for j, name in enumerate(names):
         for k, (map_name, c) in enumerate(curves[name].items()):

@@ -84,6 +84,16 @@ def _surroundings(img: np.ndarray, t: dict, pad: int = 3) -> tuple[int, int, int
     return Counter(map(tuple, ring[:, :3].tolist())).most_common(1)[0][0]
 
 
+def _overlap(a: dict, b: dict) -> float:
+    """How much of the smaller of two text boxes the other covers (0: apart, 1: inside)."""
+    w = min(a["x1"], b["x1"]) - max(a["x0"], b["x0"])
+    h = min(a["y1"], b["y1"]) - max(a["y0"], b["y0"])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a["x1"] - a["x0"]) * (a["y1"] - a["y0"]), (b["x1"] - b["x0"]) * (b["y1"] - b["y0"]))
+    return w * h / smaller if smaller > 0 else 0.0
+
+
 @dataclass
 class Audit:
     texts: list[dict] = field(default_factory=list)  # every visible chart text with its size and box
@@ -108,7 +118,7 @@ def audit_page(page, min_px: float = 20, min_contrast: float = 7.0, min_cell_con
         png = page.screenshot(clip={"x": left, "y": top, "width": right - left, "height": bottom - top})
         img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
         dx, dy = left - info["x"], top - info["y"]  # chart coordinates of the picture's corner
-        for t in info["texts"]:
+        for k, t in enumerate(info["texts"]):
             a.chart_text_count += 1
             a.texts.append(t)
             where = f"chart {i + 1} text {t['text']!r}"
@@ -117,6 +127,9 @@ def audit_page(page, min_px: float = 20, min_contrast: float = 7.0, min_cell_con
             if t["x0"] < -1 or t["y0"] < -1 or t["x1"] > info["w"] + 1 or t["y1"] > info["h"] + 1:
                 a.problems.append(f"{where}: spills out of its chart")
             seen = {**t, "x0": t["x0"] - dx, "x1": t["x1"] - dx, "y0": t["y0"] - dy, "y1": t["y1"] - dy}
+            for other in info["texts"][:k]:
+                if _overlap(t, other) > 0.25:
+                    a.problems.append(f"{where}: overlaps {other['text']!r}")
             if seen["y0"] < 3 or seen["x0"] < 3 or seen["y1"] + 3 >= img.shape[0] or seen["x1"] + 3 >= img.shape[1]:
                 continue  # outside the part of the chart on screen: size checked, contrast not
             bg = _surroundings(img, seen)

@@ -64,3 +64,17 @@ def test_cell_labels_stand_out_from_their_cells(name, scale):
 def test_small_tags_are_dropped_from_titles():
     fig = go.Figure(layout=dict(title="hidden layer 1<br><sup>t-SNE, perplexity 30</sup>"))
     assert "<sup>" not in projection.for_projector(fig).layout.title.text
+
+
+def test_digit_labels_on_a_map_are_nudged_apart_only_where_they_meet():
+    from dashboard.representations_view import cluster_labels
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [0.2, 0.1], [10, 10], [10, 0]])  # 0 and 1 meet; 2 and 3 are alone
+    labels = np.repeat(np.arange(4), 50)
+    coords = centres[labels] + rng.normal(0, 0.05, (200, 2))
+    placed = cluster_labels(coords, labels, 4, box_px=40, plot_px=400)
+    assert placed[2][2] == 0 and placed[3][2] == 0 and placed[0][2] == 0
+    assert abs(placed[1][2]) >= 40  # moved a whole label box away from 0
+    for k in range(4):
+        assert placed[k][:2] == pytest.approx(np.median(coords[labels == k], axis=0))
