@@ -31,7 +31,7 @@ from analysis.datasets import Dataset, load_dataset, split_dataset
 from analysis.models import ModelConfig, build_model, count_parameters
 from analysis.train import TrainConfig, TrainedModel, fit
 
-__all__ = ["train", "project", "separation", "count", "training_estimate", "map_estimate", "METRIC_SAMPLE",
+__all__ = ["train", "project", "replay", "separation", "count", "training_estimate", "recording_estimate", "map_estimate", "METRIC_SAMPLE",
            "InlineExecutor", "as_job"]
 
 Report = Callable[..., None]
@@ -50,23 +50,38 @@ def _dataset(dataset: str | Dataset) -> Dataset:
 
 
 def train(report: Report, should_stop: ShouldStop, *, dataset: str | Dataset, model_config: ModelConfig,
-          train_config: TrainConfig) -> TrainedModel:
-    """Train, publishing every epoch ``latest = {"rows": [...], "state": {name: CPU tensor}, "split": Split}``
-    (the rows so far and a copy of the weights); stops after the epoch in which should_stop() is true."""
+          train_config: TrainConfig, record: bool = True) -> TrainedModel:
+    """Train, publishing every epoch ``latest = {"rows": [...], "state": {name: CPU tensor}, "split": Split,
+    "recording": Recording | None}`` (the rows so far, a copy of the weights, the recording so far);
+    stops after the epoch in which should_stop() is true. With ``record`` (the default) the model
+    carries its training's recording (``TrainedModel.recording``; analysis.recording)."""
+    from analysis.recording import Recorder
+
     ds = _dataset(dataset)
     mc, tc = model_config, train_config
     split = split_dataset(ds, seed=tc.seed)
     model = build_model(mc, ds.image_shape, ds.n_classes, seed=tc.seed)
+    recorder = Recorder(ds, split, tc) if record and len(split.test) >= 10 else None
     rows: list[dict] = []
 
     def on_epoch(epoch: int, row: dict) -> bool:
         rows.append(row)
         state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        report(epoch / tc.epochs, f"epoch {epoch} of {tc.epochs}", {"rows": list(rows), "state": state, "split": split})
+        report(epoch / tc.epochs, f"epoch {epoch} of {tc.epochs}", {"rows": list(rows), "state": state, "split": split,
+                                                                    "recording": _snapshot(recorder)})
         return not should_stop()
 
-    report(0.0, f"epoch 0 of {tc.epochs}", {"rows": [], "state": None, "split": split})
-    return fit(ds, mc, tc, on_epoch=on_epoch, split=split, model=model)
+    report(0.0, f"epoch 0 of {tc.epochs}", {"rows": [], "state": None, "split": split, "recording": None})
+    if recorder is None:
+        return fit(ds, mc, tc, on_epoch=on_epoch, split=split, model=model)
+    recorder.start(model)
+    trained = fit(ds, mc, tc, on_epoch=recorder.chain(on_epoch), split=split, model=model)
+    trained.recording = recorder.result()
+    return trained
+
+
+def _snapshot(recorder):
+    return None if recorder is None else recorder.snapshot()
 
 
 def separation(x: np.ndarray, coords: np.ndarray, labels: np.ndarray, sample: int = METRIC_SAMPLE) -> dict[str, float]:
@@ -95,6 +110,26 @@ def project(report: Report, should_stop: ShouldStop, *, features: np.ndarray, la
 
     coords = embedding.tsne(x, perplexity, n_iter, seed, on_progress=progress)
     return {"coords": coords, "explained": None, "metrics": separation(x, coords, labels)}
+
+
+def replay(report: Report, should_stop: ShouldStop, *, recording, layer: str, config=None) -> dict:
+    """One layer's map over training (analysis.replay.replay): ``latest = {"frame": k, "total": n,
+    "coords": (n, 2) the newest frame}`` after every frame; when should_stop() turns true the frames
+    so far come back as a complete result marked "stopped at frame k". Returns {"result":
+    ReplayResult, "knn": k-NN accuracy of every layer per recorded epoch}."""
+    from analysis.replay import ReplayConfig, knn_over_training
+    from analysis.replay import replay as run_replay
+
+    config = ReplayConfig() if config is None else config
+
+    def progress(frame: int, total: int, coords_so_far: list) -> bool:
+        report(frame / total, f"frame {frame} of {total}", {"frame": frame, "total": total,
+                                                             "coords": coords_so_far[-1]})
+        return not should_stop()
+
+    report(0.0, f"frame 0 of {recording.n_frames}", None)
+    result = run_replay(recording, layer, config, on_progress=progress)
+    return {"result": result, "knn": knn_over_training(recording)}
 
 
 def count(report: Report, should_stop: ShouldStop, *, n: int = 10, delay_s: float = 0.01,
@@ -127,7 +162,22 @@ def training_estimate(dataset: Dataset, model_config: ModelConfig, train_config:
         hidden = sum(int(c) * h * w * 2 for c in model_config.channels)
     return budget.training_bytes(len(dataset), dataset.image_shape, count_parameters(model),
                                  batch_size=train_config.batch_size, optimizer=train_config.optimizer,
-                                 hidden_floats_per_image=hidden)
+                                 hidden_floats_per_image=hidden) + recording_estimate(dataset, model_config,
+                                                                                      train_config, hidden)
+
+
+def recording_estimate(dataset: Dataset, model_config: ModelConfig, train_config: TrainConfig,
+                       hidden_floats_per_image: int = 0) -> int:
+    """Bytes the training's recording adds (analysis.recording defaults): the sample's pixels
+    (float32 and uint8), one capture's full-width outputs, and the compact frames (≤ 50 float16
+    per layer and point) with up to three copies in flight (snapshot, pickled, the parent's)."""
+    from analysis.recording import MAX_DIMS, MAX_RECORDED_EPOCHS, RecordConfig
+
+    n, pixels = RecordConfig().n_points, int(dataset.image_shape[0]) * int(dataset.image_shape[1])
+    layers = 2 + (len(model_config.hidden) if model_config.kind == "mlp" else 0) \
+        + (len(model_config.channels) if model_config.kind == "cnn" else 0)
+    frames = 1 + min(int(train_config.epochs), MAX_RECORDED_EPOCHS)
+    return n * pixels * 5 + n * (pixels + int(hidden_floats_per_image)) * 4 + frames * n * layers * MAX_DIMS * 2 * 3
 
 
 def map_estimate(n_points: int, n_features: int, method: str = "tsne", perplexity: float = 30.0) -> int:

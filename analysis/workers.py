@@ -41,7 +41,7 @@ from typing import Any, Callable, Mapping
 __all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task"]
 log = logging.getLogger(__name__)
 # The allow-list: task name -> "module:function". Only these can run in a worker.
-DEFAULT_TASKS = {"train": "analysis.tasks:train", "project": "analysis.tasks:project", "count": "analysis.tasks:count"}
+DEFAULT_TASKS = {name: f"analysis.tasks:{name}" for name in ("train", "project", "count", "replay")}
 _UNSET, IN_WORKER_ENV = object(), "NETLENS_IN_WORKER"  # IN_WORKER_ENV: "1" in every worker process
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 

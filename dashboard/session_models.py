@@ -23,6 +23,7 @@ class SessionModel:
     dataset: Dataset | None  # None when loaded from a file whose data this server does not have
     test_probs: np.ndarray | None = None  # Pr(class) for the test digits
     notes: list[str] = field(default_factory=list)
+    hidden_test: bool = False  # a sweep's run: show its test score nowhere until the sweep's reveal
 
 
 @dataclass
@@ -49,8 +50,9 @@ def reset() -> None:
     st.session_state.pop(KEY, None)
 
 
-def add(trained: TrainedModel, ds: Dataset | None, name: str) -> SessionModel:
-    """Keep a model (and its run in the runs table); make it the current one."""
+def add(trained: TrainedModel, ds: Dataset | None, name: str, hidden_test: bool = False) -> SessionModel:
+    """Keep a model (and its run in the runs table); make it the current one. `hidden_test`: a
+    sweep's run, whose test score every view hides until `reveal_test(name)`."""
     s = state()
     base, n = name, 2
     while name in s.models:
@@ -58,7 +60,7 @@ def add(trained: TrainedModel, ds: Dataset | None, name: str) -> SessionModel:
     probs = None
     if ds is not None and trained.split is not None:
         probs = predict_proba(trained.model, ds.images[trained.split.test])
-    sm = SessionModel(name, trained, ds, probs)
+    sm = SessionModel(name, trained, ds, probs, hidden_test=hidden_test)
     s.models[name] = sm
     s.current = name
     s.runs.append({
@@ -66,8 +68,18 @@ def add(trained: TrainedModel, ds: Dataset | None, name: str) -> SessionModel:
         "parameters": trained.parameters, "epochs run": len(trained.history.rows),
         "seconds": round(trained.seconds, 1), "device": trained.device,
         "optimizer": trained.train_config.optimizer, "lr": trained.train_config.lr,
-        "batch size": trained.train_config.batch_size})
+        "batch size": trained.train_config.batch_size, "hidden test": hidden_test})
     return sm
+
+
+def reveal_test(name: str) -> None:
+    """Show this model's test score again (its sweep's test score was revealed)."""
+    s = state()
+    if name in s.models:
+        s.models[name].hidden_test = False
+    for row in s.runs:
+        if row.get("model") == name:
+            row["hidden test"] = False
 
 
 def keep_choice(key: str, available: list[str], many: bool) -> None:

@@ -67,6 +67,9 @@ def reset() -> None:
     settings, uploads and this session's models (the other pages fall back to what is left)."""
     session.reset(KEY, WIDGETS, _detach)
     session_models.reset()
+    from dashboard import sweep_state  # the sweep too (its reveals are kept)
+
+    sweep_state.reset()
 
 
 def describe(mc: ModelConfig, tc: TrainConfig, ds_name: str) -> str:
@@ -84,7 +87,7 @@ def add_model(trained: TrainedModel, ds: Dataset | None, suffix: str = "") -> se
     return session_models.add(trained, ds, name)
 
 
-def _job(ds: Dataset, mc: ModelConfig, tc: TrainConfig, holder: str | None = None):
+def training_job(ds: Dataset, mc: ModelConfig, tc: TrainConfig, holder: str | None = None):
     """The job's function: train in a worker process (dashboard.server), after reserving its
     memory; it publishes the curves and a snapshot every epoch (analysis.tasks.train)."""
     builtin = ds.name in KNOWN_DATASETS and not ds.fingerprint  # the worker loads it by name, once
@@ -103,7 +106,7 @@ def start(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
     if key in prepared_models():  # trained ahead by the teacher: ready at once
         add_model(with_split(prepared_models()[key], ds), ds, suffix=" (prepared)")
         return
-    REGISTRY.submit(key, describe(mc, tc, ds.name), _job(ds, mc, tc), session_id())
+    REGISTRY.submit(key, describe(mc, tc, ds.name), training_job(ds, mc, tc), session_id())
     training_state().job = WatchedJob(key, ds, mc, tc)
 
 
@@ -126,6 +129,7 @@ def stop() -> None:
     latest = job.latest if job is not None else None
     if latest and latest["state"] is not None:
         trained = from_snapshot(w.ds, w.mc, w.tc, latest["split"], latest["state"], latest["rows"])
+        trained.recording = latest.get("recording")  # the frames so far (None: not recorded)
         add_model(trained, w.ds, suffix=f" (stopped at epoch {len(latest['rows'])})")
     else:
         s.notice = "Stopped before the first epoch finished: no model to keep."
@@ -176,14 +180,15 @@ def prepared_models() -> dict[str, TrainedModel]:
     import os
     from pathlib import Path
 
-    from analysis.train import load_weights
+    from analysis.recording import load_with_recording
 
     folder = os.environ.get("NETLENS_MODELS_DIR")
     found: dict[str, TrainedModel] = {}
     if folder and Path(folder).is_dir():
         for path in sorted(Path(folder).glob("*.safetensors")):
             try:
-                trained = load_weights(path.read_bytes())
+                trained, recording = load_with_recording(path.read_bytes())
+                trained.recording = recording
             except (OSError, ValueError):
                 continue  # an unreadable file is skipped, not fatal
             if trained.dataset_name in KNOWN_DATASETS:
@@ -207,7 +212,7 @@ def default_models() -> tuple[dict[str, TrainedModel], list[jobs.Job]]:
             ready[KIND_NAMES[kind]] = prepared_models()[key]
             continue
         try:
-            job = REGISTRY.submit(key, describe(mc, tc, ds.name), _job(ds, mc, tc), session_id())
+            job = REGISTRY.submit(key, describe(mc, tc, ds.name), training_job(ds, mc, tc), session_id())
         except jobs.RegistryFull as e:
             st.error(str(e))
             st.stop()
@@ -235,7 +240,7 @@ def warm_models(timeout_s: float = 3600.0) -> list[TrainedModel]:
         if key in prepared_models():
             ready.append(prepared_models()[key])
         else:
-            waiting.append(REGISTRY.submit(key, describe(mc, tc, ds.name), _job(ds, mc, tc, WARM_HOLDER), WARM_HOLDER))
+            waiting.append(REGISTRY.submit(key, describe(mc, tc, ds.name), training_job(ds, mc, tc, WARM_HOLDER), WARM_HOLDER))
     for job in waiting:
         job.wait(timeout_s)
         if job.status == "done":

@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
-from analysis.train import load_weights, save_weights
 from dashboard import figures, session_models, training_state, trust_state
 from dashboard import live as shared_figures
 from dashboard.figures import NO_BAR, chart
@@ -149,7 +148,7 @@ def save_load(sm: SessionModel | None) -> None:
     if sm is not None:
         t = sm.trained
         a, b = st.columns(2)
-        a.download_button("Download the weights (.safetensors)", data=lambda: save_weights(t), file_name=t.file_name,
+        a.download_button("Download the weights (.safetensors)", data=lambda: _weights_file(t), file_name=t.file_name,
                           mime="application/octet-stream", icon=":material/download:",
                           help="The learned numbers with the settings inside; upload it here later to restore the model.")
         csv = pd.DataFrame(t.history.rows).to_csv(index=False)
@@ -162,9 +161,18 @@ def save_load(sm: SessionModel | None) -> None:
         st.success(f"Restored “{up.name}”.")
 
 
+def _weights_file(t) -> bytes:
+    """The weights, with the training's recording when the model has one (replayable after a reload)."""
+    from analysis.recording import save_with_recording
+
+    return save_with_recording(t, t.recording)
+
+
 def _restore(data: bytes, name: str) -> tuple[None, str]:
     """`accept` for a weights file: it becomes one of this session's models (its name is kept)."""
-    loaded = load_weights(data)
+    from analysis.recording import load_with_recording
+
+    loaded, loaded.recording = load_with_recording(data)
     ds = training_state.dataset(loaded.dataset_name) if loaded.dataset_name in training_state.KNOWN_DATASETS else None
     return None, training_state.add_model(training_state.with_split(loaded, ds), ds, suffix=" (from file)").name
 
@@ -172,21 +180,30 @@ def _restore(data: bytes, name: str) -> tuple[None, str]:
 def results(sm: SessionModel) -> None:
     t = sm.trained
     m = st.columns(4)
-    m[0].metric("Test accuracy", f"{t.test_accuracy:.1%}")
-    m[1].metric("Validation accuracy", f"{t.val_accuracy:.1%}")
+    m[0].metric("Validation accuracy", f"{t.val_accuracy:.1%}",
+                help="On the validation digits: the score to choose settings by.")
+    if sm.hidden_test:
+        m[1].metric("Final check: test accuracy", "hidden",
+                    help="A run of a sweep: its test score stays hidden until you reveal the sweep's test score once.")
+    else:
+        m[1].metric("Final check: test accuracy", f"{t.test_accuracy:.1%}",
+                    help="On the test digits, looked at once at the end; never used to choose settings.")
     m[2].metric("Parameters", f"{t.parameters:,}")
     m[3].metric("Training time", f"{t.seconds:.1f} s", help=f"on the {t.device.upper()}")
     chart(st, figures.learning_curves(t.history.rows, t.train_config.epochs), config=NO_BAR, key="final_curves")
+    _watch_it_learn(sm)
     if sm.dataset is None or t.split is None:
         st.info("This model came from a file trained on data this server does not have, so only its curves and "
                 "weights can be shown.")
         _learned(sm)
         return
     tabs = st.tabs(["Confusion matrix", "Mistakes", "What it learned", "One image, step by step", "Compare runs"])
-    with tabs[0]:
-        _confusion(sm)
-    with tabs[1]:
-        _mistakes(sm)
+    for tab, show in ((tabs[0], _confusion), (tabs[1], _mistakes)):
+        with tab:
+            if sm.hidden_test:
+                st.info(HIDDEN)
+            else:
+                show(sm)
     with tabs[2]:
         _learned(sm)
     with tabs[3]:
@@ -195,20 +212,38 @@ def results(sm: SessionModel) -> None:
         runs_table()
 
 
+HIDDEN = ("This run belongs to a sweep: its results on the test digits stay hidden until you reveal the sweep's test "
+          "score (once), so the test digits cannot sway which setting you pick.")
+
+
+def _watch_it_learn(sm: SessionModel) -> None:
+    """The link to Representations' "Over training" view with this model."""
+    from analysis.recording import replay_unavailable
+    from dashboard.replay_state import replay_state
+
+    why = replay_unavailable(sm.trained.recording)
+    if st.button("Watch its layers learn (Over training)", key="train_to_replay", icon=":material/animation:",
+                 disabled=why is not None, help=why or "Replay each layer's map epoch by epoch on the Representations "
+                                                       "page."):
+        hand_over(replay_state(), "incoming_model", sm.name, "representations.py")
+
+
 def runs_table() -> None:
     runs = session_models.state().runs
     if not runs:
         st.write("No runs yet.")
         return
     df = pd.DataFrame(runs)
+    hidden = df.pop("hidden test").fillna(False).astype(bool) if "hidden test" in df else pd.Series(False, df.index)
+    df["test accuracy"] = df["test accuracy"].where(~hidden)  # sweep runs: no test score until revealed
     shown = df.copy()  # for people: percentages and thousands separators; the CSV keeps the raw numbers
-    for col in ("validation accuracy", "test accuracy"):
-        if col in shown:
-            shown[col] = shown[col].map(lambda v: f"{v:.1%}")
+    shown["validation accuracy"] = shown["validation accuracy"].map(lambda v: f"{v:.1%}")
+    shown["test accuracy"] = ["hidden" if h else f"{v:.1%}" for v, h in zip(shown["test accuracy"], hidden)]
     if "parameters" in shown:
         shown["parameters"] = shown["parameters"].map(lambda v: f"{v:,}")
     st.table(shown, hide_index=True)  # a plain table: every column shows, at any width
-    st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check.")
+    st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check (hidden for a "
+               "sweep's runs until its test score is revealed).")
     buf = io.StringIO()
     df.to_csv(buf, index=False)
     st.download_button("Download this table (CSV)", buf.getvalue(), "netlens-runs.csv", "text/csv",

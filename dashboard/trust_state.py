@@ -85,7 +85,7 @@ def session_models():
     defaults (shared, read-only). The ONE adapter to the training feature: repoint it here."""
     from dashboard import session_models, training_state
 
-    mine = dict(session_models.models())
+    mine = _shown(session_models.models())
     if mine:
         return mine, []
     ready, pending = training_state.default_models()
@@ -97,7 +97,12 @@ def using_defaults() -> bool:
     """True when session_models() falls back to the server's default models."""
     from dashboard import session_models
 
-    return not session_models.models()
+    return not _shown(session_models.models())
+
+
+def _shown(models: dict) -> dict:
+    """Models whose test results may be shown: a sweep's runs stay out until its test score is revealed."""
+    return {name: sm for name, sm in models.items() if not getattr(sm, "hidden_test", False)}
 
 
 def model_key(sm) -> str:

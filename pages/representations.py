@@ -6,6 +6,8 @@ from dashboard import links, session_models
 from dashboard import representations_controls as controls
 from dashboard import representations_state as rs
 from dashboard import representations_view as view
+from dashboard import replay_state, replay_view
+from dashboard.session import PERSIST
 
 st.title("Representations")
 st.markdown(
@@ -13,6 +15,16 @@ st.markdown(
     "Squash each representation onto a flat map, one dot per digit, coloured by its true label. In raw pixels "
     "the digits are a tangle; layer by layer, the net pulls them apart."
 )
+
+if replay_state.replay_state().incoming_model:  # "Watch it learn"
+    st.session_state["rep_view"] = "training"
+view_mode = st.segmented_control("View", ["maps", "training"], key="rep_view", persist_state=PERSIST, default="maps",
+                                 format_func={"maps": "Maps of a trained model", "training": "Over training"}.get,
+                                 help="Over training: one layer's map, replayed epoch by epoch as the net learned.")
+if view_mode == "training":
+    replay_view.page()
+    st.stop()
+replay_state.leave()
 
 models, own = session_models.session_or_defaults(
     lambda sm: sm.dataset is not None and sm.trained.split is not None, ("mlp",),

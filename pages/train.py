@@ -2,7 +2,7 @@
 import streamlit as st
 
 from analysis.models import build_model
-from dashboard import links, session_models, training_controls, training_state, training_view
+from dashboard import links, session_models, sweep_controls, sweep_view, training_controls, training_state, training_view
 
 st.title("Training")
 st.markdown(
@@ -11,7 +11,7 @@ st.markdown(
     "Pick the data and a model on the left, press **Train**, and watch it learn."
 )
 
-links.adopt("train", training_controls.LINK)
+links.adopt("train", training_controls.LINK + sweep_controls.LINK)
 with st.sidebar:
     ds = training_controls.data_ui()
     mc = training_controls.model_ui()
@@ -51,6 +51,11 @@ if ds is not None:
 
 if training_state.watched() is not None:
     training_view.live()
+if ds is not None:
+    with st.expander("Try several settings (a small sweep)", expanded=sweep_view.sws.sweep_state().sweep is not None,
+                     icon=":material/grid_on:"):
+        sweep_view.section(ds, mc, tc)
+links.publish(training_controls.LINK + sweep_controls.LINK)
 training_view.results_ui()
 
 with st.expander("Save or load a model"):

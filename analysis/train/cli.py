@@ -28,20 +28,35 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--save", type=Path, metavar="DIR", help="write DIR/<dataset>-<model>-<key>.safetensors")
+    parser.add_argument("--record", action="store_true",
+                        help="record every layer for 1,000 test digits after each epoch (replayed on the "
+                             "Representations page, 'Over training'); with --save, the file carries it")
     args = parser.parse_args(argv)
     try:
         config = TrainConfig(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
                              epochs=args.epochs, seed=args.seed, device=args.device)
-        trained = fit(load_dataset(args.dataset), default_config(args.model), config)
+        if args.record:
+            from analysis.recording import fit_recorded
+
+            trained, trained.recording = fit_recorded(load_dataset(args.dataset), default_config(args.model), config)
+        else:
+            trained = fit(load_dataset(args.dataset), default_config(args.model), config)
     except ValueError as e:
         parser.error(str(e))
     result = dict(dataset=args.dataset, model=args.model, test_accuracy=trained.test_accuracy,
                   val_accuracy=trained.val_accuracy, epochs=len(trained.history.rows),
                   seconds=round(trained.seconds, 3), device=trained.device, parameters=trained.parameters)
+    if trained.recording is not None:
+        result["recorded_epochs"] = list(trained.recording.epochs)
     if args.save is not None:
         args.save.mkdir(parents=True, exist_ok=True)
         path = args.save / trained.file_name
-        path.write_bytes(save_weights(trained))
+        if trained.recording is not None:
+            from analysis.recording import save_with_recording
+
+            path.write_bytes(save_with_recording(trained, trained.recording))
+        else:
+            path.write_bytes(save_weights(trained))
         result["saved"] = str(path)
     print(json.dumps(result), flush=True)
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -225,6 +226,8 @@ class TrainedModel:
     parameters: int
     split: Split | None = None       # the split it was trained on (None when loaded from a file)
     dataset_fingerprint: str = ""    # Dataset.fingerprint (uploaded data)
+    # analysis.recording.Recording of its training (None: not recorded); not part of equality or the key
+    recording: Any = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:

@@ -1,0 +1,78 @@
+""""Over training" state: the session object (`ReplayState`: the watched replay job, the model
+handed over from Training, the lasso), and the replay jobs, in the same server-wide registry as
+the maps (one shared job per model, layer and settings). Stop ends a replay as a complete
+result "stopped at frame k" (status done), which every later request for the same replay reuses."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from analysis import jobs
+from analysis.recording import Recording
+from analysis.replay import ReplayConfig, replay_key
+from dashboard import session
+from dashboard.representations_state import REGISTRY, model_key
+from dashboard.runtime import session_id
+from dashboard.session_models import SessionModel
+
+KEY = "replay"
+
+
+@dataclass
+class ReplayState:
+    job: str | None = None              # key of the replay job this session watches
+    incoming_model: str | None = None   # a model handed over from Training's results ("Watch it learn")
+    lasso: set[int] = field(default_factory=set)  # dataset indices drawn around on the animated map
+
+
+def replay_state(session_state=None) -> ReplayState:
+    return session.get(KEY, ReplayState, session_state)
+
+
+_STOPS: dict[str, threading.Event] = {}  # replay key -> "stop after this frame", for jobs running now
+_STOPS_LOCK = threading.Lock()
+
+
+def _stop_event(key: str) -> threading.Event:
+    with _STOPS_LOCK:
+        for k in [k for k in _STOPS if (REGISTRY.get(k) is None or REGISTRY.get(k).is_finished) and k != key]:
+            del _STOPS[k]  # finished jobs need no stop button
+        return _STOPS.setdefault(key, threading.Event())
+
+
+def _run(job: jobs.Job, recording: Recording, layer: str, config: ReplayConfig, stop: threading.Event) -> dict:
+    from analysis import tasks
+
+    return tasks.replay(job.report, lambda: job.should_stop() or stop.is_set(), recording=recording, layer=layer,
+                        config=config)
+
+
+def submit(sm: SessionModel, layer: str, config: ReplayConfig) -> jobs.Job:
+    """Start (or join) the replay of one layer of a model's recording and watch it (only it)."""
+    key = replay_key(model_key(sm), layer, config)
+    stop = _stop_event(key)
+    recording = sm.trained.recording
+    job = REGISTRY.submit(key, f"{sm.name}: {layer} over training", lambda job: _run(job, recording, layer, config, stop),
+                          session_id())
+    s = replay_state()
+    if s.job is not None and s.job != key:
+        REGISTRY.detach(s.job, session_id())
+        s.lasso = set()
+    s.job = key
+    return job
+
+
+def stop(key: str) -> None:
+    """Stop the replay after the frame it is computing: the frames so far become its result."""
+    with _STOPS_LOCK:
+        event = _STOPS.get(key)
+    if event is not None:
+        event.set()
+
+
+def leave() -> None:
+    """Stop watching the replay (an unwatched one is cancelled)."""
+    s = replay_state()
+    if s.job is not None:
+        REGISTRY.detach(s.job, session_id())
+        s.job = None

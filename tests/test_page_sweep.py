@@ -1,0 +1,100 @@
+"""AppTest of "Try several settings" on Training: a tiny 2×2 sweep, the heatmap, the single reveal."""
+import json
+import time
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from dashboard import session_models, sweep_state
+from tests.test_page_train import run_page, tiny
+
+
+def sweep_page(settings: dict, seeds: int = 1) -> AppTest:
+    at = tiny(run_page(), "logreg", epochs=1)
+    (s1, v1), *rest = settings.items()
+    at.selectbox(key="sweep_s1").set_value(s1).run()
+    at.multiselect(key="sweep_v1").set_value(v1).run()
+    if rest:
+        at.selectbox(key="sweep_s2").set_value(rest[0][0]).run()
+        at.multiselect(key="sweep_v2").set_value(rest[0][1]).run()
+    at.segmented_control(key="sweep_seeds").set_value(seeds).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run_sweep(at: AppTest) -> sweep_state.Sweep:
+    at.button(key="sweep_start").click().run()
+    assert not at.exception, at.exception
+    sweep = sweep_state.sweep_state(at.session_state).sweep
+    deadline = time.monotonic() + 120
+    while not sweep.finished and time.monotonic() < deadline:
+        time.sleep(0.3)
+        sweep_state.LINE.pump()
+        at.run()
+    at.run()
+    assert sweep.finished and not sweep.errors, sweep.errors
+    assert not at.exception, at.exception
+    return sweep
+
+
+def heatmap_of(at: AppTest) -> dict:
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    return next(s for s in specs if "Validation accuracy" in s["layout"]["title"]["text"])
+
+
+def test_two_by_two_heatmap_matches_the_runs_and_test_scores_stay_hidden():
+    at = sweep_page({"lr": [0.001, 0.01], "batch_size": [32, 64]})
+    sweep = run_sweep(at)
+    z = np.array(heatmap_of(at)["data"][0]["z"])
+    vals = [sweep.results[k].val_accuracy for k in sweep.run_keys]  # expand() order: lr-major
+    assert np.allclose(z, np.array(vals).reshape(2, 2))
+    best = int(np.argmax(vals))
+    assert any("Best by validation accuracy" in s.value and ("0.01" if best >= 2 else "0.001") in s.value
+               for s in at.success)
+    runs = session_models.state(at.session_state).runs
+    assert len(runs) == 4 and all(r["hidden test"] for r in runs)
+    assert all(sm.hidden_test for sm in session_models.state(at.session_state).models.values())
+    assert any(m.label.startswith("Final check") and m.value == "hidden" for m in at.metric)
+    table = at.dataframe[-1].value
+    assert (table["test accuracy"] == "hidden").all() and table["validation accuracy"].notna().all()
+    csv = next(b for b in at.get("download_button") if b.proto.label == "Download the sweep (CSV)")
+    assert csv is not None
+
+
+def test_the_test_score_is_revealed_once_and_the_record_survives_start_over():
+    at = sweep_page({"lr": [0.001, 0.01]}, seeds=2)
+    sweep = run_sweep(at)
+    assert heatmap_of(at)["data"][0]["type"] == "scatter"  # one setting: a line with the seeds' spread
+    at.button(key="sweep_reveal").click().run()
+    assert not at.exception, at.exception
+    record = sweep_state.ledger(at.session_state).get(sweep.key)
+    summary = sweep.summary()
+    chosen = sweep.config.combinations().index(summary.best.values)
+    tests = [sweep.results[k].test_accuracy for k in sweep.run_keys[chosen * 2:chosen * 2 + 2]]
+    assert record.test_accuracy == sum(tests) / 2 and record.val_accuracy == summary.best.val_mean
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Test accuracy (final check)"] == f"{record.test_accuracy:.1%}"
+    assert any("one more validation set" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "sweep_reveal"]  # once: no second press
+    revealed = [r for r in session_models.state(at.session_state).runs if not r["hidden test"]]
+    assert len(revealed) == 2 and {r["lr"] for r in revealed} == {summary.best.values[0]}
+    # Start over on Training keeps the record; the same sweep again shows it, with no second reveal
+    after = AppTest.from_function(start_over, default_timeout=30)
+    for key in (sweep_state.KEY, sweep_state.LEDGER_KEY, session_models.KEY):
+        after.session_state[key] = at.session_state[key]
+    after.run()
+    assert not after.exception, after.exception
+    assert sweep_state.KEY not in after.session_state and session_models.KEY not in after.session_state
+    at2 = sweep_page({"lr": [0.001, 0.01]}, seeds=2)
+    at2.session_state[sweep_state.LEDGER_KEY] = after.session_state[sweep_state.LEDGER_KEY]
+    run_sweep(at2)
+    assert not [b for b in at2.button if b.key == "sweep_reveal"]
+    assert any(m.label == "Test accuracy (final check)" for m in at2.metric)
+    again = sweep_state.ledger(at2.session_state)
+    assert len(again) == 1 and again.get(sweep.key).revealed_at == record.revealed_at
+
+
+def start_over():
+    from dashboard import training_state
+
+    training_state.reset()
