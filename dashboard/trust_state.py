@@ -79,30 +79,16 @@ def reset(session=None) -> None:
         del session[key]
 
 
-def session_models():
-    """The models the page explains, name -> SessionModel (.trained, .dataset), and the server's
-    default-model jobs still training. This session's models when it has some, else the server's
-    defaults (shared, read-only). The ONE adapter to the training feature: repoint it here."""
-    from dashboard import session_models, training_state
-
-    mine = _shown(session_models.models())
-    if mine:
-        return mine, []
-    ready, pending = training_state.default_models()
-    ds = training_state.dataset("mnist5k")
-    return {name: session_models.SessionModel(name, t, ds) for name, t in ready.items()}, pending
-
-
-def using_defaults() -> bool:
-    """True when session_models() falls back to the server's default models."""
+def session_models() -> tuple[dict, bool]:
+    """The models the page explains (name -> SessionModel) and whether they are this session's own:
+    its models whose test results may be shown, else the server's defaults (waiting for them with
+    their progress, as Predict does)."""
     from dashboard import session_models
 
-    return not _shown(session_models.models())
-
-
-def _shown(models: dict) -> dict:
-    """Models whose test results may be shown: a sweep's runs stay out until its test score is revealed."""
-    return {name: sm for name, sm in models.items() if not getattr(sm, "hidden_test", False)}
+    return session_models.session_or_defaults(
+        lambda sm: not getattr(sm, "hidden_test", False), ("logreg", "mlp", "cnn"),
+        "No model trained in this session yet, so the server's default models are being trained once for "
+        "everyone (a few seconds).")
 
 
 def model_key(sm) -> str:

@@ -9,22 +9,8 @@ st.markdown("Can a model's answer inform a decision, and when must a person look
             "when the digits change a little?")
 
 ts = trust_state.state()
-models, pending = trust_state.session_models()
-if pending:
-    st.info("No model trained in this session yet, so the server's default models are being trained once for "
-            "everyone (a few seconds).")
-
-    @st.fragment(run_every=1.0)
-    def wait() -> None:
-        _, still = trust_state.session_models()
-        if not still:
-            st.rerun()
-        for job in still:
-            st.progress(job.progress, text=f"{job.label}: {job.message}")
-
-    wait()
-    st.stop()
-if trust_state.using_defaults():
+models, own = trust_state.session_models()
+if not own:
     st.caption("Using the server's default models (MNIST-5k, 10 epochs). Train your own on the Training page.")
 if not models:
     st.warning("No model to explain yet: train one on the Training page.")
