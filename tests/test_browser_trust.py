@@ -1,4 +1,4 @@
-"""Real browser: open /trust and see each model's heatmaps (the lead adds Predict's "Why?" hop)."""
+"""Real browser: open /trust and see each model's heatmaps; Predict's "Why?" hands its digit over."""
 import pytest
 
 from tests.test_browser_convolution import idle, shot
@@ -22,3 +22,22 @@ def test_trust_page_shows_the_heatmaps(page):
     page.get_by_text("Where two models disagree").wait_for()
     assert not page.locator('[data-testid="stException"]').count()
     shot(page, "trust-default")
+
+
+def test_why_on_predict_opens_that_digit_on_trust(page):
+    """Predict's "Why?" under an answer hands the digit over: Trust explains that very digit."""
+    page.goto(f"{page.base_url}/predict")
+    page.get_by_text("A test digit", exact=True).click(timeout=300_000)  # default models trained
+    page.get_by_text("What each model says").wait_for(timeout=120_000)
+    idle(page, timeout=120_000)
+    caption = page.get_by_text("its true label is").first.inner_text()
+    label = caption.rsplit(" ", 1)[-1]
+    page.get_by_role("button", name="Why?").first.click()
+    page.wait_for_url("**/trust**", timeout=60_000)
+    page.get_by_text("Which ink made the answer").wait_for(timeout=120_000)
+    idle(page, timeout=120_000)
+    assert page.get_by_text("Predict: a test digit").count() >= 1  # where the digit came from
+    assert page.get_by_text(f"its true label: {label}", exact=False).count() >= 1
+    assert page.locator('[data-testid="stImage"] img').count() >= 10
+    assert not page.locator('[data-testid="stException"]').count()
+    shot(page, "trust-from-predict")
