@@ -14,6 +14,7 @@ pytest.importorskip("websockets")
 
 from benchmarks.load_steps import Student, jobs_run  # noqa: E402
 from benchmarks.server import Server  # noqa: E402
+from tests.test_isolation import run_in_own_loop
 
 ANSWER = "What each model says"  # Predict's heading over the models' answers
 WAITING = "being trained once for everyone"  # Predict's words while the default models train
@@ -66,7 +67,7 @@ def test_a_visitor_after_the_warm_up_gets_predicts_answer_without_training(tmp_p
     server = Server(tmp_path, env={"NETLENS_WARM": "1", "NETLENS_ADMIN_PASSWORD": password,
                                      "NETLENS_MAX_POINTS_CPU": "500"}, start_timeout=90)
     try:
-        out = asyncio.run(_warm_then_visit(server.base, password, warm_timeout=600))
+        out = run_in_own_loop(lambda: _warm_then_visit(server.base, password, warm_timeout=600))
     finally:
         server.stop()
     before, after = out["before"], out["after"]

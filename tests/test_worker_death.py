@@ -14,6 +14,7 @@ pytest.importorskip("websockets")
 
 from benchmarks.load_steps import TRAINED_METRIC, Student  # noqa: E402
 from benchmarks.server import Server, process_tree  # noqa: E402
+from tests.test_isolation import run_in_own_loop
 
 DIED = "The worker process stopped unexpectedly"
 
@@ -61,7 +62,7 @@ async def _scenario(server: Server) -> dict:
 def test_a_killed_worker_shows_every_watcher_a_message_with_retry_and_the_next_job_gets_a_fresh_worker(tmp_path):
     server = Server(tmp_path, env={"NETLENS_WARM": "0", "NETLENS_WORKERS": "1"}, start_timeout=90)
     try:
-        out = asyncio.run(_scenario(server))
+        out = run_in_own_loop(lambda: _scenario(server))
     finally:
         server.stop()
     assert all(out["shown"]), out["log"]
