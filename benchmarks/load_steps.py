@@ -12,7 +12,7 @@ from benchmarks.st_client import Session
 
 # What each page shows once it is ready (the pages' own words).
 HOME_TITLE = "NetLens: see how neural nets work"
-TRAINED_METRIC = "Test accuracy"
+TRAINED_METRIC = "Validation accuracy"  # the metric a finished training leads with
 REP_DONE = "How well each map keeps the digits apart"
 
 

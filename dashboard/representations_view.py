@@ -50,7 +50,7 @@ def scatter(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray, conf: np.n
 
 
 def cluster_labels(coords: np.ndarray, labels: np.ndarray, n_classes: int, box_px: float = 44,
-                   plot_px: float = 260) -> dict[int, tuple[float, float, int]]:
+                   plot_px: float = 180) -> dict[int, tuple[float, float, int]]:
     """Where to write each digit: its cluster's median, shifted up or down (in pixels, for a map
     about `plot_px` across) until its label box clears the labels placed before it."""
     lo, span = coords.min(0), np.ptp(coords, 0).max() or 1.0
