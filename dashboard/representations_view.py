@@ -36,9 +36,9 @@ def scatter(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray, conf: np.n
         ))
     fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name="× predicted wrong", hoverinfo="skip",
                                marker=dict(symbol="x", color="#000000", size=9)))  # the legend explains the ×
-    for k, (mx, my, shift) in cluster_labels(coords, labels, len(class_names)).items():
+    for k, (mx, my, xshift, shift) in cluster_labels(coords, labels, len(class_names)).items():
         # the digit written at its cluster's middle (colour is not the only cue), nudged apart where they meet
-        fig.add_annotation(x=mx, y=my, yshift=shift, text=f"<b>{class_names[k]}</b>", showarrow=False,
+        fig.add_annotation(x=mx, y=my, xshift=xshift, yshift=shift, text=f"<b>{class_names[k]}</b>", showarrow=False,
                            font=dict(size=15, color="#000000"), bgcolor="rgba(255,255,255,0.8)",
                            bordercolor=figures.class_colour(k), borderwidth=2, borderpad=5)
     fig.update_layout(title=dict(text=title, font=dict(size=16)), height=height, dragmode="lasso",
@@ -50,10 +50,12 @@ def scatter(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray, conf: np.n
 
 
 def cluster_labels(coords: np.ndarray, labels: np.ndarray, n_classes: int, box_px: float = 44,
-                   plot_px: float = 180) -> dict[int, tuple[float, float, int]]:
-    """Where to write each digit: its cluster's median, shifted up or down (in pixels, for a map
-    about `plot_px` across) until its label box clears the labels placed before it."""
+                   plot_px: float = 180) -> dict[int, tuple[float, float, int, int]]:
+    """Where to write each digit: its cluster's median, shifted (in pixels, for a map at least
+    `plot_px` across) to the nearest spot where its label box clears the labels placed before it.
+    Returns class -> (x, y, xshift, yshift)."""
     lo, span = coords.min(0), np.ptp(coords, 0).max() or 1.0
+    spots = [(0, 0), (0, 1), (0, -1), (1, 0), (-1, 0)]  # a label stays by its cluster, inside the map
     placed, out = [], {}
     for k in range(n_classes):
         rows = np.flatnonzero(labels == k)
@@ -61,11 +63,12 @@ def cluster_labels(coords: np.ndarray, labels: np.ndarray, n_classes: int, box_p
             continue
         mx, my = np.median(coords[rows], axis=0)
         px, py = (np.array([mx, my]) - lo) / span * plot_px
-        for shift in (0, box_px, -box_px, 2 * box_px, -2 * box_px, 3 * box_px, -3 * box_px):
-            if all(abs(px - qx) >= box_px or abs(py + shift - qy) >= box_px for qx, qy in placed):
+        for dx, dy in spots:
+            x, y = px + dx * box_px, py + dy * box_px
+            if all(abs(x - qx) >= box_px or abs(y - qy) >= box_px for qx, qy in placed):
                 break
-        placed.append((px, py + shift))
-        out[k] = (float(mx), float(my), int(shift))
+        placed.append((x, y))
+        out[k] = (float(mx), float(my), int(dx * box_px), int(dy * box_px))
     return out
 
 

@@ -25,6 +25,9 @@ def _ready(page, url_path: str) -> None:
     if url_path == "train":
         page.get_by_role("button", name="Train").click()
         page.get_by_text("Validation accuracy", exact=True).first.wait_for(timeout=120_000)
+        idle(page, 180_000)
+        page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')]
+            .filter(gd => gd.querySelectorAll('text').length > 50).length >= 1""", timeout=60_000)  # the matrix
     elif url_path == "predict":
         page.get_by_text("A test digit", exact=True).click()
         page.get_by_text("What each model says").wait_for(timeout=180_000)
