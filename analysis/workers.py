@@ -107,8 +107,14 @@ class _Channel:
         return self.stopped
 
 
+NICENESS = 10  # workers run at a lower CPU priority than the web server, which must stay responsive
+
+
 def _set_up(threads: int) -> None:
-    """Once per worker process (OMP_NUM_THREADS and the like are set by the server already)."""
+    """Once per worker process (OMP_NUM_THREADS and the like are set by the server already):
+    a lower CPU priority (before torch starts any thread, so every thread has it), torch's threads."""
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     import torch
 
     torch.set_num_threads(threads)

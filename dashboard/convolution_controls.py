@@ -3,6 +3,7 @@ Values persist for the session (`persist_state`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import streamlit as st
@@ -21,9 +22,18 @@ LINK = [links.Param("kernel", "conv_preset", links.choice(*kernels.PRESETS, "Cus
         links.Param("colour", "conv_colour", links.choice("rgb", "gray"))]
 
 
-def image_source_ui() -> tuple[np.ndarray, str, str]:
-    """Pick a bundled picture or upload one. Returns (image, caption, a key that
-    changes whenever the picture does)."""
+@dataclass(frozen=True)
+class Source:
+    """The picture Convolution works on, and how to get it at full size (for the download)."""
+    image: np.ndarray  # at most uploads.WORK_SIDE pixels on its long side for an upload
+    caption: str
+    key: str  # changes whenever the picture does
+    full: Callable[[], np.ndarray]  # the full-resolution picture, decoded on demand
+    note: str = ""  # says when the page works on a smaller copy of the upload
+
+
+def image_source_ui() -> Source:
+    """Pick a bundled picture or upload one."""
     mine = "Your own picture"
     state = convolution_state()
     up = upload_ui(state.upload, "Upload your own picture", "conv_upload",
@@ -38,10 +48,16 @@ def image_source_ui() -> tuple[np.ndarray, str, str]:
                       help="A bundled photo or pattern, or the picture you uploaded.",
                       captions=[SAMPLES.get(o, up.name if up else "") for o in options])
     if choice == mine:
-        return up.image(), f"Your picture: {up.name}", up.file_id
+        pic, note = up.value, ""
+        if pic.reduced:
+            h, w = pic.image.shape[:2]
+            note = (f"Your photo is {pic.width} × {pic.height} pixels; to stay quick, this page works on a copy "
+                    f"{w} × {h} pixels (what a screen shows). The download filters the full-size photo.")
+        return Source(pic.image, f"Your picture: {up.name}", up.file_id, up.full_image, note)
     from analysis.images import sample_image
 
-    return sample_image(choice), choice, choice
+    image = sample_image(choice)
+    return Source(image, choice, choice, lambda: image)
 
 
 @dataclass(frozen=True)

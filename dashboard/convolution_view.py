@@ -41,12 +41,15 @@ def output_for_browser(out: np.ndarray, mode: str) -> bytes:
     return for_browser(images.to_uint8(small, mode))
 
 
-def full_png(src: np.ndarray, kernel: np.ndarray, padding: str, stride: int, flip: bool, mode: str) -> bytes:
-    """The whole output as a PNG, built on click, its memory reserved in the server's budget first."""
+def full_png(src: np.ndarray, kernel: np.ndarray, padding: str, stride: int, flip: bool, mode: str,
+             gray: bool = False) -> bytes:
+    """The whole output as a PNG, built on click (from the full-size picture, in gray if asked),
+    its memory reserved in the server's budget first."""
     from analysis.budget import convolution_bytes
     from analysis.convolution import convolve
     from dashboard import memory
 
+    src = images.to_gray(src) if gray else src
     h, w = src.shape[:2]
     with memory.hold_quietly(convolution_bytes(w, h, src.shape[2] if src.ndim == 3 else 1),
                              f"full-size download of a {w}×{h} picture"):

@@ -3,8 +3,9 @@ page script): the job executor (worker processes) and the memory budget.
 
 - ``EXECUTOR``: `analysis.workers.ProcessExecutor` running the allow-listed tasks (training,
   maps) in worker processes, so long CPU work never competes with the web server for its GIL.
-  ``NETLENS_WORKERS``: how many worker processes (default 2 on a CPU-only host, 1 on a GPU
-  host); ``0`` runs jobs in threads of the server process instead (`tasks.InlineExecutor`).
+  ``NETLENS_WORKERS``: how many worker processes (default 1, using every core: jobs run in
+  turn, and each worker costs ~450 MB once torch is imported); ``0`` runs jobs in threads of
+  the server process instead (`tasks.InlineExecutor`).
 - ``MEMORY``: `analysis.budget.MemoryBudget` (``NETLENS_MEMORY_MB``, default the container's
   limit or the machine's memory minus a margin): heavy work reserves its bytes before it starts.
 - ``job(task, kwargs, nbytes, label)``: the ``fn(job)`` to submit to a JobRegistry.
@@ -23,15 +24,10 @@ log = logging.getLogger(__name__)
 WORKERS_ENV = "NETLENS_WORKERS"
 
 
-def _has_gpu() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
-def worker_count(env=None, gpu: bool | None = None) -> int:
-    """Worker processes: ``NETLENS_WORKERS`` when set (0: run jobs in threads), else 1 with a
-    GPU (GPU jobs run in turn) and 2 without (two CPU jobs share the cores)."""
+def worker_count(env=None) -> int:
+    """Worker processes: ``NETLENS_WORKERS`` when set (0: run jobs in threads), else 1: GPU jobs
+    run in turn anyway, and on a small CPU host two jobs at once only share the same cores while
+    a second copy of torch costs ~450 MB (measured: benchmarks/README.md, Load)."""
     env = os.environ if env is None else env
     raw = str(env.get(WORKERS_ENV, "")).strip()
     if raw:
@@ -43,7 +39,7 @@ def worker_count(env=None, gpu: bool | None = None) -> int:
             raise ValueError(f"{WORKERS_ENV} must be a whole number of worker processes (0 runs jobs in the "
                              f"server's own threads); got {raw!r}. Fix it or unset it.")
         return n
-    return 1 if (_has_gpu() if gpu is None else gpu) else 2
+    return 1
 
 
 def make_executor(n: int):

@@ -3,7 +3,10 @@
 A file is handled once when it arrives: `accept(data, name)` checks it and returns
 (a display-size preview or None, a small value the feature keeps, e.g. a Dataset). The
 feature's state object keeps it in an `UploadSlot`: the original bytes, the preview and that
-value; a full-resolution picture is decoded only when a computation asks (`Upload.image()`).
+value. A picture's value is a `Picture`: a working copy at most WORK_SIDE pixels on its long
+side (a JPEG is decoded straight to about that size, so a 12 MP phone photo never lands in
+memory at full size on upload), which the pages compute on; the full-resolution picture is
+decoded only for a download (`Upload.full_image()`), its bytes reserved in the budget first.
 A bad file keeps the previous good one and says why. The kept file is shown from the slot
 (thumbnail, name, Remove), so it survives page switches although the uploader widget does not.
 """
@@ -17,10 +20,22 @@ import streamlit as st
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 PRIVACY = "Your upload stays in this server's memory for your session only and is sent nowhere else."
-PREVIEW_SIDE = 1400  # longest side of the display copy
+WORK_SIDE = 1400  # longest side of a picture's working copy (what the pages compute on and show)
 THUMB_WIDTH = 96
 
 Accept = Callable[[bytes, str], "tuple[bytes | None, Any]"]
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What an uploaded picture becomes: a working copy and the original's size."""
+    image: np.ndarray  # RGB uint8, read-only, at most WORK_SIDE pixels on its longest side
+    width: int  # the original's size, upright
+    height: int
+
+    @property
+    def reduced(self) -> bool:
+        return self.image.shape[:2] != (self.height, self.width)
 
 
 @dataclass
@@ -29,24 +44,35 @@ class Upload:
     file_id: str
     data: bytes  # the original bytes, as uploaded
     preview: bytes | None = None  # a display-size copy (JPEG or PNG), for pictures
-    value: Any = None  # what the feature made of it (small); never the full-resolution picture
+    value: Any = None  # what the feature made of it (small; a Picture for pictures); never a full-size picture
 
     def image(self) -> np.ndarray:
-        """The full-resolution RGB picture (uint8, read-only), decoded now (memoised per server by
-        content), its bytes reserved in the server's memory budget first (dashboard.memory)."""
+        """The picture the pages work on: its working copy (at most WORK_SIDE px on the long side)."""
+        if isinstance(self.value, Picture):
+            return self.value.image
+        return self.full_image()
+
+    def full_image(self) -> np.ndarray:
+        """The full-resolution RGB picture (uint8), decoded now (for a download), its bytes
+        reserved in the server's memory budget first (dashboard.memory, quietly: no script run)."""
         from analysis.budget import image_decode_bytes
+        from analysis.images import decode_image
         from dashboard import memory
 
         w, h = picture_size(self.data)
-        with memory.held(image_decode_bytes(w, h), f"decoding a {w}×{h} photo"):
-            return decoded(self.data)
+        with memory.hold_quietly(image_decode_bytes(w, h), f"decoding a {w}×{h} photo", holder="download"):
+            return np.asarray(decode_image(self.data))
 
 
-def picture_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from the file's header (no decode); ValueError for a file that is not a picture."""
+def picture_size(data: bytes, draft_side: int | None = None) -> tuple[int, int]:
+    """(width, height) from the file's header (no decode), or of the JPEG decoded at a reduced
+    scale for ``draft_side``; ValueError for a file that is not a picture."""
     from analysis.images import open_image
 
-    return open_image(data).size
+    with open_image(data) as img:
+        if draft_side is not None and img.format in ("JPEG", "MPO"):
+            img.draft("RGB", (draft_side, draft_side))
+        return img.size
 
 
 @dataclass
@@ -57,28 +83,22 @@ class UploadSlot:
     showing: bool = False  # the widget holds a file in this run
 
 
-@st.cache_resource(show_spinner=False, max_entries=4, ttl=600)
-def decoded(data: bytes) -> np.ndarray:
-    from analysis.images import decode_image
-
-    image = np.asarray(decode_image(data))
-    image.setflags(write=False)
-    return image
-
-
-def picture(data: bytes, name: str) -> tuple[bytes, None]:
-    """`accept` for pictures: decode once to check, keep only a display-size copy."""
+def picture(data: bytes, name: str) -> tuple[bytes, Picture]:
+    """`accept` for pictures: decode once (a JPEG straight to about WORK_SIDE pixels), keep a
+    working copy of at most WORK_SIDE pixels and a display copy."""
     from analysis import images
-    from analysis.images import decode_image
-
     from analysis.budget import image_decode_bytes
     from dashboard import memory
 
     w, h = picture_size(data)  # raises ValueError with a clear message
-    with memory.held(image_decode_bytes(w, h), f"decoding a {w}×{h} photo"):  # NeverFits: a ValueError too
-        image = np.asarray(decode_image(data))  # raises ValueError with a clear message
-    small = images.shrink(image, PREVIEW_SIDE)
-    return images.encode(small, "png" if max(small.shape[:2]) < 300 else "jpeg"), None
+    dw, dh = picture_size(data, WORK_SIDE)
+    with memory.held(image_decode_bytes(dw, dh), f"decoding a {w}×{h} photo"):  # NeverFits: a ValueError too
+        image = np.asarray(images.decode_image(data, draft_side=WORK_SIDE))  # ValueError with a clear message
+    if (image.shape[1] > image.shape[0]) != (dw > dh):  # turned upright (EXIF orientation)
+        w, h = h, w
+    small = np.ascontiguousarray(images.shrink(image, WORK_SIDE))
+    small.setflags(write=False)
+    return images.encode(small, "png" if max(small.shape[:2]) < 300 else "jpeg"), Picture(small, w, h)
 
 
 def take(slot: UploadSlot, file, accept: Accept, what: str) -> Upload | None:

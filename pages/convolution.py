@@ -18,7 +18,7 @@ st.markdown(
 
 links.adopt("convolution", controls.LINK)
 with st.sidebar:
-    image, caption, image_key = controls.image_source_ui()
+    source = controls.image_source_ui()
     choice = controls.kernel_ui()
     settings = controls.conv_settings_ui(choice.kernel if choice else np.zeros((1, 1)))
 
@@ -27,12 +27,15 @@ if choice is None:
     st.info("Fix the kernel in the sidebar to see the result.")
     st.stop()
 
+image, caption, image_key = source.image, source.caption, source.key
 src = images.to_gray(image) if settings.gray else image
 left, right = st.columns([1, 2], vertical_alignment="center")
 figures.chart(left, figures.kernel_heatmap(choice.kernel, "The kernel"), width="stretch",
                   config=figures.NO_BAR)
 right.markdown(f"**{choice.name}.** {choice.explanation}")
 right.markdown(view.size_message(*src.shape[:2], choice.kernel.shape, settings.padding, settings.stride))
+if source.note:
+    right.caption(source.note)
 right.caption("Like PyTorch, this page does not flip the kernel (cross-correlation)"
               + (" — but you switched flipping on, so this is true convolution." if settings.flip else "."))
 
@@ -54,10 +57,11 @@ after.image(after_jpeg, width="stretch",
             caption=f"After: {choice.name} ({kh}×{kw}), shown as {images.DISPLAY_MODES[settings.display]}. "
                     f"Values range from {lo:.4g} to {hi:.4g}.")
 
-kernel, pad, stride, flip, mode = choice.kernel, settings.padding, settings.stride, settings.flip, settings.display
+kernel, pad, stride, flip, mode, gray, full = (choice.kernel, settings.padding, settings.stride, settings.flip,
+                                               settings.display, settings.gray, source.full)
 st.download_button(
     "Download the result (full-resolution PNG)", icon=":material/download:",
-    data=lambda: view.full_png(src, kernel, pad, stride, flip, mode),
+    data=lambda: view.full_png(full(), kernel, pad, stride, flip, mode, gray),
     file_name=f"netlens-{choice.name.lower().replace(' ', '-')}.png", mime="image/png",
     help="The whole output at full size, with the display mapping above. Made only when you click.",
 )

@@ -13,16 +13,15 @@ from analysis.train import TrainConfig, loop, train
 from dashboard import server
 
 
-@pytest.mark.parametrize("env, gpu, expected", [({}, False, 2), ({}, True, 1), ({"NETLENS_WORKERS": "3"}, False, 3),
-                                                ({"NETLENS_WORKERS": " 0 "}, True, 0)])
-def test_worker_count(env, gpu, expected):
-    assert server.worker_count(env, gpu=gpu) == expected
+@pytest.mark.parametrize("env, expected", [({}, 1), ({"NETLENS_WORKERS": "3"}, 3), ({"NETLENS_WORKERS": " 0 "}, 0)])
+def test_worker_count(env, expected):
+    assert server.worker_count(env) == expected
 
 
 @pytest.mark.parametrize("raw", ["two", "-1", "1.5"])
 def test_a_bad_worker_count_says_what_to_do(raw):
     with pytest.raises(ValueError, match="NETLENS_WORKERS must be a whole number"):
-        server.worker_count({"NETLENS_WORKERS": raw}, gpu=False)
+        server.worker_count({"NETLENS_WORKERS": raw})
 
 
 def test_zero_workers_run_jobs_in_threads_and_more_in_processes():
