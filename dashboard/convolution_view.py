@@ -132,7 +132,9 @@ def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride:
               (out, "Output: this pixel in orange", (row, col, 1, 1), None, "Greys_r"),
               (s.kernel, "Kernel" + (" (flipped)" if flip else ""), None, None, "RdBu_r"),
               (s.products, "Window × kernel", None, None, "RdBu_r")]
-    chart(st, figures.number_grids(panels), config=NO_BAR, key="step_grids")
+    grids = figures.shared(("step", grid.tobytes(), grid.shape, s.kernel.tobytes(), kernel.shape, padding, stride, flip, pos),
+                           lambda: figures.number_grids(panels))
+    chart(st, grids, config=NO_BAR, key="step_grids")
     st.caption(channel)
     terms = " + ".join(f"{w:.3g}×{k:.3g}" for w, k in zip(s.window.ravel(), s.kernel.ravel()))
     st.markdown(f"Sum of the {kh * kw} products: {terms} = **{s.total:.4g}**")

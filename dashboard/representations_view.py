@@ -9,7 +9,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import chrome, figures
-from dashboard import live as shared_figures
 from dashboard.figures import chart
 from dashboard.representations_state import RepresentationsState, stop_all
 from dashboard.session import PERSIST
@@ -125,9 +124,9 @@ def running(job_list: list, specs: list, labels: np.ndarray) -> None:
             with cols[i % len(cols)]:
                 st.progress(job.progress, text=f"{spec.title}: {job.message}")
                 latest, version = job.latest, job.version
-                if isinstance(latest, np.ndarray):  # built once per update for every watcher (dashboard.live)
-                    fig = shared_figures.shared("map preview", f"{job.key}/{spec.plot_title}", version,
-                                      lambda: preview(latest, labels, spec.plot_title))
+                if isinstance(latest, np.ndarray):  # built once per update for every watcher (figures.shared)
+                    fig = figures.shared(("map preview", job.key, spec.plot_title, version),
+                                         lambda: preview(latest, labels, spec.plot_title))
                     chart(st, fig, key=f"rep_live_{i}", config=figures.NO_BAR)
 
     live()
@@ -160,15 +159,19 @@ def _clear(state: RepresentationsState) -> None:
     state.restored.clear()
 
 
-def maps(done: list, ctx: dict, highlight: set[int] | None) -> None:
-    """The finished maps, two per row, each selectable and downloadable."""
+def maps(done: list, ctx: dict, highlight: set[int] | None, keys: list[str]) -> None:
+    """The finished maps, two per row, each selectable and downloadable. ``keys``: the maps'
+    job keys (a map with nothing highlighted is one figure for every session: figures.shared)."""
     cols = st.columns(min(2, len(done)))
     for i, (spec, res) in enumerate(done):
         with cols[i % len(cols)]:
             title = spec.plot_title + ("" if res["explained"] is None else
                                        f"<sup>: {res['explained'].sum():.0%} of the variance</sup>")
-            fig = scatter(res["coords"], ctx["labels"], ctx["pred"], ctx["conf"], ctx["idx"], ctx["names"], title,
-                          highlight)
+            def build(res=res, title=title):
+                return scatter(res["coords"], ctx["labels"], ctx["pred"], ctx["conf"], ctx["idx"], ctx["names"], title,
+                               highlight)
+
+            fig = build() if highlight else figures.shared(("map", keys[i], title), build)
             chart(st, fig, key=f"rep_map_{i}", on_select="rerun", selection_mode=("lasso", "box", "points"))
             st.download_button("Download this map (HTML)", data=lambda fig=fig: fig.to_html(include_plotlyjs=True),
                                file_name=f"netlens-map-{i + 1}.html", mime="text/html", key=f"rep_html_{i}",

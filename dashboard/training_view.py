@@ -10,7 +10,6 @@ import streamlit as st
 
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
 from dashboard import figures, session_models, training_state, trust_state
-from dashboard import live as shared_figures
 from dashboard.figures import NO_BAR, chart
 from dashboard.predict_state import IncomingDigit, predict_state
 from dashboard.session import PERSIST, hand_over
@@ -45,7 +44,8 @@ def _confusion(sm: SessionModel) -> None:
     pred = sm.test_probs.argmax(1)
     k = ds.n_classes
     cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
-    event = chart(st, figures.confusion_matrix(cm, ds.class_names), on_select="rerun", selection_mode="points",
+    fig = figures.shared(("confusion", cm.tobytes(), tuple(ds.class_names)), lambda: figures.confusion_matrix(cm, ds.class_names))
+    event = chart(st, fig, on_select="rerun", selection_mode="points",
                             key="train_cm", config=NO_BAR, width="stretch")
     names = list(ds.class_names)
     points = event.selection.points if event and event.selection else []
@@ -190,7 +190,9 @@ def results(sm: SessionModel) -> None:
                     help="On the test digits, looked at once at the end; never used to choose settings.")
     m[2].metric("Parameters", f"{t.parameters:,}")
     m[3].metric("Training time", f"{t.seconds:.1f} s", help=f"on the {t.device.upper()}")
-    chart(st, figures.learning_curves(t.history.rows, t.train_config.epochs), config=NO_BAR, key="final_curves")
+    curves = figures.shared(("curves", repr(t.history.rows), t.train_config.epochs),
+                            lambda: figures.learning_curves(t.history.rows, t.train_config.epochs))
+    chart(st, curves, config=NO_BAR, key="final_curves")
     _watch_it_learn(sm)
     if sm.dataset is None or t.split is None:
         st.info("This model came from a file trained on data this server does not have, so only its curves and "
@@ -278,9 +280,9 @@ def live() -> None:
     st.progress(job.progress, text=f"Training {job.label}: {job.message}")
     rows = (job.latest or {}).get("rows") or []
     watched = training_state.training_state().job
-    if rows and watched is not None:  # built once per epoch for every watcher (dashboard.live)
+    if rows and watched is not None:  # built once per epoch for every watcher (figures.shared)
         epochs = watched.tc.epochs
-        fig = shared_figures.shared("curves", job.key, len(rows), lambda: figures.learning_curves(rows, epochs))
+        fig = figures.shared(("live curves", job.key, len(rows)), lambda: figures.learning_curves(rows, epochs))
         chart(st, fig, config=NO_BAR, key="live_curves")
 
 

@@ -67,9 +67,10 @@ if failed:
     rs.stop_all()
     st.button("Retry", key="rep_retry", icon=":material/refresh:", help="Make the maps that did not finish again.")
 done = [(spec, job.result) for spec, job in zip(specs, job_list) if job.status == "done"]
+done_keys = [job.key for job in job_list if job.status == "done"]
 
 chosen = view.lasso_ids(rs.representations_state(), len(done)) | view.by_label_ui(ctx)
-view.maps(done, ctx, chosen or None)
+view.maps(done, ctx, chosen or None, done_keys)
 view.separation_table(done, ctx)
 
 if chosen:

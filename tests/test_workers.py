@@ -9,11 +9,12 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from analysis import tasks
+from analysis import tasks, workers
 from analysis.jobs import JobRegistry
 from analysis.models import ModelConfig
 from analysis.train import TrainConfig, TrainedModel, from_snapshot
@@ -58,6 +59,16 @@ def test_task_runs_in_a_worker_and_progress_arrives_in_order(executor):
     assert [a[0] for a in got] == [i / 20 for i in range(1, 21)]
     assert [a[1] for a in got] == [f"step {i} of 20" for i in range(1, 21)]
     assert [a[2]["step"] for a in got] == list(range(1, 21))
+
+
+def _nice(pid) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])  # field 19: nice
+
+
+def test_workers_run_at_a_lower_cpu_priority_than_the_server(executor):
+    result, error = in_thread(lambda: executor.run("count", {"n": 1}))
+    assert error is None
+    assert _nice(result["pid"]) == min(19, _nice("self") + workers.NICENESS) > _nice("self")
 
 
 def test_worker_is_reused_between_jobs(executor):
