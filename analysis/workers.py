@@ -107,6 +107,13 @@ class _Channel:
         return self.stopped
 
 
+def give_back_free_memory() -> None:
+    """Ask glibc to hand its free heap pages back to the system (freed memory otherwise stays in
+    the process: its resident size would only grow)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 NICENESS = 10  # workers run at a lower CPU priority than the web server, which must stay responsive
 
 
@@ -146,9 +153,8 @@ def _run_one(conn, fns: dict, task: str, kwargs: dict) -> bool:
     except Exception as e:  # the result itself could not be pickled
         _send(conn, _error_reply(RuntimeError(f"The worker could not send its result back: {e}")))
     del reply
-    gc.collect()  # then ask glibc to give its free heap pages back to the system
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    gc.collect()
+    give_back_free_memory()
     return not channel.quit
 
 

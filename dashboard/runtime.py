@@ -9,6 +9,8 @@ import gc
 import sys
 import threading
 
+from analysis.workers import give_back_free_memory
+
 GC_INTERVAL_S = 30.0
 _started = threading.Event()
 
@@ -31,6 +33,7 @@ def start_gc_thread(interval_s: float = GC_INTERVAL_S) -> None:
         while True:
             threading.Event().wait(interval_s)
             gc.collect()
+            give_back_free_memory()  # what closed sessions and finished photos freed goes back to the system
             if not frozen and all(name in sys.modules for name in FROZEN_AFTER):
                 gc.freeze()  # once: what is alive now stays (libraries, the first sessions' few objects)
                 frozen = True
