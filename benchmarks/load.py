@@ -42,9 +42,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.load_line import SESSION_TTL_S, load_line, quiet_reruns, settle_pss, wait_warm  # noqa: E402
+from benchmarks.load_line import (SESSION_TTL_S, load_line, quiet_reruns, sample_rss, settle,  # noqa: E402
+                                  settle_pss, wait_warm)
 from benchmarks.load_report import BARS, report  # noqa: E402
-from benchmarks.load_steps import Student, jobs_run, make_photo, rerun_loop  # noqa: E402
+from benchmarks.load_steps import BAD_PREFIX, Student, bad_files, jobs_run, make_photo, rerun_loop  # noqa: E402
 from benchmarks.server import ROOT, Server, probe_main, read_probe, start_probe  # noqa: E402
 
 
@@ -70,6 +71,7 @@ class Round:
     completed: int = 0
     errors: list = field(default_factory=list)
     error_alerts: list = field(default_factory=list)
+    bad_refused: int = 0  # sessions whose bad upload was refused in plain words
     trainings: int | None = None
     tsne_jobs: int | None = None
     sessions_seen: str = ""
@@ -84,25 +86,6 @@ class Round:
     @property
     def per_extra_home_mb(self) -> float | None:
         return (self.rss_homeN - self.rss_home1) / (self.n - 1) if self.n > 1 else None
-
-
-async def sample_rss(server: Server, rnd: Round, stop: asyncio.Event) -> None:
-    """Keep rnd.rss_peak up to date (every 0.5 s) until `stop` is set."""
-    while not stop.is_set():
-        rnd.rss_peak, rnd.pss_peak = max(rnd.rss_peak, server.rss_mb()), max(rnd.pss_peak, server.pss_mb())
-        try:
-            await asyncio.wait_for(stop.wait(), 0.5)
-        except asyncio.TimeoutError:
-            pass
-
-
-async def settle(server: Server, seconds: float = 2.0) -> float:
-    """RSS once the server has been idle a moment (median of a few samples)."""
-    samples = []
-    for _ in range(5):
-        await asyncio.sleep(seconds / 5)
-        samples.append(server.rss_mb())
-    return statistics.median(samples)
 
 
 def _timeouts(n: int, scale: float) -> dict[str, float]:
@@ -122,10 +105,14 @@ async def _homes(sessions: list[Student], server: Server, rnd: Round, timeout: f
 
 
 async def _journeys(sessions: list[Student], photo: bytes, t: dict) -> int:
-    """2–4. Everyone goes through Convolution, Training and Representations, at their own pace."""
+    """2–4. Everyone uploads a bad file (tests/corpus.py, in turn), then goes through Convolution,
+    Training and Representations, at their own pace."""
+    bad = bad_files()
+
     async def journey(s: Student) -> bool:
         try:
-            return (await s.convolution(photo, t["conv"]) and await s.train(t["train"])
+            return (await s.bad_upload(*bad[(s.index - 1) % len(bad)], t["conv"])
+                    and await s.convolution(photo, t["conv"]) and await s.train(t["train"])
                     and await s.representations(t["maps"]))
         except Exception as e:  # noqa: BLE001 - counted, not fatal
             s.error(f"{type(e).__name__}: {e}")
@@ -186,7 +173,9 @@ def _collect(rnd: Round, sessions: list[Student], log: list, probe_out: Path) ->
             if key in s.times:
                 dest.append(s.times[key])
         rnd.errors += [f"session {s.index}: {e}" for e in s.errors]
-        rnd.error_alerts += [f"session {s.index}: {e}" for e in s.error_alerts]
+        expected = [e for e in s.error_alerts if f"“{BAD_PREFIX}" in e]  # the refusals of its bad upload
+        rnd.bad_refused += bool(expected)
+        rnd.error_alerts += [f"session {s.index}: {e}" for e in s.error_alerts if e not in expected]
     rnd.errors += [line for line in log if not line.startswith("session ")]
     # Health by phase; "while the server trains" = from the first Train click to the first
     # session that has the model (the one shared training job ran in between).

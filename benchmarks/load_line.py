@@ -61,6 +61,25 @@ async def quiet_reruns(base: str, stop: asyncio.Event, log: list, timeout: float
     return times
 
 
+async def sample_rss(server: Server, rnd: Round, stop: asyncio.Event) -> None:
+    """Keep rnd.rss_peak up to date (every 0.5 s) until `stop` is set."""
+    while not stop.is_set():
+        rnd.rss_peak, rnd.pss_peak = max(rnd.rss_peak, server.rss_mb()), max(rnd.pss_peak, server.pss_mb())
+        try:
+            await asyncio.wait_for(stop.wait(), 0.5)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def settle(server: Server, seconds: float = 2.0) -> float:
+    """RSS once the server has been idle a moment (median of a few samples)."""
+    samples = []
+    for _ in range(5):
+        await asyncio.sleep(seconds / 5)
+        samples.append(server.rss_mb())
+    return statistics.median(samples)
+
+
 async def settle_pss(server, seconds: float = 3.0) -> float:
     samples = []
     for _ in range(5):

@@ -81,6 +81,9 @@ def bars(rounds: list, reruns_needed: int, limits: dict = BARS) -> list[tuple[bo
     out.append((big.completed == big.n and not big.errors and not big.error_alerts,
                 f"{n_label} all get their pages with no error: {big.completed}/{big.n} done, "
                 f"{len(big.errors)} errors, {len(big.error_alerts)} error messages shown"))
+    out.append((big.bad_refused == big.n, f"each of the {big.n} sessions uploaded a bad file (tests/corpus.py: "
+                                          f"bombs, fakes, truncated) and was told why in plain words: "
+                                          f"{big.bad_refused}/{big.n}"))
     multi = [r for r in rounds if r.n > 1]
     if multi:
         worst, most = max(r.per_extra_home_mb for r in multi), limits["max_mb_per_extra_home"]

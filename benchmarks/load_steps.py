@@ -14,6 +14,19 @@ from benchmarks.st_client import Session
 HOME_TITLE = "NetLens: see how neural nets work"
 TRAINED_METRIC = "Validation accuracy"  # the metric a finished training leads with
 REP_DONE = "How well each map keeps the digits apart"
+BAD_PREFIX = "bad-"  # the bad files' names start with it: their refusals are expected, not errors
+
+
+def bad_files() -> list[tuple[str, str, bytes]]:
+    """tests/corpus.py's bad pictures and bad zips (the decompression bomb and the zip bomb
+    among them) as (kind, name, bytes), alternating, for the sessions to upload in turn."""
+    from itertools import zip_longest
+
+    from tests.corpus import image_corpus, zip_corpus
+
+    images = [("image", BAD_PREFIX + k, v) for k, v in image_corpus().items()]
+    zips = [("zip", BAD_PREFIX + k, v) for k, v in zip_corpus().items()]
+    return [f for pair in zip_longest(images, zips) for f in pair if f is not None]
 
 
 def make_photo(width: int, height: int) -> bytes:
@@ -72,6 +85,32 @@ class Student(Session):
             ok = await self.fetch_images(timeout)
             self.times["conv_upload"] = time.monotonic() - t1
             self.marks["conv1"] = time.time()
+        return ok
+
+    async def bad_upload(self, kind: str, name: str, data: bytes, timeout: float) -> bool:
+        """Upload a bad file where the pages take them (a picture on Convolution, a .zip as the
+        Training data); the page must refuse it in plain words naming it, never raise. A zip
+        leaves the Training data back on the built-in digits."""
+        page, label = ("convolution", "Upload your own picture") if kind == "image" else ("train", "Your images (.zip)")
+        seq = await self.goto(page)
+        if kind == "zip":
+            if not await self.wait(seq, lambda s: s.widget("selectbox", "Digits to learn from"), timeout, "Training"):
+                return False
+            data_box = self.widget("selectbox", "Digits to learn from")
+            self.choose(data_box, "Your own images (.zip)")
+            seq = await self.rerun()
+        if not await self.wait(seq, lambda s: s.widget("file_uploader", label), timeout, f"the uploader on {page}"):
+            return False
+        if not await self.upload(self.widget("file_uploader", label), name, data, "application/octet-stream", timeout):
+            return False
+        seq = await self.rerun()
+        ok = await self.wait(seq, lambda s: s.has("alert", f"Could not use “{name}”"), timeout, f"the refusal of {name}")
+        if ok and kind == "zip":  # back to the built-in digits, as a student would (the page keeps the choice)
+            from analysis.datasets import DATASET_LABELS
+
+            self.choose(self.widget("selectbox", "Digits to learn from"), DATASET_LABELS["mnist5k"])
+            seq = await self.rerun()
+            ok = await self.wait(seq, lambda s: s.widget("button", "Train"), timeout, "Training on MNIST-5k again")
         return ok
 
     async def train(self, timeout: float) -> bool:
