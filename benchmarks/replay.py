@@ -17,7 +17,8 @@ Setup: the default MLP (784-512-10) on MNIST-5k, 10 epochs, seed 0, on the CPU, 
   while the other waits; each timed only while it runs; who starts alternates), so load from
   other jobs on a shared machine falls on both fits alike; 5 such pairs (2 in --quick), each
   turn timed by its minimum over the pairs (load only adds time); overhead = recorded/plain
-  wall time - 1, the threads' CPU time printed beside it.
+  wall time - 1, the threads' CPU time printed beside it, and the CPU time of the recorder's
+  own calls over the plain fit's (a steady floor: no indirect costs).
   Memory (and the same overhead one fit after the other, printed): fits one after the other
   (3 pairs, ABBA; 1 in --quick; a 1-epoch fit of each first, not counted): the rise of the
   process's peak resident set (VmHWM, reset through /proc/self/clear_refs after malloc_trim
@@ -154,29 +155,41 @@ def _fit_in_turns(ds, kind, tc, me, turns, out):
         spent.append((time.perf_counter() - clock[0], time.thread_time() - clock[1]))
         turns.hand_over(me, done)
 
+    own = [0.0]  # thread CPU seconds inside the recorder's own calls
+
+    def recording(call, *args):
+        begin = time.thread_time()
+        answer = call(*args)
+        own[0] += time.thread_time() - begin
+        return answer
+
     def on_epoch(epoch, row):
+        if recorder:
+            recording(recorder.on_epoch, epoch, row)
         pause()
         resume()
 
     resume()
     try:
         model = build_model(mc, ds.image_shape, ds.n_classes, seed=tc.seed)
-        recorder = Recorder(ds, split, tc, RecordConfig()) if me else None
+        recorder = recording(Recorder, ds, split, tc, RecordConfig()) if me else None
         if recorder:
-            recorder.start(model)
-        fit(ds, mc, tc, on_epoch=recorder.chain(on_epoch) if recorder else on_epoch, split=split, model=model)
+            recording(recorder.start, model)
+        fit(ds, mc, tc, on_epoch=on_epoch, split=split, model=model)
         if recorder:
-            recorder.result()
+            recording(recorder.result)
     finally:
         pause(done=True)
-    out[me] = spent
+    out[me], out[f"own{me}"] = spent, own[0]
 
 
 def turns_overhead(ds, kind, tc, pairs):
-    """(wall %, CPU %): the recording's overhead from `pairs` pairs of a plain and a recorded fit run
+    """(wall %, CPU %, own %): the recording's overhead from `pairs` pairs of a plain and a recorded fit run
     in two threads that take turns epoch by epoch (who starts alternates), so load from other jobs
     falls on both fits alike. Each turn's time is its minimum over the pairs (load only ever adds
-    time); overhead = the recorded turns' sum / the plain turns' sum - 1."""
+    time); overhead = the recorded turns' sum / the plain turns' sum - 1. own: the CPU time of the
+    recorder's own calls (setup, captures, result) over the plain fit's (median over pairs; no
+    indirect costs, but steady under load)."""
     runs = []
     for r in range(pairs):
         out, turns = {}, _Turns(first=r % 2)
@@ -191,7 +204,8 @@ def turns_overhead(ds, kind, tc, pairs):
               f"(CPU {rec[1]:.2f} s): {(rec[0] / plain[0] - 1) * 100:+.1f}% (CPU {(rec[1] / plain[1] - 1) * 100:+.1f}%), "
               f"load {os.getloadavg()[0]:.2f}", flush=True)
     best = {me: np.min([run[me] for run in runs], axis=0).sum(axis=0) for me in (0, 1)}  # (wall, CPU)
-    return tuple(float((best[1][i] / best[0][i] - 1) * 100) for i in (0, 1))
+    own = statistics.median(run["own1"] / np.sum(run[0], axis=0)[1] * 100 for run in runs)
+    return float((best[1][0] / best[0][0] - 1) * 100), float((best[1][1] / best[0][1] - 1) * 100), own
 
 
 def independent_maps(recording, layer, frames):
@@ -241,9 +255,10 @@ def main(argv=None):
     ds = load_dataset("mnist5k")
     tc = TrainConfig(epochs=10, seed=0, device="cpu")
     apart, mb_mlp, recording = record_cost(ds, "mlp", tc, 1 if args.quick else 3)
-    overhead, overhead_cpu = turns_overhead(ds, "mlp", tc, pairs)
-    print(f"  record overhead mlp: {overhead:.1f}% wall, {overhead_cpu:.1f}% CPU (taking turns, each turn's best of {pairs}); "
-          f"{apart:.1f}% wall one fit after the other", flush=True)
+    overhead, overhead_cpu, own = turns_overhead(ds, "mlp", tc, pairs)
+    print(f"  record overhead mlp: {overhead:.1f}% wall, {overhead_cpu:.1f}% CPU (taking turns, each turn's best of "
+          f"{pairs}); {apart:.1f}% wall one fit after the other; the recorder's own calls: {own:.1f}% of the plain "
+          "fit's CPU time", flush=True)
     cnn_tc = TrainConfig(epochs=2 if args.quick else 10, seed=0, device="cpu")
     _, mb_cnn, cnn_recording = record_cost(ds, "cnn", cnn_tc, 1, warm_up=not args.quick)
     per_frame = sum(a.nbytes for a in cnn_recording.layers.values()) / cnn_recording.n_frames
