@@ -260,7 +260,7 @@ def main(argv=None):
           f"{pairs}); {apart:.1f}% wall one fit after the other; the recorder's own calls: {own:.1f}% of the plain "
           "fit's CPU time", flush=True)
     cnn_tc = TrainConfig(epochs=2 if args.quick else 10, seed=0, device="cpu")
-    _, mb_cnn, cnn_recording = record_cost(ds, "cnn", cnn_tc, 1, warm_up=not args.quick)
+    _, mb_cnn, cnn_recording = record_cost(ds, "cnn", cnn_tc, 1)
     per_frame = sum(a.nbytes for a in cnn_recording.layers.values()) / cnn_recording.n_frames
     cnn_kept = (cnn_recording.nbytes + per_frame * (11 - cnn_recording.n_frames)) / 1e6  # as if 11 frames
     print(f"  recordings kept: mlp {recording.nbytes / 1e6:.2f} MB, cnn {cnn_kept:.2f} MB (11 frames)", flush=True)
