@@ -11,13 +11,13 @@ before the first epoch and after each (recorded) epoch, stored compactly.
 
 or all of it at once: ``fit_recorded(dataset, model_config, train_config, on_epoch)``.
 
-Compact: each layer is reduced to at most 50 dimensions by PCA (a seeded randomized
-range finder with two power iterations: exact enough to keep the distances t-SNE and
-k-NN use, ~4x cheaper than an exact eigendecomposition) and kept as float16; the pixels
-are stored once (their PCA and the images as uint8); at most 20 epochs are recorded,
-evenly spaced when training runs longer. Recording does not change the training
-(it reads the model in eval mode between epochs and draws no random numbers from
-the training's generators). No Streamlit here.
+Compact: each layer is reduced to at most 50 dimensions by PCA (a seeded randomized range
+finder, two power iterations; later epochs warm-start from the layer's previous basis, one
+pass) and kept as float16; the pixels are stored once (their PCA, the images as uint8); at
+most 20 epochs are recorded, evenly spaced when training runs longer. A snapshot copies
+nothing: read-only views of the frames so far in one preallocated buffer per layer. Recording
+does not change the training (it reads the model in eval mode between epochs and draws no
+random numbers from the training's generators). No Streamlit here.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ import torch
 from analysis.datasets import Dataset, Split, split_dataset
 from analysis.embedding import stratified_sample
 from analysis.models import ModelConfig, build_model, representations
+from analysis.randomized_pca import MAX_DIMS, reduce_dims, reduce_dims_warm
 from analysis.train import TrainConfig, TrainedModel, fit
 
 __all__ = ["RecordConfig", "Recording", "Recorder", "recorded_epochs", "reduce_dims", "fit_recorded",
@@ -40,10 +41,7 @@ __all__ = ["RecordConfig", "Recording", "Recorder", "recorded_epochs", "reduce_d
 TENSOR_PREFIX = "recording."
 FORMAT_VERSION = 1
 MAX_RECORDED_EPOCHS = 20   # after epoch 0
-MAX_DIMS = 50
 MAX_HEADER_BYTES = 10_000_000  # a .safetensors header larger than this is refused (as load_weights does)
-POWER_ITERATIONS = 2       # randomized PCA: power iterations
-OVERSAMPLING = 10          # randomized PCA: extra directions beyond the kept ones
 CAPTURE_BATCH = 250        # images per forward pass while recording (bounds a convnet's transient memory)
 _F16_MAX = float(np.finfo(np.float16).max)
 
@@ -77,31 +75,23 @@ def recorded_epochs(total_epochs: int, max_epochs: int = MAX_RECORDED_EPOCHS) ->
     return (0,) + tuple(int(np.ceil(i * total / most)) for i in range(1, most + 1))
 
 
-def reduce_dims(features: np.ndarray, dims: int = MAX_DIMS, seed: int = 0) -> np.ndarray:
-    """(n, d) features -> (n, min(dims, d, n)) float32: their coordinates on the top principal
-    components (centred), found by a seeded randomized range finder (Halko et al., 2011).
-    Features with at most `dims` columns come back unchanged (as float32)."""
-    x = torch.as_tensor(np.asarray(features, dtype=np.float32))
-    n, d = x.shape
-    if d <= dims:
-        return x.numpy().copy()
-    k = min(dims, n)
-    x = x - x.mean(0)
-    q = min(k + OVERSAMPLING, d, n)
-    gen = torch.Generator().manual_seed(int(seed))
-    y = x @ torch.randn(d, q, generator=gen)
-    for _ in range(POWER_ITERATIONS):
-        basis, _ = torch.linalg.qr(y)
-        y = x @ (x.T @ basis)
-    basis, _ = torch.linalg.qr(y)
-    _, _, vt = torch.linalg.svd(basis.T @ x, full_matrices=False)
-    coords = x @ vt[:k].T
-    flip = torch.sign(coords.gather(0, coords.abs().argmax(0, keepdim=True)))  # sign: largest entry positive
-    return (coords * torch.where(flip == 0, 1.0, flip)).numpy()
-
-
 def _f16(x: np.ndarray) -> np.ndarray:
     return np.clip(x, -_F16_MAX, _F16_MAX).astype(np.float16)
+
+
+def _grown(buffer: np.ndarray | None, count: int, capacity: int, shape: tuple) -> np.ndarray:
+    """A float16 frame buffer with room for at least `capacity` frames and one more, its first `count` kept."""
+    grown = np.empty((max(capacity, count + 1), *shape), np.float16)
+    if count:
+        grown[:count] = buffer[:count]
+    return grown
+
+
+def _frozen(x: np.ndarray) -> np.ndarray:
+    """A read-only view of x (what snapshots hand out: shared, never copied, never changed)."""
+    view = x.view()
+    view.flags.writeable = False
+    return view
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,14 +161,16 @@ class Recorder:
             raise ValueError(f"Expected at least 10 test images to record; the split has {len(split.test)}. "
                              "Use a larger dataset.")
         pick = stratified_sample(dataset.labels[split.test], int(config.n_points), random_state=int(config.seed))
-        self.indices = np.asarray(split.test[pick], dtype=np.int64)
-        self.labels = np.asarray(dataset.labels[self.indices], dtype=np.int64)
+        self.indices = _frozen(np.array(split.test[pick], dtype=np.int64))
+        self.labels = _frozen(np.array(dataset.labels[self.indices], dtype=np.int64))
         self._images = np.ascontiguousarray(dataset.images[self.indices], dtype=np.float32)
+        self._uint8 = _frozen(np.round(self._images * 255).clip(0, 255).astype(np.uint8))
         self.config = config
         self.total_epochs = int(train_config.epochs)
         self.planned = recorded_epochs(self.total_epochs, config.max_epochs)
         self._epochs: list[int] = []
-        self._frames: dict[str, list[np.ndarray]] = {}
+        self._frames: dict[str, np.ndarray] = {}  # name -> (capacity, n, dims) float16; the first len(_epochs) filled
+        self._bases: dict[str, torch.Tensor] = {}  # name -> its PCA basis last epoch (the warm start)
         self._pixels: np.ndarray | None = None
         self._model = None
         self._lock = threading.Lock()
@@ -209,25 +201,31 @@ class Recorder:
         was_training = self._model.training
         reps = representations(self._model, self._images, batch_size=CAPTURE_BATCH)  # eval mode, no gradients
         self._model.train(was_training)
-        seed = int(self.config.seed)
-        frame = {name: _f16(reduce_dims(x, self.config.dims, seed)) for name, x in reps.items() if name != "pixels"}
+        dims, seed, frame = self.config.dims, int(self.config.seed), {}
+        for name, x in reps.items():
+            if name != "pixels":
+                coords, self._bases[name] = reduce_dims_warm(x, dims, seed, self._bases.get(name))
+                frame[name] = _f16(coords)
+        pixels = _frozen(_f16(reduce_dims(reps["pixels"], dims, seed))) if self._pixels is None else self._pixels
         with self._lock:
-            if self._pixels is None:
-                self._pixels = _f16(reduce_dims(reps["pixels"], self.config.dims, seed))
+            count = len(self._epochs)
             for name, x in frame.items():
-                self._frames.setdefault(name, []).append(x)
+                if name not in self._frames or count == len(self._frames[name]):  # every planned epoch + a stop
+                    self._frames[name] = _grown(self._frames.get(name), count, len(self.planned) + 1, x.shape)
+                self._frames[name][count] = x
+            self._pixels = pixels
             self._epochs.append(epoch)
 
     def snapshot(self) -> Recording | None:
-        """The frames recorded so far as a Recording (None before `start`)."""
+        """The frames so far as a Recording (None before `start`): read-only views, no copies."""
         with self._lock:
             if not self._epochs:
                 return None
-            layers = {name: np.stack(frames) for name, frames in self._frames.items()}
+            count = len(self._epochs)
+            layers = {name: _frozen(buffer[:count]) for name, buffer in self._frames.items()}
             epochs, pixels = tuple(self._epochs), self._pixels
-        images = np.round(self._images * 255).clip(0, 255).astype(np.uint8)
-        return Recording(epochs=epochs, total_epochs=self.total_epochs, indices=self.indices.copy(),
-                         labels=self.labels.copy(), images=images, pixels=pixels, layers=layers)
+        return Recording(epochs=epochs, total_epochs=self.total_epochs, indices=self.indices, labels=self.labels,
+                         images=self._uint8, pixels=pixels, layers=layers)
 
     def result(self) -> Recording:
         rec = self.snapshot()

@@ -2,7 +2,7 @@
 and what recording costs during training.
 
     python benchmarks/replay.py            # median of 3 (a quiet machine: a few minutes)
-    python benchmarks/replay.py --quick    # one repeat, independent maps of the last 3 frames only (< 90 s)
+    python benchmarks/replay.py --quick    # one replay, fewer fit pairs, independent maps of the last 3 frames (~90 s)
 
 Setup: the default MLP (784-512-10) on MNIST-5k, 10 epochs, seed 0, on the CPU, recorded
 (1,000 stratified test digits: 11 frames). The layer replayed is the hidden layer.
@@ -12,9 +12,17 @@ Setup: the default MLP (784-512-10) on MNIST-5k, 10 epochs, seed 0, on the CPU, 
 - Movement: the mean distance a point moves between consecutive frames, in units of the
   previous frame's spread, after aligning each frame onto the previous one by Procrustes
   with scaling (both kinds of maps), so rotation, reflection and zoom do not count.
-- Recording cost: fit with and without the recorder, interleaved (time: median; the first
-  fit warms up and is not counted); memory: the rise of the process's peak resident set
-  (VmHWM, reset through /proc/self/clear_refs after malloc_trim before each fit), recorded minus plain.
+- Recording cost: the same fit (build, record or not, train 10 epochs, the recording) without
+  and with the recorder. Time: two threads, one fit each, taking turns epoch by epoch (one runs
+  while the other waits; each timed only while it runs; who starts alternates), so load from
+  other jobs on a shared machine falls on both fits alike; 5 such pairs (2 in --quick), each
+  turn timed by its minimum over the pairs (load only adds time); overhead = recorded/plain
+  wall time - 1, the threads' CPU time printed beside it, and the CPU time of the recorder's
+  own calls over the plain fit's (a steady floor: no indirect costs).
+  Memory (and the same overhead one fit after the other, printed): fits one after the other
+  (3 pairs, ABBA; 1 in --quick; a 1-epoch fit of each first, not counted): the rise of the
+  process's peak resident set (VmHWM, reset through /proc/self/clear_refs after malloc_trim
+  before each fit), recorded minus plain (medians).
 
 Prints `RATIO replay independent/aligned_movement=<x>` (bar >= 5),
 `RATIO replay independent/aligned_seconds=<x>` (bar >= 2) and
@@ -29,6 +37,7 @@ import argparse
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,6 +53,7 @@ from analysis.replay import ReplayConfig, movement, replay  # noqa: E402
 from analysis.train import TrainConfig, fit  # noqa: E402
 
 QUICK_FRAMES = 3  # --quick: independent maps of the last frames only
+PAIRS, QUICK_PAIRS = 5, 2  # plain/recorded pairs of MLP fits taking turns, for the overhead
 
 
 def _status_kb(field: str) -> int:
@@ -78,12 +88,12 @@ def _reset_peak() -> bool:
 
 
 def _one_fit(ds, kind, tc, record):
-    """(seconds, peak rise MB, recording or None) of one fit, recorded or not."""
+    """(wall seconds, CPU seconds, peak rise MB, recording or None) of one fit, recorded or not."""
     mc = default_config(kind)
     split = split_dataset(ds, seed=tc.seed)
     _reset_peak()
     base = _status_kb("VmRSS")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model = build_model(mc, ds.image_shape, ds.n_classes, seed=tc.seed)
     recorder = None
     if record:
@@ -91,24 +101,111 @@ def _one_fit(ds, kind, tc, record):
         recorder.start(model)
     fit(ds, mc, tc, on_epoch=recorder.chain() if recorder else None, split=split, model=model)
     recording = recorder.result() if recorder else None
-    seconds = time.perf_counter() - start
-    return seconds, (_status_kb("VmHWM") - base) / 1024, recording
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return seconds, cpu, (_status_kb("VmHWM") - base) / 1024, recording
 
 
-def record_cost(ds, kind, tc, repeats):
-    """(overhead %, extra peak MB, a recording): plain and recorded fits, interleaved."""
-    _one_fit(ds, kind, TrainConfig(epochs=1, seed=tc.seed, device=tc.device), True)  # warm-up
-    times, peaks, recording = {False: [], True: []}, {False: [], True: []}, None
-    for r in range(repeats):
+def record_cost(ds, kind, tc, pairs, warm_up=True):
+    """(overhead %, extra peak MB, a recording): `pairs` pairs of the same fit, plain and recorded,
+    one after the other in alternating order (ABBA); overhead and memory: medians. Warm-up: one
+    1-epoch fit of each kind first, not counted."""
+    if warm_up:
+        for record in (False, True):
+            _one_fit(ds, kind, TrainConfig(epochs=1, seed=tc.seed, device=tc.device), record)
+    wall, peaks, recording = [], {False: [], True: []}, None
+    for r in range(pairs):
+        got = {}
         for record in ((False, True) if r % 2 == 0 else (True, False)):
-            seconds, peak, rec = _one_fit(ds, kind, tc, record)
-            times[record].append(seconds)
-            peaks[record].append(peak)
-            recording = rec or recording
-            print(f"  fit {kind} recorded={record}: {seconds:.2f} s, peak rise {peak:.1f} MB", flush=True)
-    overhead = (statistics.median(times[True]) / statistics.median(times[False]) - 1) * 100
+            got[record] = _one_fit(ds, kind, tc, record)
+            peaks[record].append(got[record][2])
+            recording = got[record][3] or recording
+            print(f"  fit {kind} recorded={record}: {got[record][0]:.2f} s (CPU {got[record][1]:.2f} s), "
+                  f"peak rise {got[record][2]:.1f} MB, load {os.getloadavg()[0]:.2f}", flush=True)
+        wall.append((got[True][0] / got[False][0] - 1) * 100)
     extra_mb = statistics.median(peaks[True]) - statistics.median(peaks[False])
-    return overhead, extra_mb, recording
+    return statistics.median(wall), extra_mb, recording
+
+
+class _Turns:
+    """Two threads taking turns: one runs while the other waits, until it hands the turn over."""
+
+    def __init__(self, first: int):
+        self._cond, self._turn, self._done = threading.Condition(), first, [False, False]
+
+    def wait(self, me: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._turn == me or self._done[1 - me])
+
+    def hand_over(self, me: int, done: bool = False) -> None:
+        with self._cond:
+            self._turn, self._done[me] = 1 - me, self._done[me] or done
+            self._cond.notify_all()
+
+
+def _fit_in_turns(ds, kind, tc, me, turns, out):
+    """Thread `me` (0 plain, 1 recorded): the same fit as _one_fit, one step per turn (setup and
+    the first epoch, then one epoch, then the end): out[me] = [(wall s, thread CPU s) per turn]."""
+    mc, split, spent, clock = default_config(kind), split_dataset(ds, seed=tc.seed), [], [0.0, 0.0]
+
+    def resume():
+        turns.wait(me)
+        clock[:] = [time.perf_counter(), time.thread_time()]
+
+    def pause(done=False):
+        spent.append((time.perf_counter() - clock[0], time.thread_time() - clock[1]))
+        turns.hand_over(me, done)
+
+    own = [0.0]  # thread CPU seconds inside the recorder's own calls
+
+    def recording(call, *args):
+        begin = time.thread_time()
+        answer = call(*args)
+        own[0] += time.thread_time() - begin
+        return answer
+
+    def on_epoch(epoch, row):
+        if recorder:
+            recording(recorder.on_epoch, epoch, row)
+        pause()
+        resume()
+
+    resume()
+    try:
+        model = build_model(mc, ds.image_shape, ds.n_classes, seed=tc.seed)
+        recorder = recording(Recorder, ds, split, tc, RecordConfig()) if me else None
+        if recorder:
+            recording(recorder.start, model)
+        fit(ds, mc, tc, on_epoch=on_epoch, split=split, model=model)
+        if recorder:
+            recording(recorder.result)
+    finally:
+        pause(done=True)
+    out[me], out[f"own{me}"] = spent, own[0]
+
+
+def turns_overhead(ds, kind, tc, pairs):
+    """(wall %, CPU %, own %): the recording's overhead from `pairs` pairs of a plain and a recorded fit run
+    in two threads that take turns epoch by epoch (who starts alternates), so load from other jobs
+    falls on both fits alike. Each turn's time is its minimum over the pairs (load only ever adds
+    time); overhead = the recorded turns' sum / the plain turns' sum - 1. own: the CPU time of the
+    recorder's own calls (setup, captures, result) over the plain fit's (median over pairs; no
+    indirect costs, but steady under load)."""
+    runs = []
+    for r in range(pairs):
+        out, turns = {}, _Turns(first=r % 2)
+        threads = [threading.Thread(target=_fit_in_turns, args=(ds, kind, tc, me, turns, out)) for me in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        runs.append(out)
+        plain, rec = (np.sum(out[me], axis=0) for me in (0, 1))
+        print(f"  fits {kind} taking turns: plain {plain[0]:.2f} s (CPU {plain[1]:.2f} s), recorded {rec[0]:.2f} s "
+              f"(CPU {rec[1]:.2f} s): {(rec[0] / plain[0] - 1) * 100:+.1f}% (CPU {(rec[1] / plain[1] - 1) * 100:+.1f}%), "
+              f"load {os.getloadavg()[0]:.2f}", flush=True)
+    best = {me: np.min([run[me] for run in runs], axis=0).sum(axis=0) for me in (0, 1)}  # (wall, CPU)
+    own = statistics.median(run["own1"] / np.sum(run[0], axis=0)[1] * 100 for run in runs)
+    return float((best[1][0] / best[0][0] - 1) * 100), float((best[1][1] / best[0][1] - 1) * 100), own
 
 
 def independent_maps(recording, layer, frames):
@@ -148,15 +245,20 @@ def compare(recording, layer, quick):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one repeat, 3 independent maps (under 90 s)")
+    parser.add_argument("--quick", action="store_true", help="one replay, fewer fit pairs, 3 independent maps")
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else 3
+    pairs = QUICK_PAIRS if args.quick else PAIRS
     print(f"load average {os.getloadavg()}, {os.cpu_count()} CPUs, quick={args.quick}", flush=True)
     if not _reset_peak():
         print("note: /proc/self/clear_refs not writable: memory figures are upper bounds", flush=True)
     ds = load_dataset("mnist5k")
     tc = TrainConfig(epochs=10, seed=0, device="cpu")
-    overhead, mb_mlp, recording = record_cost(ds, "mlp", tc, repeats)
+    apart, mb_mlp, recording = record_cost(ds, "mlp", tc, 1 if args.quick else 3)
+    overhead, overhead_cpu, own = turns_overhead(ds, "mlp", tc, pairs)
+    print(f"  record overhead mlp: {overhead:.1f}% wall, {overhead_cpu:.1f}% CPU (taking turns, each turn's best of "
+          f"{pairs}); {apart:.1f}% wall one fit after the other; the recorder's own calls: {own:.1f}% of the plain "
+          "fit's CPU time", flush=True)
     cnn_tc = TrainConfig(epochs=2 if args.quick else 10, seed=0, device="cpu")
     _, mb_cnn, cnn_recording = record_cost(ds, "cnn", cnn_tc, 1)
     per_frame = sum(a.nbytes for a in cnn_recording.layers.values()) / cnn_recording.n_frames

@@ -3,6 +3,7 @@ epochs), that recording leaves training unchanged, the compact PCA, and the flat
 round trip for .safetensors. Small data: 8×8 digits, a 32-unit MLP, a few epochs."""
 import numpy as np
 import pytest
+import torch
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
@@ -11,6 +12,7 @@ from analysis.models import ModelConfig, build_model, representations
 from analysis.recording import (TENSOR_PREFIX, RecordConfig, Recorder, fit_recorded, from_tensors,
                                 load_with_recording, recorded_epochs, reduce_dims, replay_unavailable,
                                 save_with_recording, split_tensors, to_tensors)
+from analysis.randomized_pca import reduce_dims_warm
 from analysis.train import TrainConfig, fit, save_weights
 
 MC = ModelConfig(kind="mlp", hidden=(32, 16))
@@ -109,6 +111,52 @@ def test_reduce_dims_keeps_the_top_principal_components():
     assert np.array_equal(z, reduce_dims(x, 20, seed=3))  # seeded: repeatable
     small = rng.normal(size=(40, 10)).astype(np.float32)
     assert np.array_equal(reduce_dims(small, 50), small)
+
+
+def _top_variance(x: np.ndarray, k: int) -> float:
+    centred = (x - x.mean(0)).astype(np.float64)
+    return float(np.sort(np.linalg.eigvalsh(centred.T @ centred))[::-1][:k].sum())
+
+
+def test_warm_start_follows_a_drifting_layer():
+    rng = np.random.default_rng(1)
+    mix, scale = rng.normal(size=(60, 200)), np.linspace(4, 0.5, 60)
+    x = (rng.normal(size=(500, 60)) * scale) @ mix
+    start = None
+    for epoch in range(4):  # the layer drifts a little every epoch, as in training
+        x = x + 0.3 * (rng.normal(size=(500, 60)) * scale) @ mix + rng.normal(scale=0.05, size=x.shape)
+        z, start = reduce_dims_warm(x.astype(np.float32), 20, seed=0, start=start)
+        assert start.shape == (200, 30) and z.shape == (500, 20)
+        assert (z.astype(np.float64) ** 2).sum() >= 0.998 * _top_variance(x, 20), epoch  # as good as a cold start
+    # one pass from an unrelated subspace keeps ~95%: the previous epoch's basis is what carries it
+    unrelated = torch.linalg.qr(torch.randn(200, 30, generator=torch.Generator().manual_seed(0)))[0]
+    lost, _ = reduce_dims_warm(x.astype(np.float32), 20, start=unrelated)
+    assert (lost.astype(np.float64) ** 2).sum() < 0.98 * _top_variance(x, 20)
+    cold, basis = reduce_dims_warm(x.astype(np.float32), 20, seed=3, start=torch.zeros(5, 5))  # wrong shape: cold
+    assert np.array_equal(cold, reduce_dims(x.astype(np.float32), 20, seed=3)) and basis.shape == (200, 30)
+
+
+def test_snapshots_share_their_frames_and_keep_them(digits):
+    wide = ModelConfig(kind="mlp", hidden=(64,))
+    recorder = Recorder(digits, split_dataset(digits, seed=0), TrainConfig(epochs=3), RecordConfig(n_points=60))
+    model = build_model(wide, digits.image_shape, digits.n_classes, seed=0)
+    recorder.start(model)
+    first = recorder.snapshot()
+    frozen = {name: frames.copy() for name, frames in first.layers.items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.5)
+    recorder.on_epoch(1, {})
+    second = recorder.snapshot()
+    assert first.epochs == (0,) and second.epochs == (0, 1) and second.images is first.images
+    for name, frames in second.layers.items():
+        assert frames.shape[0] == 2 and not frames.flags.writeable and not first.layers[name].flags.writeable
+        assert np.shares_memory(frames, first.layers[name])  # no copy per epoch
+        assert np.array_equal(first.layers[name], frozen[name]) and np.array_equal(frames[0], frozen[name][0])
+    assert not np.allclose(second.features("logits", 0), second.features("logits", 1), atol=1e-3)
+    exact = representations(model, digits.images[recorder.indices])["hidden layer 1 (64 units)"]
+    warm = second.features("hidden layer 1 (64 units)", 1)  # 64 units -> 50 dims, warm-started from frame 0
+    assert warm.shape == (60, 50) and (warm.astype(np.float64) ** 2).sum() >= 0.99 * _top_variance(exact, 50)
 
 
 def test_flat_dict_round_trip_through_safetensors(recorded):
