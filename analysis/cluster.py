@@ -298,7 +298,9 @@ class RayExecutor:
 
     def stats(self) -> dict:
         """For /admin: the back end, the cluster's address, and the local workers."""
-        local = self.local.stats() if hasattr(self.local, "stats") else {}
+        local = {"max_workers": 0, "threads_per_worker": None, "workers": [], "waiting": 0, "started_total": 0}
+        if hasattr(self.local, "stats"):
+            local.update(self.local.stats())
         return {**local, "backend": "ray", "address": self.config.address, "store": str(self.store.root),
                 "submitted": len(self.submitted)}
 

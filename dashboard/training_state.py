@@ -21,7 +21,7 @@ KIND_NAMES = {"logreg": "Logistic regression", "mlp": "Multilayer perceptron", "
 
 
 # Job threads wait on dashboard.server's worker processes (or run the job there when NETLENS_WORKERS=0).
-REGISTRY = jobs.shared_registry("train", max_workers=max(1, server.WORKERS), max_entries=32, max_age_s=6 * 3600)
+REGISTRY = jobs.shared_registry("train", max_workers=server.JOB_THREADS, max_entries=32, max_age_s=6 * 3600)
 
 
 @st.cache_resource(show_spinner="Loading the digits…", max_entries=4)
