@@ -32,8 +32,8 @@ _UNSET = object()
 
 
 def emit(kind: str, **fields) -> None:
-    """One JSON line on stdout (flushed: the app servers read it from the job's logs)."""
-    print(json.dumps({"netlens": kind, **fields}, default=float), flush=True)
+    """One JSON line on stdout (flushed: the app servers read it from the job's logs); ``t``: when."""
+    print(json.dumps({"netlens": kind, "t": round(time.time(), 3), **fields}, default=float), flush=True)
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

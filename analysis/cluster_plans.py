@@ -74,7 +74,7 @@ def train_plan(executor, kwargs: dict) -> Plan:
 
     def latest(msg: dict):
         return {"rows": list(msg.get("rows") or []), "state": _snapshot(executor.store, key), "split": split,
-                "recording": None}
+                "recording": None, "sent": msg.get("t")}  # sent: when the job printed it (wall clock)
 
     data = () if builtin else (ref.images, ref.labels, ref.meta)
     return Plan("train", key, argv, result, latest, data)
