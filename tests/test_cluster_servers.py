@@ -18,6 +18,7 @@ from analysis.cluster_plans import train_plan  # noqa: E402
 from analysis.models import ModelConfig  # noqa: E402
 from analysis.store import Store  # noqa: E402
 from analysis.train import TrainConfig  # noqa: E402
+from benchmarks.load_cluster import start_servers  # noqa: E402
 from benchmarks.load_steps import TRAINED_METRIC, Student  # noqa: E402
 from benchmarks.server import Server  # noqa: E402
 from tests.test_isolation import run_in_own_loop  # noqa: E402
@@ -25,30 +26,6 @@ from tests.test_isolation import run_in_own_loop  # noqa: E402
 pytestmark = pytest.mark.slow  # two servers, a Ray head and a real training: about 1.5 min; runs in CI
 TEST_METRIC = "Final check: test accuracy"
 DEFAULTS = {"dataset": "mnist5k", "model_config": ModelConfig(), "train_config": TrainConfig()}
-
-
-def start_servers(n: int, logdir, env: dict) -> list[Server]:
-    """n servers started at once (each takes seconds to import torch)."""
-    out: list = [None] * n
-    errors: list = []
-
-    def start(i: int) -> None:
-        try:
-            out[i] = Server(logdir, env=env, unset=("NETLENS_PASSWORD", "NETLENS_MODELS_DIR"), start_timeout=120)
-        except RuntimeError as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        for s in out:
-            if s is not None:
-                s.stop()
-        raise errors[0]
-    return out
 
 
 async def _train(s: Student, timeout: float) -> dict:
