@@ -147,6 +147,8 @@ class RayExecutor:
 
         plan = (cluster_plans.train_plan if task == "train" else cluster_plans.project_plan)(self, dict(kwargs or {}))
         self._clean()
+        if should_stop is not None and should_stop():
+            return None  # no one waits for it any more (as ProcessExecutor before a worker is free)
         files = self.store.get(plan.key)
         if files is not None:
             return plan.result(files)

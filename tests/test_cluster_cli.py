@@ -95,3 +95,35 @@ def test_a_map_of_stored_features(tmp_path, capsys):
     files = store.get("map-m")
     coords = np.load(__import__("io").BytesIO(files["coords.npy"]))
     assert coords.shape == (120, 2) and len(json.loads(files["result.json"])["explained"]) == 2
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"NETLENS_RAY_ADDRESS": "head:8265"}, "must be the Ray head's dashboard address, e.g. http://head:8265"),
+    ({"NETLENS_RAY_ADDRESS": "http://h:8265", "NETLENS_GPU_SHARE": "2"}, "NETLENS_GPU_SHARE must be a fraction"),
+    ({"NETLENS_RAY_ADDRESS": "http://h:8265", "NETLENS_LEASE_S": "soon"}, "NETLENS_LEASE_S must be a number"),
+])
+def test_cluster_settings_say_what_to_fix(env, words):
+    from analysis.cluster import ClusterConfig
+
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        ClusterConfig.from_env(env)
+    assert ClusterConfig.from_env({"NETLENS_RAY_ADDRESS": "https://head:8265/"}).address == "https://head:8265"
+
+
+def test_the_job_key_changes_with_settings_code_and_data(tmp_path, monkeypatch):
+    from analysis import cluster_plans
+    from analysis.cluster import ClusterConfig, RayExecutor
+    from analysis.datasets import load_dataset
+
+    ex = RayExecutor(ClusterConfig(address="http://127.0.0.1:1"), Store(str(tmp_path)))  # never contacted
+    base = {"dataset": "digits", "model_config": ModelConfig(), "train_config": TrainConfig(epochs=2)}
+    plan = cluster_plans.train_plan(ex, dict(base))
+    assert plan.key == cluster_plans.train_plan(ex, dict(base)).key and plan.key.startswith("train-")
+    assert plan.key != cluster_plans.train_plan(ex, {**base, "train_config": TrainConfig(epochs=3)}).key
+    digits = load_dataset("digits")
+    mine = type(digits)("my photos; rm -rf ~", digits.images, digits.labels, digits.class_names, "f00d")
+    own = cluster_plans.train_plan(ex, {**base, "dataset": mine})
+    assert own.key != plan.key and "rm -rf" not in ex.entrypoint(own)  # only digests travel
+    assert len(own.data) == 3 and all(any((tmp_path / "data").glob(f"{d}.*")) for d in own.data)
+    monkeypatch.setattr(cluster_plans, "code_version", lambda: "another version")
+    assert cluster_plans.train_plan(ex, dict(base)).key != plan.key
