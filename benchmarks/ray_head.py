@@ -26,9 +26,11 @@ def _ray_cli() -> str:
 
 
 class RayHead:
-    """One Ray head of our own. ``address``: its dashboard (the Jobs API), for NETLENS_RAY_ADDRESS."""
+    """One Ray head of our own. ``address``: its dashboard (the Jobs API), for NETLENS_RAY_ADDRESS.
+    ``nice``: the head and its jobs run at this lower CPU priority (a cluster sharing the cores of
+    the app servers it serves stands in for another machine)."""
 
-    def __init__(self, num_cpus: int = 2, start_timeout: float = 120):
+    def __init__(self, num_cpus: int = 2, start_timeout: float = 120, nice: int = 0):
         ports = {name: free_port() for name in ("port", "dashboard-port", "ray-client-server-port",
                                                 "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
                                                 "runtime-env-agent-port", "metrics-export-port",
@@ -44,7 +46,8 @@ class RayHead:
             cmd += [f"--{name}", str(port)]
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
         t0 = time.monotonic()
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=start_timeout)
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=start_timeout,
+                             preexec_fn=(lambda: os.nice(nice)) if nice else None)
         if out.returncode != 0:
             self.stop()
             raise RuntimeError(f"ray start failed ({out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
