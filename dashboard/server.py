@@ -81,7 +81,8 @@ def job(task: str, kwargs: dict, *, nbytes: int, label: str, holder: str = "serv
     its place shown as the job's message), then run ``task`` on EXECUTOR. A task that runs on
     the cluster reserves nothing here."""
     remote = getattr(EXECUTOR, "runs_remotely", lambda _task: False)(task)
-    return tasks.as_job(EXECUTOR, task, kwargs, memory=None if remote else MEMORY, nbytes=nbytes, holder=holder, label=label, hint=hint)
+    return tasks.as_job(EXECUTOR, task, kwargs, memory=None if remote else MEMORY, nbytes=nbytes, holder=holder,
+                        label=label, hint=hint)
 
 
 def worker_stats() -> dict:

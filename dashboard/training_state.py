@@ -20,7 +20,8 @@ from dashboard.uploads import UploadSlot
 KIND_NAMES = {"logreg": "Logistic regression", "mlp": "Multilayer perceptron", "cnn": "Convnet"}
 
 
-# Job threads wait on dashboard.server's worker processes (or run the job there when NETLENS_WORKERS=0).
+# Job threads wait on dashboard.server's worker processes (or run the job there when NETLENS_WORKERS=0),
+# or watch the job on the Ray cluster (NETLENS_RAY_ADDRESS).
 REGISTRY = jobs.shared_registry("train", max_workers=server.JOB_THREADS, max_entries=32, max_age_s=6 * 3600)
 
 
