@@ -11,13 +11,13 @@ FONT = dict(size=16)
 NO_BAR = {"displayModeBar": False}  # small charts: no Plotly toolbar
 
 
-def chart(where, fig: go.Figure, **kwargs):
+def chart(where, fig: go.Figure, light: bool = False, **kwargs):
     """st.plotly_chart with NetLens's defaults. In projection mode the figure is redrawn for
     the back row (dashboard/projection.py): every text >= 22 px in black, without Streamlit's
-    theme (it would set its own small grey fonts)."""
+    theme (it would set its own small grey fonts). ``light``: a live preview, drawn as it is."""
     from dashboard.chrome import presenting
 
-    if presenting() and not isinstance(fig, dict):  # dict figures are the light, live previews
+    if presenting() and not light and not isinstance(fig, dict):  # dict figures are light, live previews too
         from dashboard.projection import for_projector
 
         fig = for_projector(fig)
