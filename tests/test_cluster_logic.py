@@ -146,3 +146,15 @@ def test_tasks_that_stay_here_run_on_the_local_executor(tmp_path):
     ex.local = InlineExecutor()
     assert ex.run("count", {"n": 2})["pid"] == __import__("os").getpid()  # in this process, not on the cluster
     assert not ex.runs_remotely("replay") and ex.runs_remotely("train")
+
+
+def test_a_token_turns_on_token_auth_before_ray_is_imported(monkeypatch):
+    from analysis.cluster import prepare_ray_env
+
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED", "NETLENS_RAY_TOKEN"):
+        monkeypatch.setenv(name, "")  # restored after the test
+        monkeypatch.delenv(name)
+    assert prepare_ray_env({}) == {} and "RAY_AUTH_MODE" not in __import__("os").environ
+    assert prepare_ray_env({"NETLENS_RAY_TOKEN": " s3cret "}) == {"Authorization": "Bearer s3cret"}
+    env = __import__("os").environ
+    assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN"] == "s3cret" and env["RAY_USAGE_STATS_ENABLED"] == "0"
