@@ -3,6 +3,8 @@ plots whose lasso selection is kept in the feature's state), the separation tabl
 downloads and the selection's image grid."""
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -161,6 +163,21 @@ def _clear(state: RepresentationsState) -> None:
     state.restored.clear()
 
 
+def _map_figure(res: dict, ctx: dict, title: str, highlight: set[int] | None) -> go.Figure:
+    """A finished map's figure: without a selection the same for every session showing that map
+    (built once, keyed by its content: ~30 sessions opening one map at once build it once)."""
+    def build() -> go.Figure:
+        return scatter(res["coords"], ctx["labels"], ctx["pred"], ctx["conf"], ctx["idx"], ctx["names"], title, highlight)
+
+    if highlight:
+        return build()
+    h = hashlib.sha1(title.encode())
+    for part in (res["coords"], ctx["labels"], ctx["pred"], ctx["conf"], ctx["idx"]):
+        h.update(np.ascontiguousarray(part).tobytes())
+    h.update(repr(tuple(ctx["names"])).encode())
+    return shared_figures.shared("finished map", h.hexdigest(), 0, build)
+
+
 def maps(done: list, ctx: dict, highlight: set[int] | None) -> None:
     """The finished maps, two per row, each selectable and downloadable."""
     cols = st.columns(min(2, len(done)))
@@ -168,8 +185,7 @@ def maps(done: list, ctx: dict, highlight: set[int] | None) -> None:
         with cols[i % len(cols)]:
             title = spec.plot_title + ("" if res["explained"] is None else
                                        f"<sup>: {res['explained'].sum():.0%} of the variance</sup>")
-            fig = scatter(res["coords"], ctx["labels"], ctx["pred"], ctx["conf"], ctx["idx"], ctx["names"], title,
-                          highlight)
+            fig = _map_figure(res, ctx, title, highlight)
             chart(st, fig, key=f"rep_map_{i}", on_select="rerun", selection_mode=("lasso", "box", "points"))
             st.download_button("Download this map (HTML)", data=lambda fig=fig: fig.to_html(include_plotlyjs=True),
                                file_name=f"netlens-map-{i + 1}.html", mime="text/html", key=f"rep_html_{i}",
