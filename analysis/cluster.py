@@ -126,6 +126,9 @@ class RayExecutor:
         self.tasks = dict(workers.DEFAULT_TASKS)
         self.server_id = f"server-{uuid.uuid4().hex[:12]}"  # this app server's lease files
         self._headers = prepare_ray_env()
+        if client is None:  # imported now, at the server's start (~2 s), not in the middle of the first job
+            import ray.job_submission  # noqa: F401
+            import ray.util.state  # noqa: F401
         self._client, self._lock = client, threading.Lock()
         self._gpus: tuple[float, float] | None = None  # (checked at, GPUs in the cluster)
         self._cleaned = 0.0
