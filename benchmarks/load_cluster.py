@@ -82,8 +82,8 @@ async def journeys(servers: list[Server], n: int, timeout: float) -> list[Studen
     return students
 
 
-def cluster_counts(address: str, store_dir: Path) -> tuple[int, int, int]:
-    """(trainings for the default MLP's key, map jobs, jobs that did not succeed) on the cluster."""
+def default_key(address: str, store_dir: Path) -> str:
+    """The default MLP's job key, as the servers compute it (taken at their start: the code version is part of it)."""
     from analysis.cluster import ClusterConfig, RayExecutor
     from analysis.cluster_plans import train_plan
     from analysis.models import ModelConfig
@@ -91,8 +91,14 @@ def cluster_counts(address: str, store_dir: Path) -> tuple[int, int, int]:
     from analysis.train import TrainConfig
 
     ex = RayExecutor(ClusterConfig(address=address), Store(str(store_dir)))
-    key = train_plan(ex, {"dataset": "mnist5k", "model_config": ModelConfig(), "train_config": TrainConfig()}).key
-    jobs = ex.client().list_jobs()
+    return train_plan(ex, {"dataset": "mnist5k", "model_config": ModelConfig(), "train_config": TrainConfig()}).key
+
+
+def cluster_counts(address: str, key: str) -> tuple[int, int, int]:
+    """(trainings for the default MLP's key, map jobs, jobs that did not succeed) on the cluster."""
+    from ray.job_submission import JobSubmissionClient
+
+    jobs = JobSubmissionClient(address).list_jobs()
     ids = [str(j.submission_id) for j in jobs]
     trainings = sum(1 for i in ids if i == key or i.startswith(key + "-"))
     maps = sum(1 for i in ids if i.startswith("map-"))
@@ -111,10 +117,11 @@ def run(n_servers: int, n_sessions: int, timeout: float, keep_logs: bool) -> str
         env = {"NETLENS_RAY_ADDRESS": head.address, "NETLENS_STORE": str(store_dir), "NETLENS_WARM": "0",
                "NETLENS_WORKERS": "0"}
         servers = start_servers(n_servers, logdir, env)
+        key = default_key(head.address, store_dir)
         probes = [start_probe(s, logdir, max_s=3 * timeout + 120) for s in servers]
         print(f"  {n_sessions} sessions: Home, Train, Representations…", flush=True)
         students = asyncio.run(journeys(servers, n_sessions, timeout))
-        trainings, maps, failed = cluster_counts(head.address, store_dir)
+        trainings, maps, failed = cluster_counts(head.address, key)
     finally:
         for proc, _ in probes:
             proc.terminate()
