@@ -127,3 +127,22 @@ def test_the_job_key_changes_with_settings_code_and_data(tmp_path, monkeypatch):
     assert len(own.data) == 3 and all(any((tmp_path / "data").glob(f"{d}.*")) for d in own.data)
     monkeypatch.setattr(cluster_plans, "code_version", lambda: "another version")
     assert cluster_plans.train_plan(ex, dict(base)).key != plan.key
+
+
+def test_a_users_own_data_trains_from_its_arrays_in_the_store(tmp_path, capsys):
+    """The cluster gets a user's data as arrays by content hash (never the zip, never its name on the command line)."""
+    from analysis.cluster import ClusterConfig, RayExecutor
+    from analysis.cluster_plans import train_plan
+    from analysis.datasets import load_dataset
+
+    digits = load_dataset("digits")
+    mine = type(digits)("holiday snaps", digits.images[:400], digits.labels[:400], digits.class_names, "beef")
+    ex = RayExecutor(ClusterConfig(address="http://127.0.0.1:1"), Store(str(tmp_path)))  # never contacted
+    plan = train_plan(ex, {"dataset": mine, "model_config": ModelConfig(kind="logreg"),
+                           "train_config": TrainConfig(epochs=1, device="cpu")})
+    assert "holiday" not in " ".join(plan.argv)
+    ex.store.renew_lease(plan.key, "server-test")
+    assert main(plan.argv[2:]) == 0  # what the cluster runs: python -m analysis.train <these>
+    trained = plan.result(ex.store.get(plan.key))
+    assert trained.dataset_name == "holiday snaps" and trained.dataset_fingerprint == "beef"
+    assert trained.split is not None and len(trained.split.test) + len(trained.split.val) + len(trained.split.train) == 400
