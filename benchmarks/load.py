@@ -19,11 +19,12 @@ server and its worker processes from /proc.
     python benchmarks/load.py --sessions 30 --photo 4000x3000   # one round; N = 1, 10, 30 by default
     python benchmarks/load.py --quick                           # N = 1 and 5, a 1600×1200 photo
     python benchmarks/load.py --watch                           # CPU per second of training, 1 and 30 watchers
+    python benchmarks/load.py --servers 2 --ray --sessions 30   # the cluster back end (benchmarks/load_cluster.py)
 
 Prints a table, one `PASS` / `FAIL` line per bar (load_report.BARS; exit status 1 if one
-fails) and one `LOAD …` line per round (benchmarks/load_line.py). Traffic goes only to
-127.0.0.1; every wait is bounded; the servers it starts are stopped. Parts: server.py,
-st_client.py + st_wire.py, load_steps.py, load_line.py, load_report.py, watch.py.
+fails) and one `LOAD …` line per round (benchmarks/load_line.py). Traffic goes only to 127.0.0.1; every wait is
+bounded; what it starts is stopped. Parts: server.py, st_client.py, st_wire.py, load_steps.py, load_line.py,
+load_report.py, watch.py, load_cluster.py + ray_head.py.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -238,8 +240,11 @@ async def run_round(n: int, photo: bytes, logdir: Path, reruns: int, scale: floa
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--probe":
-        probe_main(sys.argv[2], sys.argv[3], float(sys.argv[4]))
-        return 0
+        return probe_main(sys.argv[2], sys.argv[3], float(sys.argv[4])) or 0
+    if "--ray" in sys.argv:  # the cluster back end: its own options (--servers, --sessions)
+        from benchmarks.load_cluster import main as cluster_main
+
+        return cluster_main()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 30], help="the Ns, one round each")
     ap.add_argument("--quick", action="store_true", help="N = 1 and 5, a 1600×1200 photo")
@@ -275,12 +280,7 @@ def main() -> int:
     ok = report(rounds, args.reruns)
     for rnd in rounds:
         print(load_line(rnd, f"{w}x{h}"), flush=True)
-    if args.keep_logs:
-        print(f"logs: {logdir}")
-    else:
-        for p in logdir.iterdir():
-            p.unlink()
-        logdir.rmdir()
+    print(f"logs: {logdir}") if args.keep_logs else shutil.rmtree(logdir, ignore_errors=True)
     return 0 if ok else 1
 
 

@@ -19,7 +19,7 @@ def chart(where, fig: go.Figure, **kwargs):
     theme (it would set its own small grey fonts)."""
     from dashboard.chrome import presenting
 
-    if presenting() and not isinstance(fig, dict):  # dict figures are the light, live previews
+    if presenting() and not isinstance(fig, dict):  # dict figures are light, live previews
         from dashboard.projection import for_projector
 
         fig = fig if getattr(fig, "_netlens_projected", False) else for_projector(fig)

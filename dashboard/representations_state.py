@@ -15,8 +15,9 @@ from dashboard import server, session
 from dashboard.runtime import session_id
 from dashboard.session_models import SessionModel
 
-# Job threads wait on dashboard.server's worker processes: maps run there, as many at once as there are workers.
-REGISTRY = jobs.shared_registry("tsne", max_workers=max(1, server.WORKERS), max_entries=64, max_age_s=6 * 3600)
+# Job threads wait on dashboard.server's worker processes: maps run there, as many at once as there are workers
+# (with NETLENS_RAY_ADDRESS: on the Ray cluster, the threads only watch them).
+REGISTRY = jobs.shared_registry("tsne", max_workers=server.JOB_THREADS, max_entries=64, max_age_s=6 * 3600)
 METRIC_SAMPLE = tasks.METRIC_SAMPLE
 KEY = "representations"
 WIDGETS = ("rep_",)  # its widgets' keys

@@ -6,6 +6,11 @@ page script): the job executor (worker processes) and the memory budget.
   ``NETLENS_WORKERS``: how many worker processes (default 1, using every core: jobs run in
   turn, and each worker costs ~450 MB once torch is imported); ``0`` runs jobs in threads of
   the server process instead (`tasks.InlineExecutor`).
+  With ``NETLENS_RAY_ADDRESS`` set, `analysis.cluster.RayExecutor` instead: trainings and maps
+  run as Ray Jobs shared by every app server (results in the store ``NETLENS_STORE``); the other
+  tasks on the local executor. Without it ``ray`` is never imported. Pages do not know which.
+- ``JOB_THREADS``: how many jobs of one registry run at once in this server (the workers; more
+  with the cluster back end, where a job thread only watches a job on the cluster).
 - ``MEMORY``: `analysis.budget.MemoryBudget` (``NETLENS_MEMORY_MB``, default the container's
   limit or the machine's memory minus a margin): heavy work reserves its bytes before it starts.
 - ``job(task, kwargs, nbytes, label)``: the ``fn(job)`` to submit to a JobRegistry.
@@ -50,27 +55,41 @@ def make_executor(n: int):
     return workers.ProcessExecutor(max_workers=n, threads_per_worker=threads)
 
 
+def make_cluster_executor(local, env=None):
+    """The cluster back end (NETLENS_RAY_ADDRESS and NETLENS_STORE), with ``local`` for the tasks
+    that run here; ValueError with what to fix when a setting is wrong."""
+    from analysis.cluster import ClusterConfig, RayExecutor
+    from analysis.store import Store, StoreConfig
+
+    return RayExecutor(ClusterConfig.from_env(env), Store(StoreConfig.from_env(env)), local=local)
+
+
 WORKERS = worker_count()
-EXECUTOR = make_executor(WORKERS)
+CLUSTER = bool(os.environ.get("NETLENS_RAY_ADDRESS", "").strip())
+EXECUTOR = make_cluster_executor(make_executor(WORKERS)) if CLUSTER else make_executor(WORKERS)
+JOB_THREADS = 8 if CLUSTER else max(1, WORKERS)
 MEMORY = budget.MemoryBudget()
 
 
 def job(task: str, kwargs: dict, *, nbytes: int, label: str, holder: str = "server",
         hint: str = "try fewer points or a smaller model"):
     """``fn(job)`` for ``JobRegistry.submit``: reserve ``nbytes`` of MEMORY (waiting in line,
-    its place shown as the job's message), then run ``task`` on EXECUTOR."""
-    return tasks.as_job(EXECUTOR, task, kwargs, memory=MEMORY, nbytes=nbytes, holder=holder, label=label, hint=hint)
+    its place shown as the job's message), then run ``task`` on EXECUTOR. A task that runs on
+    the cluster reserves nothing here."""
+    remote = getattr(EXECUTOR, "runs_remotely", lambda _task: False)(task)
+    return tasks.as_job(EXECUTOR, task, kwargs, memory=None if remote else MEMORY, nbytes=nbytes, holder=holder,
+                        label=label, hint=hint)
 
 
 def worker_stats() -> dict:
     """For /admin: the worker processes (pid, task, jobs run) or the thread back end."""
-    if isinstance(EXECUTOR, workers.ProcessExecutor):
+    if isinstance(EXECUTOR, workers.ProcessExecutor) or CLUSTER:
         return EXECUTOR.stats()
     return {"max_workers": 0, "threads_per_worker": None, "workers": [], "waiting": 0, "started_total": 0}
 
 
 def worker_pids() -> list[int]:
-    return EXECUTOR.pids() if isinstance(EXECUTOR, workers.ProcessExecutor) else []
+    return EXECUTOR.pids() if isinstance(EXECUTOR, workers.ProcessExecutor) or CLUSTER else []
 
 
 # ---------------------------------------------------------------- warm from the start

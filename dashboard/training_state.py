@@ -20,8 +20,9 @@ from dashboard.uploads import UploadSlot
 KIND_NAMES = {"logreg": "Logistic regression", "mlp": "Multilayer perceptron", "cnn": "Convnet"}
 
 
-# Job threads wait on dashboard.server's worker processes (or run the job there when NETLENS_WORKERS=0).
-REGISTRY = jobs.shared_registry("train", max_workers=max(1, server.WORKERS), max_entries=32, max_age_s=6 * 3600)
+# Job threads wait on dashboard.server's worker processes (or run the job there when NETLENS_WORKERS=0),
+# or watch the job on the Ray cluster (NETLENS_RAY_ADDRESS).
+REGISTRY = jobs.shared_registry("train", max_workers=server.JOB_THREADS, max_entries=32, max_age_s=6 * 3600)
 
 
 @st.cache_resource(show_spinner="Loading the digits…", max_entries=4)

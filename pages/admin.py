@@ -34,6 +34,10 @@ st.subheader("Worker processes")
 st.caption(f"{workers['max_workers']} worker process(es) (NETLENS_WORKERS; 0: jobs run in the server's threads), "
            f"{workers['threads_per_worker']} torch thread(s) each; {workers['waiting']} job(s) waiting for one; "
            f"{workers['started_total']} started since the server started.")
+if workers.get("backend") == "ray":
+    st.caption(f"Trainings and maps run on the Ray cluster at {workers['address']} (NETLENS_RAY_ADDRESS); results "
+               f"in the store {workers['store']} (NETLENS_STORE); {workers['submitted']} job(s) submitted from "
+               "this server. The worker processes here run the other jobs (replays).")
 if workers["workers"]:
     st.dataframe(pd.DataFrame(workers["workers"]), hide_index=True)
 for name, reg in runtime.registries().items():

@@ -69,3 +69,23 @@ def page(browser, app_url):
     pg.base_url = app_url
     yield pg
     context.close()
+
+
+@pytest.fixture(scope="session")
+def ray_head():
+    """A real local Ray head (benchmarks/ray_head.py) for the cluster back end's tests: 127.0.0.1,
+    free ports, 2 CPUs, a temp dir of its own; stopped by its own processes afterwards."""
+    try:
+        import ray.job_submission  # noqa: F401
+    except ImportError as e:
+        pytest.fail(f"ray[default] is not installed ({e}): pip install -r requirements.txt")
+    from benchmarks.ray_head import RayHead
+
+    try:
+        head = RayHead(num_cpus=2)
+    except (RuntimeError, OSError) as e:
+        pytest.fail(f"the local Ray head did not start: {e}")
+    try:
+        yield head
+    finally:
+        head.stop()

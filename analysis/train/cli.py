@@ -1,6 +1,10 @@
 """The command line: python -m analysis.train --dataset mnist5k --model cnn --epochs 10 --seed 0
 
-Trains with the Training page's defaults and prints the final metrics as one JSON line."""
+Trains with the Training page's defaults and prints the final metrics as one JSON line.
+``--config JSON`` gives every ModelConfig/TrainConfig field at once (analysis.jobspec validates it;
+it replaces --dataset, --model and the training flags); ``--progress`` prints one JSON line per
+epoch first; ``--store DIR --key KEY`` (the cluster back end, analysis.cluster) writes the result
+into the shared store under the job key and stops when no app server watches (analysis.cluster_job)."""
 from __future__ import annotations
 
 import argparse
@@ -31,7 +35,15 @@ def main(argv=None) -> int:
     parser.add_argument("--record", action="store_true",
                         help="record every layer for 1,000 test digits after each epoch (replayed on the "
                              "Representations page, 'Over training'); with --save, the file carries it")
+    parser.add_argument("--config", metavar="JSON",
+                        help='every setting as one JSON object: {"dataset": "mnist5k", "model": {"kind": "mlp", '
+                             '"hidden": [512], ...}, "train": {"epochs": 10, "seed": 0, ...}, "record": true}')
+    parser.add_argument("--progress", action="store_true", help="print one JSON line per epoch")
+    parser.add_argument("--store", type=Path, metavar="DIR", help="the shared store (the cluster back end)")
+    parser.add_argument("--key", metavar="KEY", help="the job key to write the result under in --store")
     args = parser.parse_args(argv)
+    if args.config is not None or args.store is not None:
+        return _from_config(parser, args)
     try:
         config = TrainConfig(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
                              epochs=args.epochs, seed=args.seed, device=args.device)
@@ -43,9 +55,37 @@ def main(argv=None) -> int:
             trained = fit(load_dataset(args.dataset), default_config(args.model), config)
     except ValueError as e:
         parser.error(str(e))
-    result = dict(dataset=args.dataset, model=args.model, test_accuracy=trained.test_accuracy,
-                  val_accuracy=trained.val_accuracy, epochs=len(trained.history.rows),
-                  seconds=round(trained.seconds, 3), device=trained.device, parameters=trained.parameters)
+    _finish(args, trained, dict(dataset=args.dataset, model=args.model))
+    return 0
+
+
+def _from_config(parser, args) -> int:
+    """--config (and --store/--key): the cluster back end's entrypoint."""
+    from analysis.cluster_job import STOPPED_EXIT, emit, set_threads, train_job
+    from analysis.jobspec import parse_train_spec
+    from analysis.store import Store
+
+    if (args.store is None) != (args.key is None):
+        parser.error("--store and --key go together: the store folder and the job key to write the result under.")
+    try:
+        spec = parse_train_spec(args.config if args.config is not None else "{}")
+        store = Store(str(args.store)) if args.store is not None else None
+        set_threads()
+        trained, stopped = train_job(spec, store, args.key, progress=args.progress)
+    except ValueError as e:
+        parser.error(str(e))
+    if stopped:
+        emit("stopped", message="stopped: no app server watches this job any more")
+        return STOPPED_EXIT
+    name = spec.dataset if isinstance(spec.dataset, str) else "your data"
+    _finish(args, trained, dict(dataset=name, model=spec.model.kind, key=args.key))
+    return 0
+
+
+def _finish(args, trained, result: dict) -> None:
+    result.update(test_accuracy=trained.test_accuracy, val_accuracy=trained.val_accuracy,
+                  epochs=len(trained.history.rows), seconds=round(trained.seconds, 3), device=trained.device,
+                  parameters=trained.parameters)
     if trained.recording is not None:
         result["recorded_epochs"] = list(trained.recording.epochs)
     if args.save is not None:
@@ -59,4 +99,3 @@ def main(argv=None) -> int:
             path.write_bytes(save_weights(trained))
         result["saved"] = str(path)
     print(json.dumps(result), flush=True)
-    return 0

@@ -1,0 +1,325 @@
+"""The cluster back end: trainings and maps as Ray Jobs, shared by every app server.
+
+``RayExecutor(config, store).run(task, kwargs, on_progress, should_stop)`` is the same interface
+as analysis.workers.ProcessExecutor (``tasks``, ``run``, ``shutdown``), so pages do not know which
+back end runs their jobs; dashboard/server.py picks this one when ``NETLENS_RAY_ADDRESS`` is set.
+
+- App servers never call ``ray.init``: they submit and watch Ray Jobs over HTTP with
+  ``ray.job_submission.JobSubmissionClient`` (``ray`` is imported only when this executor is made).
+- ``train`` and ``project`` run on the cluster as the project's own command lines
+  (``python -m analysis.train --config JSON``, ``python -m analysis.maps --config JSON``; every
+  argument from a validated config object, each shell-quoted; no user text). A user's data and a
+  map's features reach the cluster as arrays in the store by content hash. Other tasks (replay,
+  count) run on the local executor given (``local``).
+- The job key (the Ray ``submission_id``) is a hash of the full settings, the code version (the
+  ``analysis`` package's source) and the data version. The store is read first (finished work is
+  reused across servers and restarts). Ray refuses a second submission with an existing ID: then
+  ``get_job_info`` confirms it and this server *joins* it; a job that failed or stopped is retried
+  under ``<key>-2``, ``<key>-3``, … (Ray never reuses an ID).
+- While a session watches, this server renews its lease in the store every poll; when its last
+  watcher stops it drops the lease, and if no server's lease is fresh it stops the job at once
+  (the job also stops itself when no lease is fresher than 30 s: analysis.cluster_job).
+- Progress: the job's JSON lines, read from its logs every ``poll_s`` (1 s), relayed to
+  ``on_progress``; while Ray has not started it, the message says where it waits; past
+  ``pending_limit_s`` (Ray's 15 min start timeout) it fails with a plain message.
+
+No Streamlit here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shlex
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from analysis import workers
+from analysis.store import LEASE_S, Store
+
+__all__ = ["ClusterConfig", "RayExecutor", "CLUSTER_TASKS", "ADDRESS_ENV", "prepare_ray_env", "code_version"]
+
+ADDRESS_ENV = "NETLENS_RAY_ADDRESS"
+CLUSTER_TASKS = ("train", "project")
+TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+PACKAGE = Path(__file__).resolve().parent  # the `analysis` package: what the cluster runs
+WHAT = {"train": "training", "project": "map"}
+
+
+def prepare_ray_env(env=None) -> dict:
+    """Before ``ray`` is imported: usage statistics off; with a token (NETLENS_RAY_TOKEN or
+    RAY_AUTH_TOKEN) token authentication on (RAY_AUTH_MODE=token, read when ray is imported).
+    Returns the HTTP headers that carry the token ({} without one)."""
+    env = os.environ if env is None else env
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    token = str(env.get("NETLENS_RAY_TOKEN") or env.get("RAY_AUTH_TOKEN") or "").strip()
+    if not token:
+        return {}
+    os.environ["RAY_AUTH_MODE"], os.environ["RAY_AUTH_TOKEN"] = "token", token
+    return {"Authorization": f"Bearer {token}"}
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the analysis package's source: a new version never reuses an old result."""
+    h = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        h.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    address: str                 # NETLENS_RAY_ADDRESS: the head's dashboard, http(s)://host:8265
+    gpu_share: float = 0.25      # NETLENS_GPU_SHARE: the GPU fraction a job asks for (clusters with GPUs)
+    python: str = "python"       # NETLENS_RAY_PYTHON: the interpreter on the cluster's nodes
+    upload_code: bool = True     # NETLENS_RAY_UPLOAD_CODE=0: the nodes have this version of NetLens already
+    poll_s: float = 1.0          # how often progress, status and leases are read
+    lease_s: float = LEASE_S     # NETLENS_LEASE_S: a lease older than this keeps no job alive
+    pending_limit_s: float = 900.0  # Ray's start timeout: pending longer is reported as a failure
+
+    @classmethod
+    def from_env(cls, env=None) -> "ClusterConfig":
+        env = os.environ if env is None else env
+        address = str(env.get(ADDRESS_ENV, "")).strip().rstrip("/")
+        if not address.startswith(("http://", "https://")) or len(address) < 10:
+            raise ValueError(f"{ADDRESS_ENV} must be the Ray head's dashboard address, e.g. http://head:8265; "
+                             f"got {address!r}. Fix it, or unset it to run jobs on this machine.")
+        share = _number(env, "NETLENS_GPU_SHARE", 0.25)
+        if not 0 < share <= 1:
+            raise ValueError(f"NETLENS_GPU_SHARE must be a fraction of a GPU above 0 and at most 1; got {share}.")
+        return cls(address=address, gpu_share=share, python=str(env.get("NETLENS_RAY_PYTHON", "python")),
+                   upload_code=str(env.get("NETLENS_RAY_UPLOAD_CODE", "1")).strip() != "0",
+                   lease_s=_number(env, "NETLENS_LEASE_S", LEASE_S))
+
+
+def _number(env, name: str, default: float) -> float:
+    raw = str(env.get(name, "")).strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number; got {raw!r}. Fix it or unset it.") from None
+
+
+@dataclass
+class Plan:
+    """One task as a cluster job: its key, its command line, and how to read what it writes."""
+    task: str
+    key: str
+    argv: list
+    result: Callable[[dict], Any]           # the store's files -> the task's return value
+    latest: Callable[[dict], Any] | None    # a progress line -> the payload for on_progress
+    data: tuple = ()                        # content hashes of the arrays it reads (kept in use)
+
+
+class RayExecutor:
+    """The executor interface (``tasks``, ``run``, ``shutdown``) over a Ray cluster and a shared store."""
+
+    def __init__(self, config: ClusterConfig, store: Store, local=None, client=None):
+        self.config, self.store, self.local = config, store, local
+        self.tasks = dict(workers.DEFAULT_TASKS)
+        self.server_id = f"server-{uuid.uuid4().hex[:12]}"  # this app server's lease files
+        self._headers = prepare_ray_env()
+        if client is None:  # imported now, at the server's start (~2 s), not in the middle of the first job
+            import ray.job_submission  # noqa: F401
+            import ray.util.state  # noqa: F401
+        self._client, self._lock = client, threading.Lock()
+        self._gpus: tuple[float, float] | None = None  # (checked at, GPUs in the cluster)
+        self._cleaned = 0.0
+        self.submitted: list[str] = []  # submission ids this executor submitted (for /admin and tests)
+
+    # ---------------------------------------------------------------- the interface
+
+    def runs_remotely(self, task: str) -> bool:
+        return task in CLUSTER_TASKS
+
+    def run(self, task: str, kwargs: dict | None = None, on_progress: Callable[..., None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> Any:
+        workers.check_task(task, self.tasks)
+        if task not in CLUSTER_TASKS:
+            if self.local is None:
+                raise RuntimeError(f"The task {task!r} runs on this machine, and this server has no local executor.")
+            return self.local.run(task, kwargs, on_progress, should_stop)
+        from analysis import cluster_plans
+
+        plan = (cluster_plans.train_plan if task == "train" else cluster_plans.project_plan)(self, dict(kwargs or {}))
+        self._clean()
+        if should_stop is not None and should_stop():
+            return None  # no one waits for it any more (as ProcessExecutor before a worker is free)
+        files = self.store.get(plan.key)
+        if files is not None:
+            return plan.result(files)
+        return self._watch(plan, on_progress or (lambda *a: None), should_stop or (lambda: False))
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        if self.local is not None:
+            self.local.shutdown(timeout)
+
+    # ---------------------------------------------------------------- the cluster
+
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                from ray.job_submission import JobSubmissionClient
+
+                self._client = JobSubmissionClient(self.config.address, headers=self._headers or None)
+            return self._client
+
+    def gpus(self) -> float:
+        """GPUs in the cluster (checked at most once a minute; 0 when the check fails)."""
+        now = time.monotonic()
+        if self._gpus is None or now - self._gpus[0] > 60:
+            try:
+                from ray.util.state import list_nodes
+
+                nodes = list_nodes(address=self.config.address, detail=True, timeout=10)
+                total = sum(float((n.resources_total or {}).get("GPU", 0)) for n in nodes if n.state == "ALIVE")
+            except Exception:  # noqa: BLE001 - no GPU request is the safe answer
+                total = 0.0
+            self._gpus = (now, total)
+        return self._gpus[1]
+
+    def entrypoint(self, plan: Plan) -> str:
+        return shlex.join([self.config.python, *plan.argv])
+
+    def runtime_env(self) -> dict:
+        env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NETLENS_IN_WORKER": "1", "PYTHONUNBUFFERED": "1",
+               "NETLENS_LEASE_S": str(self.config.lease_s), "RAY_USAGE_STATS_ENABLED": "0"}
+        if os.environ.get("NETLENS_MNIST_DIR"):
+            env["NETLENS_MNIST_DIR"] = os.environ["NETLENS_MNIST_DIR"]
+        out: dict = {"env_vars": env}
+        if self.config.upload_code:
+            out.update(py_modules=[str(PACKAGE)], excludes=["__pycache__", "*.pyc"])
+        return out
+
+    def _submit_or_join(self, plan: Plan) -> str:
+        """Submit under the key, or join the job that has it; a failed or stopped one is retried
+        under the next free ID. Returns the submission ID to watch."""
+        client, gpus = self.client(), self.gpus()
+        for attempt in range(1, 51):
+            sid = plan.key if attempt == 1 else f"{plan.key}-{attempt}"
+            try:
+                client.submit_job(entrypoint=self.entrypoint(plan), submission_id=sid, entrypoint_num_cpus=1,
+                                  entrypoint_num_gpus=self.config.gpu_share if gpus > 0 else None,
+                                  runtime_env=self.runtime_env(), metadata={"netlens_key": plan.key})
+                self.submitted.append(sid)
+                return sid
+            except RuntimeError as e:
+                if "already exists" not in str(e):
+                    raise RuntimeError(f"The cluster at {self.config.address} refused the job: "
+                                       f"{_first_line(e)}") from None
+            status = str(client.get_job_info(sid).status.value)  # confirm the refusal: is it there?
+            if status in ("PENDING", "RUNNING") or (status == "SUCCEEDED" and self.store.has(plan.key)):
+                return sid  # join it
+        raise RuntimeError(f"The job {plan.key} failed 50 times on the cluster; look at its logs on the Ray dashboard.")
+
+    def _watch(self, plan: Plan, on_progress, should_stop) -> Any:
+        store, key, what = self.store, plan.key, WHAT[plan.task]
+        store.renew_lease(key, self.server_id)
+        try:
+            sid = self._submit_or_join(plan)
+            seen, shown, pending_since = 0, None, time.monotonic()
+            while True:
+                if should_stop():
+                    return self._leave(key, sid)
+                store.renew_lease(key, self.server_id)
+                store.touch_data(*plan.data)
+                info = self.client().get_job_info(sid)
+                status = str(info.status.value)
+                if status == "PENDING":
+                    shown = self._pending(on_progress, shown, pending_since, what)
+                else:
+                    seen = self._relay(plan, sid, seen, on_progress)
+                if status == "SUCCEEDED":
+                    files = store.get(key)
+                    if files is None:
+                        raise RuntimeError(f"The {what} finished on the cluster, but its result in the store is "
+                                           "missing or damaged. Press Retry to compute it again.")
+                    return plan.result(files)
+                if status in ("FAILED", "STOPPED"):
+                    if should_stop():
+                        return None
+                    raise RuntimeError(f"The {what} stopped on the cluster: {info.message or status}"
+                                       f"{self._error_tail(sid)}. Press Retry to run it again.")
+                time.sleep(self.config.poll_s)
+        finally:
+            store.drop_lease(key, self.server_id)
+
+    def _leave(self, key: str, sid: str) -> None:
+        """This server's last watcher left: drop the lease; stop the job if no server watches it."""
+        self.store.drop_lease(key, self.server_id)
+        if self.store.fresh_leases(key, self.config.lease_s) == 0:
+            try:
+                self.client().stop_job(sid)
+            except Exception:  # noqa: BLE001 - the job stops itself when its leases go stale
+                pass
+        return None
+
+    def _pending(self, on_progress, shown, since: float, what: str):
+        waited = time.monotonic() - since
+        if waited > self.config.pending_limit_s:
+            raise RuntimeError(f"The cluster at {self.config.address} has not started this {what} in "
+                               f"{waited / 60:.0f} min: it has no free {'GPU' if self.gpus() else 'CPU'} for it. "
+                               "Try again later, or ask the administrator to add capacity.")
+        message = "waiting for a GPU on the cluster" if self.gpus() > 0 else "waiting on the cluster"
+        if message != shown:
+            on_progress(None, message)
+        return message
+
+    def _relay(self, plan: Plan, sid: str, seen: int, on_progress) -> int:
+        """Relay the job's new JSON progress lines; returns how many complete lines were read."""
+        lines = self.client().get_job_logs(sid).split("\n")[:-1]  # the last piece may be incomplete
+        for line in lines[seen:]:
+            if not line.startswith('{"netlens": "progress"'):
+                continue
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if plan.latest is None:
+                on_progress(msg.get("progress"), msg.get("message"))
+            else:
+                on_progress(msg.get("progress"), msg.get("message"), plan.latest(msg))
+        return max(seen, len(lines))
+
+    def _error_tail(self, sid: str) -> str:
+        try:
+            lines = [x for x in self.client().get_job_logs(sid).splitlines() if x.strip()]
+        except Exception:  # noqa: BLE001 - the message is complete without it
+            return ""
+        errors = [x for x in lines if x.startswith(("error:", "python -m")) or "Error" in x]
+        return f" ({errors[-1].strip()[:300]})" if errors else ""
+
+    def _clean(self) -> None:
+        if time.monotonic() - self._cleaned > 600:
+            self._cleaned = time.monotonic()
+            self.store.clean()
+
+    def stats(self) -> dict:
+        """For /admin: the back end, the cluster's address, and the local workers."""
+        local = {"max_workers": 0, "threads_per_worker": None, "workers": [], "waiting": 0, "started_total": 0}
+        if hasattr(self.local, "stats"):
+            local.update(self.local.stats())
+        return {**local, "backend": "ray", "address": self.config.address, "store": str(self.store.root),
+                "submitted": len(self.submitted)}
+
+    def pids(self) -> list[int]:
+        return self.local.pids() if hasattr(self.local, "pids") else []
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[-1][:300] if text else type(e).__name__
+
+
+def replace_split(trained, ds):
+    """The trained model with its split (which depends only on the data and the seed)."""
+    from analysis.datasets import split_dataset
+
+    return dataclasses.replace(trained, split=split_dataset(ds, seed=trained.train_config.seed))

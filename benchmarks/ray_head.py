@@ -1,0 +1,105 @@
+"""A real local Ray head on loopback for tests and benchmarks (the cluster back end's peer):
+`ray start --head` on 127.0.0.1 with free ports, 2 CPUs, the dashboard (the Jobs API) and a
+temp dir of its own; stopped by its own processes (found by that temp dir and their ports), never
+with `ray stop` (which ends every Ray process of the machine).
+
+Shared by tests/conftest.py and benchmarks/load_cluster.py. Traffic goes only to 127.0.0.1.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.server import free_port, process_tree
+
+
+def _ray_cli() -> str:
+    found = Path(sys.executable).with_name("ray")
+    return str(found) if found.exists() else (shutil.which("ray") or "ray")
+
+
+class RayHead:
+    """One Ray head of our own. ``address``: its dashboard (the Jobs API), for NETLENS_RAY_ADDRESS.
+    ``nice``: the head and its jobs run at this lower CPU priority (a cluster sharing the cores of
+    the app servers it serves stands in for another machine)."""
+
+    def __init__(self, num_cpus: int = 2, start_timeout: float = 120, nice: int = 0):
+        ports = {name: free_port() for name in ("port", "dashboard-port", "ray-client-server-port",
+                                                "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+                                                "runtime-env-agent-port", "metrics-export-port",
+                                                "node-manager-port", "object-manager-port")}
+        self.ports = ports
+        # Short: Ray's socket paths live under it (Unix sockets allow about 107 characters).
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="nlray", dir="/tmp"))
+        self.address = f"http://127.0.0.1:{ports['dashboard-port']}"
+        cmd = [_ray_cli(), "start", "--head", "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1",
+               "--num-cpus", str(num_cpus), "--include-dashboard", "true", "--temp-dir", str(self.temp_dir),
+               "--disable-usage-stats", "--min-worker-port", "0", "--max-worker-port", "0"]
+        for name, port in ports.items():
+            cmd += [f"--{name}", str(port)]
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        t0 = time.monotonic()
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=start_timeout,
+                             preexec_fn=(lambda: os.nice(nice)) if nice else None)
+        if out.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"ray start failed ({out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+        deadline = t0 + start_timeout
+        while not self._answers():
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the Ray head's dashboard at {self.address} did not answer in {start_timeout:g} s")
+            time.sleep(0.5)
+        self.start_s = time.monotonic() - t0
+
+    def _answers(self) -> bool:
+        try:
+            return urllib.request.urlopen(f"{self.address}/api/version", timeout=2).status == 200
+        except OSError:
+            return False
+
+    def pids(self) -> list[int]:
+        """Every process of this head: those naming its temp dir or its ports, and their children."""
+        marks = [str(self.temp_dir).encode()] + [f"={p}".encode() for p in (self.ports["ray-client-server-port"],)]
+        roots = []
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/cmdline", "rb") as f:
+                        cmd = f.read()
+                except OSError:
+                    continue
+                if any(m in cmd for m in marks):
+                    roots.append(int(d))
+        found: list[int] = []
+        for pid in roots:
+            found += [p for p in process_tree(pid) if p not in found]
+        return found
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        pids = [p for p in self.pids() if p != os.getpid()]
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+            deadline = time.monotonic() + grace_s
+            while time.monotonic() < deadline and any(_alive(p) for p in pids):
+                time.sleep(0.2)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -1,0 +1,107 @@
+"""The cluster back end (analysis.cluster.RayExecutor) on a REAL local Ray head (tests/conftest.py's
+`ray_head`): two app servers asking at once make one Ray job and both get the model (with its
+recording); a finished result is reused after a restart without a new job; Stop from every
+watcher stops the job, and until then every epoch's progress (curves and a weights snapshot)
+reaches the watchers. The same seed on the cluster and on this machine, and two real Streamlit
+servers: tests/test_cluster_servers.py. A job that no lease keeps alive stopping itself:
+tests/test_cluster_cli.py."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from analysis.cluster import ClusterConfig, RayExecutor
+from analysis.cluster_plans import train_plan
+from analysis.models import ModelConfig
+from analysis.store import Store
+from analysis.train import TrainConfig
+
+pytestmark = pytest.mark.slow  # a real Ray head (~15 s to start) and real trainings; they run in CI
+
+
+def executor(head, store_dir, lease_s: float = 30.0) -> RayExecutor:
+    return RayExecutor(ClusterConfig(address=head.address, lease_s=lease_s), Store(str(store_dir)))
+
+
+def jobs_for(ex: RayExecutor, key: str) -> list:
+    """The cluster's jobs for one job key (its first ID and the retries `<key>-2`, …)."""
+    return [j for j in ex.client().list_jobs() if j.submission_id == key or str(j.submission_id).startswith(key + "-")]
+
+
+def in_thread(fn, *args):
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn(*args)
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out
+
+
+SMALL = {"dataset": "digits", "model_config": ModelConfig(hidden=(16,)), "train_config": TrainConfig(epochs=3, seed=2)}
+
+
+def test_two_servers_asking_at_once_make_one_job_and_a_restart_reuses_it(ray_head, tmp_path):
+    a, b = executor(ray_head, tmp_path), executor(ray_head, tmp_path)  # two app servers, one store
+    key = train_plan(a, dict(SMALL)).key
+    before = len(jobs_for(a, key))
+    runs = [in_thread(ex.run, "train", dict(SMALL)) for ex in (a, b)]
+    for t, _ in runs:
+        t.join(300)
+    results = [out.get("value") for _, out in runs]
+    assert all(r is not None for r in results), [out.get("error") for _, out in runs]
+    assert results[0].test_accuracy == results[1].test_accuracy
+    assert all(r.split is not None and r.recording is not None for r in results)  # the recording comes back
+    assert len(jobs_for(a, key)) - before == 1 and len(a.submitted) + len(b.submitted) == 1
+    restarted = executor(ray_head, tmp_path)  # a new server process, the same store
+    t0 = time.monotonic()
+    again = restarted.run("train", dict(SMALL))
+    assert again.test_accuracy == results[0].test_accuracy and time.monotonic() - t0 < 10
+    assert restarted.submitted == [] and len(jobs_for(a, key)) - before == 1
+
+
+def _wait_status(ex: RayExecutor, sid: str, wanted: tuple, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    status = ""
+    while time.monotonic() < deadline:
+        status = str(ex.client().get_job_info(sid).status.value)
+        if status in wanted:
+            return status
+        time.sleep(0.5)
+    return status
+
+
+def test_stop_from_every_watcher_stops_the_job(ray_head, tmp_path):
+    long = {"dataset": "mnist5k", "model_config": ModelConfig(hidden=(256,)), "train_config": TrainConfig(epochs=50, seed=3)}
+    a, b = executor(ray_head, tmp_path), executor(ray_head, tmp_path)
+    stop = {"a": threading.Event(), "b": threading.Event()}
+    epochs, seen = threading.Event(), []
+
+    def report(p, m, latest=None):
+        if m and m.startswith("epoch"):
+            seen.append((time.time(), latest))
+            epochs.set()
+    ta, out_a = in_thread(lambda: a.run("train", dict(long), report, stop["a"].is_set))
+    tb, out_b = in_thread(lambda: b.run("train", dict(long), report, stop["b"].is_set))
+    assert epochs.wait(120), "no epoch finished on the cluster"
+    time.sleep(4)
+    sid = (a.submitted + b.submitted)[0]
+    stop["a"].set()
+    ta.join(10)
+    assert not ta.is_alive() and out_a == {"value": None}
+    time.sleep(2)
+    assert str(a.client().get_job_info(sid).status.value) == "RUNNING"  # server b still watches it
+    stop["b"].set()
+    tb.join(10)
+    assert not tb.is_alive() and out_b == {"value": None}
+    assert _wait_status(a, sid, ("STOPPED", "FAILED", "SUCCEEDED"), 20) == "STOPPED"
+    assert a.store.get(sid) is None  # a stopped job leaves no result to reuse
+    assert all(latest["state"] is not None and latest["rows"] for _, latest in seen)  # what Stop keeps
+    delays = [t - latest["sent"] for t, latest in seen]
+    assert len(seen) >= 3 and max(delays) <= 2.0, delays  # each epoch reaches the watchers within 2 s

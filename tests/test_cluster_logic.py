@@ -1,0 +1,160 @@
+"""RayExecutor's decisions against a stand-in for Ray's job client (fast; the real head is in
+tests/test_cluster.py): join on "already exists", retry a failed or stopped job under `<key>-2`,
+say where a pending job waits, give up plainly after the start timeout, and plain messages when
+a job fails or its stored result is damaged."""
+from __future__ import annotations
+
+import enum
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from analysis.cluster import ClusterConfig, RayExecutor
+from analysis.cluster_plans import project_plan
+from analysis.store import Store
+
+KWARGS = {"features": [[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]] * 10, "labels": [0, 1, 2] * 10, "method": "pca"}
+
+
+class Status(enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+
+class FakeClient:
+    """Ray's JobSubmissionClient as far as RayExecutor uses it; `script[sid]`: the statuses a job goes through."""
+
+    def __init__(self, existing: dict | None = None, script: list | None = None, on_run=None):
+        self.jobs = dict(existing or {})  # sid -> status name
+        self.script, self.on_run, self.submits, self.stopped = list(script or ["SUCCEEDED"]), on_run, [], []
+
+    def submit_job(self, *, entrypoint, submission_id, **kw):
+        if submission_id in self.jobs:
+            raise RuntimeError(f"Request failed with status code 500: Job with submission_id {submission_id} already exists.")
+        self.submits.append((submission_id, entrypoint, kw))
+        self.jobs[submission_id] = "PENDING"
+        return submission_id
+
+    def get_job_info(self, sid):
+        if self.jobs[sid] in ("PENDING", "RUNNING") and sid in [s for s, _, _ in self.submits] and self.script:
+            self.jobs[sid] = self.script.pop(0)
+            if self.jobs[sid] == "SUCCEEDED" and self.on_run:
+                self.on_run(sid)
+        return SimpleNamespace(status=Status(self.jobs[sid]), message=f"Job {self.jobs[sid].lower()}: exit code 1")
+
+    def get_job_logs(self, sid):
+        return '{"netlens": "progress", "t": 0, "progress": 0.5, "message": "half way"}\nTraceback\nValueError: boom\n'
+
+    def stop_job(self, sid):
+        self.stopped.append(sid)
+
+
+def make(tmp_path, client, **config) -> RayExecutor:
+    ex = RayExecutor(ClusterConfig(address="http://head:8265", poll_s=0.01, **config), Store(str(tmp_path)), client=client)
+    ex._gpus = (float("inf"), 0.0)  # no GPU, never asked again
+    return ex
+
+
+def finish(ex: RayExecutor):
+    """on_run: the job writes its result, as analysis.maps would."""
+    def write(sid):
+        import io
+
+        import numpy as np
+
+        buf = io.BytesIO()
+        np.save(buf, np.zeros((30, 2), np.float32))
+        ex.store.put(sid if sid.count("-") == 1 else sid.rsplit("-", 1)[0],
+                     {"coords.npy": buf.getvalue(), "result.json": json.dumps({"explained": [0.6, 0.4], "metrics": {}}).encode()})
+    return write
+
+
+def test_a_new_job_is_submitted_under_its_key_with_one_cpu_and_quoted_json(tmp_path):
+    client = FakeClient(script=["PENDING", "RUNNING", "SUCCEEDED"])
+    ex = make(tmp_path, client)
+    client.on_run = finish(ex)
+    seen = []
+    out = ex.run("project", dict(KWARGS), on_progress=lambda *a: seen.append(a[:2]))
+    key = project_plan(ex, dict(KWARGS)).key
+    (sid, entrypoint, kw), = client.submits
+    assert sid == key and kw["entrypoint_num_cpus"] == 1 and kw["entrypoint_num_gpus"] is None
+    assert entrypoint.startswith("python -m analysis.maps --config '{") and out["coords"].shape == (30, 2)
+    assert (None, "waiting on the cluster") in seen and (0.5, "half way") in seen
+
+
+def test_an_existing_running_job_is_joined_not_submitted_again(tmp_path):
+    client = FakeClient()
+    ex = make(tmp_path, client)
+    key = project_plan(ex, dict(KWARGS)).key
+    client.jobs[key] = "RUNNING"
+    client.submits.append((key, "", {}))  # someone else's submission, still running, then done
+    client.on_run = finish(ex)
+    assert ex.run("project", dict(KWARGS))["coords"].shape == (30, 2)
+    assert [s for s, _, _ in client.submits] == [key] and ex.submitted == []
+
+
+@pytest.mark.parametrize("earlier", ["FAILED", "STOPPED", "SUCCEEDED"])  # SUCCEEDED, but its result is gone
+def test_a_failed_stopped_or_lost_job_is_retried_under_the_next_id(tmp_path, earlier):
+    client = FakeClient()
+    ex = make(tmp_path, client)
+    key = project_plan(ex, dict(KWARGS)).key
+    client.jobs[key] = earlier
+    client.on_run = finish(ex)
+    ex.run("project", dict(KWARGS))
+    assert ex.submitted == [f"{key}-2"]
+
+
+def test_a_failed_job_says_so_plainly(tmp_path):
+    ex = make(tmp_path, FakeClient(script=["RUNNING", "FAILED"]))
+    with pytest.raises(RuntimeError, match=r"The map stopped on the cluster: Job failed: exit code 1 \(ValueError: boom\)"
+                                           r"\. Press Retry"):
+        ex.run("project", dict(KWARGS))
+
+
+def test_a_finished_job_whose_result_is_damaged_says_retry(tmp_path):
+    ex = make(tmp_path, FakeClient(script=["SUCCEEDED"]))  # writes nothing
+    with pytest.raises(RuntimeError, match="result in the store is missing or damaged. Press Retry"):
+        ex.run("project", dict(KWARGS))
+
+
+def test_a_job_pending_past_the_start_timeout_is_reported(tmp_path):
+    ex = make(tmp_path, FakeClient(script=["PENDING"] * 1000), pending_limit_s=0.05)
+    with pytest.raises(RuntimeError, match="has not started this map .* no free CPU"):
+        ex.run("project", dict(KWARGS))
+
+
+def test_the_last_watcher_leaving_stops_the_job_and_a_gpu_cluster_gets_a_share(tmp_path):
+    client = FakeClient(script=["PENDING"] + ["RUNNING"] * 1000)
+    ex = make(tmp_path, client)
+    ex._gpus = (float("inf"), 1.0)
+    calls = iter([False, False, False, True])
+    seen = []
+    assert ex.run("project", dict(KWARGS), lambda *a: seen.append(a[1]), lambda: next(calls, True)) is None
+    key = project_plan(ex, dict(KWARGS)).key
+    assert client.stopped == [key] and client.submits[0][2]["entrypoint_num_gpus"] == 0.25
+    assert "waiting for a GPU on the cluster" in seen and ex.store.fresh_leases(key) == 0
+
+
+def test_tasks_that_stay_here_run_on_the_local_executor(tmp_path):
+    from analysis.tasks import InlineExecutor
+
+    ex = make(tmp_path, FakeClient())
+    ex.local = InlineExecutor()
+    assert ex.run("count", {"n": 2})["pid"] == __import__("os").getpid()  # in this process, not on the cluster
+    assert not ex.runs_remotely("replay") and ex.runs_remotely("train")
+
+
+def test_a_token_turns_on_token_auth_before_ray_is_imported(monkeypatch):
+    from analysis.cluster import prepare_ray_env
+
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED", "NETLENS_RAY_TOKEN"):
+        monkeypatch.setenv(name, "")  # restored after the test
+        monkeypatch.delenv(name)
+    assert prepare_ray_env({}) == {} and "RAY_AUTH_MODE" not in __import__("os").environ
+    assert prepare_ray_env({"NETLENS_RAY_TOKEN": " s3cret "}) == {"Authorization": "Bearer s3cret"}
+    env = __import__("os").environ
+    assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN"] == "s3cret" and env["RAY_USAGE_STATS_ENABLED"] == "0"
