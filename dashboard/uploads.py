@@ -94,11 +94,12 @@ def picture(data: bytes, name: str) -> tuple[bytes, Picture]:
     dw, dh = picture_size(data, WORK_SIDE)
     with memory.held(image_decode_bytes(dw, dh), f"decoding a {w}×{h} photo"):  # NeverFits: a ValueError too
         image = np.asarray(images.decode_image(data, draft_side=WORK_SIDE))  # ValueError with a clear message
+        small = np.ascontiguousarray(images.shrink(image, WORK_SIDE))
+        preview = images.encode(small, "png" if max(small.shape[:2]) < 300 else "jpeg")
     if (image.shape[1] > image.shape[0]) != (dw > dh):  # turned upright (EXIF orientation)
         w, h = h, w
-    small = np.ascontiguousarray(images.shrink(image, WORK_SIDE))
     small.setflags(write=False)
-    return images.encode(small, "png" if max(small.shape[:2]) < 300 else "jpeg"), Picture(small, w, h)
+    return preview, Picture(small, w, h)
 
 
 def take(slot: UploadSlot, file, accept: Accept, what: str) -> Upload | None:

@@ -48,11 +48,12 @@ try:
         out = convolve(src, choice.kernel, settings.padding, settings.stride, settings.flip)
         after_jpeg, lo, hi = view.output_for_browser(out, settings.display), float(out.min()), float(out.max())
         del out
+        before_jpeg = view.input_for_browser(src, f"{image_key}|{settings.gray}")
 except ValueError as e:  # a kernel that does not fit, or work that could never fit the budget
     st.error(str(e), icon=":material/error:")
     st.stop()
 
-before.image(view.input_for_browser(src, f"{image_key}|{settings.gray}"), caption=f"Before: {caption}", width="stretch")
+before.image(before_jpeg, caption=f"Before: {caption}", width="stretch")
 after.image(after_jpeg, width="stretch",
             caption=f"After: {choice.name} ({kh}×{kw}), shown as {images.DISPLAY_MODES[settings.display]}. "
                     f"Values range from {lo:.4g} to {hi:.4g}.")
