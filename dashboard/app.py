@@ -20,4 +20,13 @@ if not access.granted(access.CLASS):
     st.stop()
 page = st.navigation(nav.all_pages())
 chrome.sidebar(page.url_path)  # before the page: a page's st.stop() would drop anything drawn after it
-page.run()
+if nav.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty
+    spot = st.empty()
+    try:
+        with runtime.feature_page_slot(notice=lambda text: spot.info(text, icon=":material/hourglass_top:")):
+            spot.empty()
+            page.run()
+    except TimeoutError as e:
+        spot.warning(str(e), icon=":material/hourglass_top:")
+else:
+    page.run()

@@ -1,16 +1,9 @@
 """The memory budget on the pages' side (dashboard.server.MEMORY): heavy work in a script run
 (decoding a big photo, filtering it) reserves its bytes first. Work that does not fit yet
 waits in line with its place shown; work that could never fit raises budget.NeverFits (a
-ValueError: "This needs more memory than the server has; try a smaller photo").
-
-Heavy work also takes one of ``SLOTS`` (one per core) for the ``with`` block: thirty photos
-filtered at once would only share the cores while holding the server's one interpreter lock
-in turn, so every other page (a page switch, the health check) would wait behind all of them.
-In turn, each runs at full speed and light pages slip in between."""
+ValueError: "This needs more memory than the server has; try a smaller photo")."""
 from __future__ import annotations
 
-import os
-import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -21,7 +14,6 @@ from dashboard import server
 from dashboard.runtime import session_id
 
 WAIT_S = 180.0  # the longest a page waits in line before saying the server is busy
-SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))  # heavy page work at once: one per core
 
 
 @contextmanager
@@ -41,19 +33,10 @@ def held(nbytes: int, label: str, hint: str = "try a smaller photo") -> Iterator
         spot.warning("The server is busy with other photos right now. Please try again in a minute.",
                      icon=":material/hourglass_top:")
         st.stop()
-    if not SLOTS.acquire(timeout=0.5):
-        spot.info(f"Waiting for the server's processor ({label}): other photos are being worked on. "
-                  "It starts by itself.", icon=":material/hourglass_top:")
-        if not SLOTS.acquire(timeout=WAIT_S):
-            reservation.__exit__(None, None, None)
-            spot.warning("The server is busy with other photos right now. Please try again in a minute.",
-                         icon=":material/hourglass_top:")
-            st.stop()
     spot.empty()
     try:
         yield
     finally:
-        SLOTS.release()
         reservation.__exit__(None, None, None)
 
 

@@ -71,6 +71,11 @@ def all_pages() -> list[st.Page]:
     return [page(p.file) for p in PAGES] + [_alias(a, f) for a, f in ALIASES.items()]
 
 
+def is_feature(url_path: str) -> bool:
+    """A feature page (one with settings and heavy work), not Home, the Glossary or the admin view."""
+    return any(p.url_path == url_path and p.state for p in PAGES)
+
+
 def reset_of(url_path: str) -> Callable[[], None] | None:
     """The `reset()` of the feature on the page at `url_path` (None for pages without settings)."""
     info = next((p for p in PAGES if p.url_path == url_path), None)

@@ -6,8 +6,11 @@ anything here is safe to call from them.
 from __future__ import annotations
 
 import gc
-import sys
+import importlib
+import os
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 from analysis.workers import give_back_free_memory
 
@@ -15,30 +18,52 @@ GC_INTERVAL_S = 10.0  # cheap once the libraries are frozen (below)
 _started = threading.Event()
 
 
-FROZEN_AFTER = ("torch", "sklearn", "plotly.graph_objs")  # the big libraries the server imports
+FROZEN = ("torch", "sklearn.neighbors", "plotly.graph_objects", "openTSNE")  # the big libraries the server uses
 
 
 def start_gc_thread(interval_s: float = GC_INTERVAL_S) -> None:
     """`runner.postScriptGC = false` saves ~320 ms of CPU per rerun once torch is
-    loaded; one daemon thread collects cycles every `interval_s` instead. Once the big
-    libraries are imported, their ~330,000 objects are frozen (`gc.freeze`): a full
-    collection then takes milliseconds instead of ~1 s with the GIL held, which stalled
-    every session and the health check (measured: benchmarks/README.md, Load)."""
+    loaded; one daemon thread collects cycles every `interval_s` instead. First it imports
+    the big libraries and freezes their ~330,000 objects (`gc.freeze`): a full collection
+    then takes milliseconds instead of ~1 s with the GIL held, which stalled every session
+    and the health check. Frozen at the server's first visit, not later: what is alive when
+    freezing is never collected, so sessions open then would stay in memory for good."""
     if _started.is_set():
         return
     _started.set()
 
     def loop() -> None:
-        frozen = False
+        for name in FROZEN:
+            importlib.import_module(name)
+        gc.collect()
+        gc.freeze()
         while True:
             threading.Event().wait(interval_s)
             gc.collect()
             give_back_free_memory()  # what closed sessions and finished photos freed goes back to the system
-            if not frozen and all(name in sys.modules for name in FROZEN_AFTER):
-                gc.freeze()  # once: what is alive now stays (libraries, the first sessions' few objects)
-                frozen = True
 
     threading.Thread(target=loop, name="netlens-gc", daemon=True).start()
+
+
+FEATURE_PAGE_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))  # one per core
+
+
+@contextmanager
+def feature_page_slot(wait_s: float = 180.0, notice=None) -> Iterator[None]:
+    """Hold one of FEATURE_PAGE_SLOTS while a feature page's script runs (Convolution, Training,
+    …: photos, figures, models). Thirty of them at once would only share the cores while taking
+    turns at the server's one interpreter lock, so a page switch, Home, the Glossary and the
+    health check would wait behind all of them; in turn, each runs at full speed and the light
+    pages slip in between. ``notice(text)`` shows a wait of more than half a second."""
+    if not FEATURE_PAGE_SLOTS.acquire(timeout=0.5):
+        if notice is not None:
+            notice("Many students are working right now: this page starts in a moment.")
+        if not FEATURE_PAGE_SLOTS.acquire(timeout=wait_s):
+            raise TimeoutError("The server is very busy right now. Please try again in a minute.")
+    try:
+        yield
+    finally:
+        FEATURE_PAGE_SLOTS.release()
 
 
 def session_id() -> str:
