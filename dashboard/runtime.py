@@ -12,7 +12,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from analysis.workers import give_back_free_memory
+from analysis.workers import give_back_free_memory, limit_malloc_arenas
 
 GC_INTERVAL_S = 10.0  # cheap once the libraries are frozen (below)
 _started = threading.Event()
@@ -31,6 +31,7 @@ def start_gc_thread(interval_s: float = GC_INTERVAL_S) -> None:
     if _started.is_set():
         return
     _started.set()
+    limit_malloc_arenas()  # before the sessions' script threads start
 
     def loop() -> None:
         for name in FROZEN:
