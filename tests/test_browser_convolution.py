@@ -74,13 +74,20 @@ def test_upload_photo_bad_file_then_photo_again(page, tmp_path):
     assert page.get_by_text("800 × 600 → 798 × 598").is_visible()  # the good picture stays
     shot(page, "convolution-bad-upload")
 
-    upload(page, photo(tmp_path / "big.jpg", 4000, 3000))  # 12 MP
-    page.get_by_text("4000 × 3000 → 3998 × 2998").wait_for(timeout=60_000)
+    upload(page, photo(tmp_path / "big.jpg", 4000, 3000))  # 12 MP: the page works on a 1,400 px copy, and says so
+    page.get_by_text("1400 × 1050 → 1398 × 1048").wait_for(timeout=60_000)
+    assert page.get_by_text("Your photo is 4000 × 3000 pixels").is_visible()
     assert not page.get_by_text("Could not use").is_visible()
+    with page.expect_download(timeout=90_000) as download:  # the download filters the full-size photo
+        page.get_by_role("button", name="Download the result").click()
+    from PIL import Image
+
+    with Image.open(download.value.path()) as result:
+        assert result.size == (3998, 2998)
 
     choose(page, "Kernel", "Gaussian blur")
     page.get_by_text("After: Gaussian blur (3×3)").wait_for()
-    page.get_by_text("4000 × 3000 → 3998 × 2998").wait_for()
+    page.get_by_text("1400 × 1050 → 1398 × 1048").wait_for()
     # A kernel change on the 12 MP photo: a 31×31 blur, timed from the click to the new picture.
     slider = page.get_by_role("slider", name="Kernel size")
     slider.focus()
