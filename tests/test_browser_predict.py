@@ -38,5 +38,6 @@ def test_drawing_canvas_reads_a_stroke(page):
         page.mouse.move(x + 140, y + 40 + i * 8)
     page.mouse.up()
     page.get_by_text("What each model says").wait_for(timeout=30_000)
+    page.get_by_text(" reads ").nth(2).wait_for(timeout=30_000)  # the three models' answers draw one after another
     assert page.get_by_text(" reads ").count() == 3
     shot(page, "predict-drawing")
