@@ -49,7 +49,7 @@ def scatter(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray, conf: np.n
     return fig
 
 
-def cluster_labels(coords: np.ndarray, labels: np.ndarray, n_classes: int, box_px: float = 44,
+def cluster_labels(coords: np.ndarray, labels: np.ndarray, n_classes: int, box_px: float = 56,
                    plot_px: float = 180) -> dict[int, tuple[float, float, int, int]]:
     """Where to write each digit: its cluster's median, shifted (in pixels, for a map at least
     `plot_px` across) to the nearest spot where its label box clears the labels placed before it.
