@@ -1,26 +1,22 @@
 """Long CPU jobs in worker processes, so the web server's own process keeps its GIL and cores.
 
-``ProcessExecutor(max_workers, threads_per_worker).run(task, kwargs, on_progress, should_stop)`` runs
-the allow-listed task named ``task`` (never a callable or path from user input) as ``fn(report,
-should_stop, **kwargs)`` in a persistent worker process, blocking the calling (JobRegistry) thread.
-Progress is relayed in order as ``on_progress(progress, message[, latest])`` (``Job.report``'s
-call); ``should_stop()`` reaches the task's own ``should_stop()``; the result is returned and the
-task's exception raised again (the worker's traceback as ``__cause__``). A worker that dies
-(killed, segfault, out of memory) raises :class:`WorkerDied` within ``poll_s``, never a hang, and
-the next run starts a fresh one. Workers start lazily (or with ``start()``), are reused (importing
-torch costs seconds), stop at exit, and are fresh interpreters (``python -c``: like "spawn" without
-re-running the server's main script; never a fork of a process with torch threads) set up once
-(``torch.set_num_threads``), on a socket pair with multiprocessing's framing.
+``ProcessExecutor(max_workers, threads_per_worker).run(task, kwargs, on_progress, should_stop)`` runs the
+allow-listed task ``task`` (never a callable or path from user input) as ``fn(report, should_stop, **kwargs)``
+in a persistent worker process (at nice 10), blocking the calling (JobRegistry) thread. Progress is relayed in
+order as ``on_progress(progress, message[, latest])``; ``should_stop()`` reaches the task's; the result is
+returned and the task's exception raised again (the worker's traceback as ``__cause__``). A worker that dies
+(killed, segfault, out of memory) raises :class:`WorkerDied` within ``poll_s``, never a hang, and the next run
+starts a fresh one. Workers start lazily, are reused (importing torch costs seconds), stop at exit, and are
+fresh interpreters (``python -c``; never a fork of a process with torch threads) on a socket pair.
 
-Pickles: kwargs, progress, results and errors cross the process boundary pickled. They are our own
-objects (configs, arrays, tensors, models we built), written and read by our code; never a user's
-file (uploads are decoded to arrays before they get here). No Streamlit, no torch in this module.
+Pickles: kwargs, progress, results and errors cross the process boundary pickled: our own objects (configs,
+arrays, tensors, models we built), never a user's file (uploads are decoded to arrays before they get here).
+No Streamlit, no torch in this module.
 """
 from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import gc
 import importlib
 import logging
@@ -38,12 +34,14 @@ from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Mapping
 
+from analysis.malloc import give_back_free_memory
+
 __all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task"]
 log = logging.getLogger(__name__)
-# The allow-list: task name -> "module:function". Only these can run in a worker.
-DEFAULT_TASKS = {name: f"analysis.tasks:{name}" for name in ("train", "project", "count", "replay")}
+DEFAULT_TASKS = {name: f"analysis.tasks:{name}" for name in ("train", "project", "count", "replay")}  # only these run
 _UNSET, IN_WORKER_ENV = object(), "NETLENS_IN_WORKER"  # IN_WORKER_ENV: "1" in every worker process
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+NICENESS = 10  # workers run at a lower CPU priority than the web server, which must stay responsive
 
 
 class WorkerDied(RuntimeError):
@@ -105,24 +103,6 @@ class _Channel:
         except (EOFError, OSError):
             os._exit(0)
         return self.stopped
-
-
-def give_back_free_memory() -> None:
-    """Ask glibc to hand its free heap pages back to the system (freed memory otherwise stays in
-    the process: its resident size would only grow)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def limit_malloc_arenas(n: int = 2) -> None:
-    """At most ``n`` glibc malloc arenas from now on (M_ARENA_MAX). glibc gives each new thread
-    its own arena (up to 8 per core), and a server running thirty sessions' scripts in threads
-    keeps the freed memory of each, scattered, long after the sessions closed."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(-8, int(n))  # M_ARENA_MAX
-
-
-NICENESS = 10  # workers run at a lower CPU priority than the web server, which must stay responsive
 
 
 def _set_up(threads: int) -> None:

@@ -12,7 +12,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from analysis.workers import give_back_free_memory, limit_malloc_arenas
+from analysis.malloc import give_back_free_memory, limit_malloc_arenas
 
 GC_INTERVAL_S = 10.0  # cheap once the libraries are frozen (below)
 _started = threading.Event()
