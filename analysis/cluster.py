@@ -245,7 +245,7 @@ class RayExecutor:
                 if status in ("FAILED", "STOPPED"):
                     if should_stop():
                         return None
-                    raise RuntimeError(f"The {what} stopped on the cluster: {info.message or status}"
+                    raise RuntimeError(f"The {what} stopped on the cluster: {_why(info, status)}"
                                        f"{self._error_tail(sid)}. Press Retry to run it again.")
                 time.sleep(self.config.poll_s)
         finally:
@@ -311,6 +311,22 @@ class RayExecutor:
 
     def pids(self) -> list[int]:
         return self.local.pids() if hasattr(self.local, "pids") else []
+
+
+def _why(info, status: str) -> str:
+    """Why a job ended, in plain words: from its exit status, else the first line of Ray's message
+    (without the log tail Ray appends to it)."""
+    from analysis.cluster_job import STOPPED_EXIT
+
+    code = getattr(info, "driver_exit_code", None)
+    if code in (137, -9):
+        return f"its process was killed (exit status {code}: out of memory, or ended by someone on the cluster)"
+    if code == STOPPED_EXIT:
+        return "it stopped itself because no app server renewed its watcher lease in time"
+    if code:
+        return f"its command failed with exit status {code}"
+    text = str(info.message or status).split(", last available logs", 1)[0].strip().splitlines()
+    return text[0][:300] if text else status
 
 
 def _first_line(e: Exception) -> str:

@@ -33,6 +33,7 @@ class Session:
         self.xsrf = ""
         self.pages: dict[str, str] = {}          # url_pathname -> page_script_hash
         self.page = ""                           # url_pathname of the page shown
+        self.query = ""                          # the URL's query string (a shared link's settings)
         self.elements: dict[tuple, El] = {}      # this full run's elements by delta path
         self.full_seq = 0                        # full runs started
         self.full_done = False                   # the latest full run finished successfully
@@ -43,10 +44,9 @@ class Session:
         self.changed = asyncio.Event()
         self.errors: list[str] = []
         self.error_alerts: list[str] = []        # st.error boxes the pages showed
-        self.closed = False
         self.times: dict[str, float] = {}     # durations (s) and monotonic instants
         self.marks: dict[str, float] = {}     # wall-clock instants, to line up with the health probe
-        self.bytes_in = 0
+        self.bytes_in, self.closed = 0, False
 
     # --------------------------------------------------------- plumbing
 
@@ -172,7 +172,7 @@ class Session:
     async def _send_rerun(self, triggers: list | None = None, fragment_id: str = "") -> None:
         m = self.BackMsg()
         cs = m.rerun_script
-        cs.query_string = ""
+        cs.query_string = self.query
         cs.page_name = self.page
         cs.page_script_hash = self.pages.get(self.page, "")
         if fragment_id:

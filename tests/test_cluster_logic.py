@@ -115,6 +115,23 @@ def test_a_failed_job_says_so_plainly(tmp_path):
         ex.run("project", dict(KWARGS))
 
 
+RAY_FAILED = "Job entrypoint command failed with exit code {}, last available logs (truncated to 20,000 chars):\n{}"
+
+
+@pytest.mark.parametrize("code, message, words", [
+    (137, RAY_FAILED.format(137, '{"netlens": "progress"}\nKilled'), "its process was killed (exit status 137: out of memory"),
+    (-9, RAY_FAILED.format(-9, "x"), "its process was killed (exit status -9"),
+    (3, RAY_FAILED.format(3, '{"netlens": "stopped"}'), "it stopped itself because no app server renewed its watcher lease"),
+    (1, RAY_FAILED.format(1, "Traceback\nValueError: boom"), "its command failed with exit status 1"),
+    (None, "Job was intentionally stopped.", "Job was intentionally stopped."),
+])
+def test_why_a_job_ended_is_one_plain_line_without_ray_s_log_tail(code, message, words):
+    from analysis.cluster import _why
+
+    why = _why(SimpleNamespace(driver_exit_code=code, message=message), "FAILED")
+    assert why.startswith(words) and "\n" not in why and "logs" not in why and "netlens" not in why, why
+
+
 def test_a_finished_job_whose_result_is_damaged_says_retry(tmp_path):
     ex = make(tmp_path, FakeClient(script=["SUCCEEDED"]))  # writes nothing
     with pytest.raises(RuntimeError, match="result in the store is missing or damaged. Press Retry"):
