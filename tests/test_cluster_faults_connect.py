@@ -294,3 +294,50 @@ def test_a_port_where_nothing_listens_is_not_answering():
     first = health.check()
     assert not first.ok and not first.refused and NOT_ANSWERING in first.message
     assert health.check() is first  # cached: asked again only after every_s
+
+
+class _Health:
+    """A head that stops answering when a request fails and answers again after two checks."""
+
+    def __init__(self):
+        self.down, self.marked = 0, []
+
+    def check(self, force=False):
+        from analysis.cluster_health import Health, not_answering
+
+        if self.down:
+            self.down -= 1
+            return Health(False, not_answering("http://head:8265", "connection refused"))
+        return Health(True)
+
+    def mark_down(self, error):
+        self.marked.append(error)
+        self.down = 2
+        return self.check()
+
+
+def test_a_head_gone_mid_job_is_waited_for_and_its_job_joined_again(tmp_path):
+    """The watch loop (analysis.cluster.RayExecutor._watch) when a request fails mid-job: the message
+    says the cluster is not answering, and when it answers, the running job is joined, not repeated."""
+    import requests
+
+    from tests.test_cluster_logic import KWARGS, FakeClient, finish, make
+
+    class Flaky(FakeClient):
+        calls = 0
+
+        def get_job_info(self, sid):
+            self.calls += 1
+            if self.calls == 2:
+                raise requests.exceptions.ConnectionError("connection refused")
+            return super().get_job_info(sid)
+
+    client = Flaky(script=["RUNNING", "RUNNING", "RUNNING", "SUCCEEDED"])
+    ex = make(tmp_path, client)
+    client.on_run, ex.health = finish(ex), _Health()
+    ex.client = lambda: setattr(ex, "_client", client) or client  # Ray's client, made again when it answers
+    seen = []
+    out = ex.run("project", dict(KWARGS), on_progress=lambda *a: seen.append(a[1]))
+    assert out["coords"].shape == (30, 2) and len(ex.health.marked) == 1
+    assert any(m and NOT_ANSWERING in m for m in seen), seen
+    assert len(client.submits) == 1 and ex.submitted == [client.submits[0][0]]  # joined again, not submitted twice
