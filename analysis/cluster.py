@@ -16,6 +16,11 @@ back end runs their jobs; dashboard/server.py picks this one when ``NETLENS_RAY_
   reused across servers and restarts). Ray refuses a second submission with an existing ID: then
   ``get_job_info`` confirms it and this server *joins* it; a job that failed or stopped is retried
   under ``<key>-2``, ``<key>-3``, … (Ray never reuses an ID).
+- The head is contacted only when it answers (analysis.cluster_health: GET /api/version, re-checked
+  every 10 s): while it does not, a job waits, its message saying so ("the cluster at … is not
+  answering; trying again every 10 s"), and goes on by itself when it answers again (a job that
+  was running is joined, or submitted again when the head lost it); a head that refuses this
+  server's token fails the job with that message (waiting would not help).
 - While a session watches, this server renews its lease in the store every poll; when its last
   watcher stops it drops the lease, and if no server's lease is fresh it stops the job at once
   (the job also stops itself when no lease is fresher than 30 s: analysis.cluster_job).
@@ -41,6 +46,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from analysis import workers
+from analysis.cluster_health import ClusterDown, ClusterHealth
 from analysis.store import LEASE_S, Store
 
 __all__ = ["ClusterConfig", "RayExecutor", "CLUSTER_TASKS", "ADDRESS_ENV", "prepare_ray_env", "code_version"]
@@ -130,6 +136,7 @@ class RayExecutor:
             import ray.job_submission  # noqa: F401
             import ray.util.state  # noqa: F401
         self._client, self._lock = client, threading.Lock()
+        self.health = ClusterHealth(config.address, self._headers)
         self._gpus: tuple[float, float] | None = None  # (checked at, GPUs in the cluster)
         self._cleaned = 0.0
         self.submitted: list[str] = []  # submission ids this executor submitted (for /admin and tests)
@@ -164,12 +171,46 @@ class RayExecutor:
     # ---------------------------------------------------------------- the cluster
 
     def client(self):
+        """Ray's job client, made when the head answers (its constructor asks the head's version);
+        ClusterDown with the plain message while it does not."""
         with self._lock:
             if self._client is None:
+                health = self.health.check()
+                if not health.ok:
+                    raise ClusterDown(health.message)
                 from ray.job_submission import JobSubmissionClient
 
-                self._client = JobSubmissionClient(self.config.address, headers=self._headers or None)
+                try:
+                    self._client = JobSubmissionClient(self.config.address, headers=self._headers or None)
+                except (*_down_errors(), RuntimeError) as e:  # down (or refused) since the check
+                    raise ClusterDown(self._lost(e).message) from None
             return self._client
+
+    def _lost(self, error: BaseException):
+        """A request to the head failed: a new client next time; refused (a token) or down (anything else)."""
+        self._client = None
+        if isinstance(error, ClusterDown):  # the state says so already
+            return self.health.check()
+        if "Authentication" in type(error).__name__ or "Authentication" in str(error)[:200]:
+            return self.health.check(force=True)
+        return self.health.mark_down(error)
+
+    def _wait_for_cluster(self, on_progress, should_stop) -> bool:
+        """Until the head answers (True) or no one watches (False); the message says why it waits.
+        RuntimeError when the head refuses this server's token."""
+        shown = None
+        while True:
+            health = self.health.check()
+            if health.ok:
+                return True
+            if health.refused:
+                raise RuntimeError(f"{health.message} Then press Retry.")
+            if health.message != shown:
+                on_progress(None, health.message)
+                shown = health.message
+            if should_stop():
+                return False
+            time.sleep(min(self.config.poll_s, 1.0))
 
     def gpus(self) -> float:
         """GPUs in the cluster (checked at most once a minute; 0 when the check fails)."""
@@ -223,19 +264,27 @@ class RayExecutor:
         store, key, what = self.store, plan.key, WHAT[plan.task]
         store.renew_lease(key, self.server_id)
         try:
-            sid = self._submit_or_join(plan)
-            seen, shown, pending_since = 0, None, time.monotonic()
+            sid, seen, shown, pending_since = None, 0, None, time.monotonic()
             while True:
                 if should_stop():
                     return self._leave(key, sid)
                 store.renew_lease(key, self.server_id)
                 store.touch_data(*plan.data)
-                info = self.client().get_job_info(sid)
-                status = str(info.status.value)
-                if status == "PENDING":
-                    shown = self._pending(on_progress, shown, pending_since, what)
-                else:
-                    seen = self._relay(plan, sid, seen, on_progress)
+                try:
+                    if sid is None:  # first, or after the head stopped answering: submit, or join it
+                        if self._client is None and not self._wait_for_cluster(on_progress, should_stop):
+                            continue
+                        sid, seen = self._submit_or_join(plan), 0
+                    info = self.client().get_job_info(sid)
+                    status = str(info.status.value)
+                    if status == "PENDING":
+                        shown = self._pending(on_progress, shown, pending_since, what)
+                    else:
+                        seen = self._relay(plan, sid, seen, on_progress)
+                except _down_errors() as e:
+                    self._lost(e)
+                    sid = shown = None
+                    continue
                 if status == "SUCCEEDED":
                     files = store.get(key)
                     if files is None:
@@ -251,10 +300,10 @@ class RayExecutor:
         finally:
             store.drop_lease(key, self.server_id)
 
-    def _leave(self, key: str, sid: str) -> None:
+    def _leave(self, key: str, sid: str | None) -> None:
         """This server's last watcher left: drop the lease; stop the job if no server watches it."""
         self.store.drop_lease(key, self.server_id)
-        if self.store.fresh_leases(key, self.config.lease_s) == 0:
+        if sid is not None and self.store.fresh_leases(key, self.config.lease_s) == 0:
             try:
                 self.client().stop_job(sid)
             except Exception:  # noqa: BLE001 - the job stops itself when its leases go stale
@@ -327,6 +376,14 @@ def _why(info, status: str) -> str:
         return f"its command failed with exit status {code}"
     text = str(info.message or status).split(", last available logs", 1)[0].strip().splitlines()
     return text[0][:300] if text else status
+
+
+def _down_errors() -> tuple:
+    """What a request to a head that is gone (or refuses the token) raises."""
+    from requests.exceptions import RequestException
+    from ray.exceptions import AuthenticationError
+
+    return (ConnectionError, RequestException, AuthenticationError)
 
 
 def _first_line(e: Exception) -> str:

@@ -1,5 +1,6 @@
 """A real local Ray head on loopback for tests and benchmarks (the cluster back end's peer):
-`ray start --head` on 127.0.0.1 with free ports, 2 CPUs, the dashboard (the Jobs API) and a
+`ray start --head` on 127.0.0.1 with free ports (or the dashboard port given), 2 CPUs, token authentication
+(RAY_AUTH_MODE=token) when given a token and explicitly off otherwise, the dashboard (the Jobs API) and a
 temp dir of its own; stopped by its own processes (found by that temp dir and their ports), never
 with `ray stop` (which ends every Ray process of the machine).
 
@@ -30,12 +31,14 @@ class RayHead:
     ``nice``: the head and its jobs run at this lower CPU priority (a cluster sharing the cores of
     the app servers it serves stands in for another machine)."""
 
-    def __init__(self, num_cpus: int = 2, start_timeout: float = 120, nice: int = 0):
-        ports = {name: free_port() for name in ("port", "dashboard-port", "ray-client-server-port",
+    def __init__(self, num_cpus: int = 2, start_timeout: float = 120, nice: int = 0, dashboard_port: int | None = None,
+                 token: str | None = None):
+        ports = {name: free_port() for name in ("port", "ray-client-server-port",
                                                 "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
                                                 "runtime-env-agent-port", "metrics-export-port",
                                                 "node-manager-port", "object-manager-port")}
-        self.ports = ports
+        ports["dashboard-port"] = dashboard_port or free_port()
+        self.ports, self.token = ports, token
         # Short: Ray's socket paths live under it (Unix sockets allow about 107 characters).
         self.temp_dir = Path(tempfile.mkdtemp(prefix="nlray", dir="/tmp"))
         self.address = f"http://127.0.0.1:{ports['dashboard-port']}"
@@ -44,7 +47,11 @@ class RayHead:
                "--disable-usage-stats", "--min-worker-port", "0", "--max-worker-port", "0"]
         for name, port in ports.items():
             cmd += [f"--{name}", str(port)]
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
+        # Explicit either way: with RAY_AUTH_MODE unset, `ray start` turns token auth on if ~/.ray/auth_token exists.
+        env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token" if token else "disabled")
+        if token:
+            env["RAY_AUTH_TOKEN"] = token
         t0 = time.monotonic()
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=start_timeout,
                              preexec_fn=(lambda: os.nice(nice)) if nice else None)
@@ -61,9 +68,14 @@ class RayHead:
 
     def _answers(self) -> bool:
         try:
-            return urllib.request.urlopen(f"{self.address}/api/version", timeout=2).status == 200
+            request = urllib.request.Request(f"{self.address}/api/version", headers=self.headers())
+            return urllib.request.urlopen(request, timeout=2).status == 200
         except OSError:
             return False
+
+    def headers(self) -> dict:
+        """What a client sends to a head started with ``token`` (token authentication on)."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def pids(self) -> list[int]:
         """Every process of this head: those naming its temp dir or its ports, and their children."""

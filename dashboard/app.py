@@ -4,7 +4,7 @@
 """
 import streamlit as st
 
-from dashboard import access, chrome, nav, runtime, server
+from dashboard import access, chrome, cluster_status, nav, runtime, server
 
 chrome.start_present_from_url()
 st.set_page_config(page_title="NetLens", page_icon=":material/visibility:", layout="wide",
@@ -20,6 +20,7 @@ if not access.granted(access.CLASS):
     st.stop()
 page = st.navigation(nav.all_pages())
 chrome.sidebar(page.url_path)  # before the page: a page's st.stop() would drop anything drawn after it
+cluster_status.banner(page.url_path)  # a job page, when the cluster back end cannot run jobs now: why
 if nav.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty
     spot = st.empty()
     try:

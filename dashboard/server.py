@@ -9,6 +9,9 @@ page script): the job executor (worker processes) and the memory budget.
   With ``NETLENS_RAY_ADDRESS`` set, `analysis.cluster.RayExecutor` instead: trainings and maps
   run as Ray Jobs shared by every app server (results in the store ``NETLENS_STORE``); the other
   tasks on the local executor. Without it ``ray`` is never imported. Pages do not know which.
+  A wrong cluster setting does not stop the app: ``CLUSTER_PROBLEM`` says what (logged once, shown
+  on the job pages and /admin) and trainings and maps fail with it; ``cluster_notice()`` also says
+  when the cluster does not answer.
 - ``JOB_THREADS``: how many jobs of one registry run at once in this server (the workers; more
   with the cluster back end, where a job thread only watches a job on the cluster).
 - ``MEMORY``: `analysis.budget.MemoryBudget` (``NETLENS_MEMORY_MB``, default the container's
@@ -64,9 +67,26 @@ def make_cluster_executor(local, env=None):
     return RayExecutor(ClusterConfig.from_env(env), Store(StoreConfig.from_env(env)), local=local)
 
 
+def start_cluster(local, env=None) -> tuple[object, str | None]:
+    """(executor, problem): the cluster back end, or, when one of its settings is wrong, an executor
+    whose trainings and maps fail with the message (the single-machine pages keep working, the
+    job pages show it): jobs never silently move onto this web server's cores. The problem is
+    logged here, once per process."""
+    from analysis import cluster_health
+
+    problems = cluster_health.settings_problems(env)
+    if not problems:
+        return make_cluster_executor(local, env), None
+    problem = ("The cluster back end is not set up correctly, so trainings and maps cannot run: "
+               + " ".join(f"({i}) {p}" for i, p in enumerate(problems, 1)) if len(problems) > 1 else
+               f"The cluster back end is not set up correctly, so trainings and maps cannot run: {problems[0]}")
+    log.error("NetLens: %s", problem)
+    return cluster_health.Unconfigured(local, problem), problem
+
+
 WORKERS = worker_count()
 CLUSTER = bool(os.environ.get("NETLENS_RAY_ADDRESS", "").strip())
-EXECUTOR = make_cluster_executor(make_executor(WORKERS)) if CLUSTER else make_executor(WORKERS)
+EXECUTOR, CLUSTER_PROBLEM = start_cluster(make_executor(WORKERS)) if CLUSTER else (make_executor(WORKERS), None)
 JOB_THREADS = 8 if CLUSTER else max(1, WORKERS)
 MEMORY = budget.MemoryBudget()
 
@@ -79,6 +99,27 @@ def job(task: str, kwargs: dict, *, nbytes: int, label: str, holder: str = "serv
     remote = getattr(EXECUTOR, "runs_remotely", lambda _task: False)(task)
     return tasks.as_job(EXECUTOR, task, kwargs, memory=None if remote else MEMORY, nbytes=nbytes, holder=holder,
                         label=label, hint=hint)
+
+
+def cluster_notice() -> str | None:
+    """Why trainings and maps cannot run now (a wrong setting; the cluster not answering or refusing
+    this server's token), or None. Asks the head at most every 10 s (cached)."""
+    if CLUSTER_PROBLEM or not CLUSTER:
+        return CLUSTER_PROBLEM
+    health = EXECUTOR.health.check()
+    return None if health.ok else health.message
+
+
+def cluster_overview() -> dict:
+    """For /admin: the back end, the cluster's address, whether it answers, its jobs by state, the store's size."""
+    if not CLUSTER:
+        return {"backend": "this machine"}
+    if CLUSTER_PROBLEM:
+        return {"backend": "Ray", "address": os.environ.get("NETLENS_RAY_ADDRESS", "").strip(),
+                "answers": False, "message": CLUSTER_PROBLEM, "configuration": True}
+    from analysis import cluster_health
+
+    return cluster_health.overview(EXECUTOR)
 
 
 def worker_stats() -> dict:

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import access, runtime, server
+from dashboard import access, cluster_status, runtime, server
 
 st.title("Server status")
 if not access.configured(access.ADMIN):
@@ -22,6 +22,7 @@ c[3].metric("Memory budget reserved", f"{memory['reserved_bytes'] / MB:,.0f} of 
             help="NETLENS_MEMORY_MB: heavy work (big decodes and filters, trainings, maps) reserves its bytes first.")
 c[4].metric("Warm-up", warm["state"] + (f" ({warm['error']})" if warm["error"] else ""),
             help="At start the server trains the default models, then the default maps.")
+cluster_status.admin_section()
 st.subheader("Memory budget")
 rows = [{"state": "holds", **r} for r in memory["holders"]] + [{"state": f"waits (place {r['position']})", **r}
                                                                   for r in memory["waiting"]]
@@ -34,10 +35,6 @@ st.subheader("Worker processes")
 st.caption(f"{workers['max_workers']} worker process(es) (NETLENS_WORKERS; 0: jobs run in the server's threads), "
            f"{workers['threads_per_worker']} torch thread(s) each; {workers['waiting']} job(s) waiting for one; "
            f"{workers['started_total']} started since the server started.")
-if workers.get("backend") == "ray":
-    st.caption(f"Trainings and maps run on the Ray cluster at {workers['address']} (NETLENS_RAY_ADDRESS); results "
-               f"in the store {workers['store']} (NETLENS_STORE); {workers['submitted']} job(s) submitted from "
-               "this server. The worker processes here run the other jobs (replays).")
 if workers["workers"]:
     st.dataframe(pd.DataFrame(workers["workers"]), hide_index=True)
 for name, reg in runtime.registries().items():
