@@ -14,7 +14,7 @@ import asyncio
 import time
 import uuid
 
-from benchmarks.st_wire import El, http, summarize
+from benchmarks.st_wire import El, http, keep_cookies, summarize
 
 __all__ = ["El", "Session"]
 
@@ -31,6 +31,7 @@ class Session:
         self.reader: asyncio.Task | None = None
         self.session_id = ""
         self.xsrf = ""
+        self.jar: dict[str, str] = {}            # cookies kept, as a browser keeps them
         self.pages: dict[str, str] = {}          # url_pathname -> page_script_hash
         self.page = ""                           # url_pathname of the page shown
         self.query = ""                          # the URL's query string (a shared link's settings)
@@ -58,19 +59,17 @@ class Session:
         from websockets.asyncio.client import connect
 
         base = self.base
-        status, _, _ = await http("GET", f"{base}/")
+        status, _, cookies = await http("GET", f"{base}/")
         if status != 200:
             raise RuntimeError(f"GET / answered {status}")
-        status, body, cookies = await http("GET", f"{base}/_stcore/health")
+        status, body, cookies = await http("GET", f"{base}/_stcore/health", headers=keep_cookies(self.jar, cookies))
         if status != 200 or body != b"ok":
             raise RuntimeError(f"health answered {status} {body[:80]!r}")
-        for c in cookies:
-            name, _, rest = c.partition("=")
-            if name.strip() == "_streamlit_xsrf":
-                self.xsrf = rest.split(";", 1)[0]
+        keep_cookies(self.jar, cookies)  # every later request sends them back, as a browser does
+        self.xsrf = self.jar.get("_streamlit_xsrf", "")
         self.ws = await asyncio.wait_for(connect(
             base.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit", self.xsrf or "x"],
-            additional_headers={"Cookie": f"_streamlit_xsrf={self.xsrf}"} if self.xsrf else None,
+            additional_headers=keep_cookies(self.jar, []) or None,
             max_size=None, ping_interval=None, open_timeout=60, close_timeout=5), 90)
         self.reader = asyncio.create_task(self._read())
 
@@ -273,7 +272,7 @@ class Session:
         upload_url = urls.upload_url if urls.upload_url.startswith("http") else self.base + urls.upload_url
         status, text, _ = await http("PUT", upload_url, data=body, timeout=timeout, headers={
             "Content-Type": f"multipart/form-data; boundary={boundary}", "X-Xsrftoken": self.xsrf,
-            "Cookie": f"_streamlit_xsrf={self.xsrf}"})
+            **keep_cookies(self.jar, [])})
         if status not in (200, 204):
             self.error(f"upload: PUT answered {status} {text[:200]!r}")
             return False
@@ -293,7 +292,7 @@ class Session:
                     if not url or url.startswith("data:"):
                         continue
                     status, body, _ = await http("GET", url if url.startswith("http") else self.base + url,
-                                                 timeout=timeout)
+                                                 timeout=timeout, headers=keep_cookies(self.jar, []))
                     if status != 200 or not body:
                         self.error(f"image {url} answered {status}")
                         ok = False

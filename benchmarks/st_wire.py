@@ -25,6 +25,15 @@ async def http(method: str, url: str, **kw) -> tuple[int, bytes, list[str]]:
     return await asyncio.get_running_loop().run_in_executor(HTTP_POOL, lambda: _http(method, url, **kw))
 
 
+def keep_cookies(jar: dict, set_cookies: list[str]) -> dict:
+    """What a browser keeps of Set-Cookie headers (name=value; a load balancer's route cookie among
+    them); returns the Cookie header to send back ({} while the jar is empty)."""
+    for c in set_cookies:
+        name, _, rest = c.partition("=")
+        jar[name.strip()] = rest.split(";", 1)[0]
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
+
+
 @dataclass
 class El:
     kind: str            # the Element oneof ('heading', 'markdown', 'alert', 'imgs', …) or 'block'

@@ -1,0 +1,249 @@
+"""The deployment samples under deploy/ (README, "More than one machine"): the nginx front end and the
+Kubernetes manifests.
+
+- deploy/nginx/netlens.conf passes `nginx -t`; its upload limit is not below Streamlit's.
+- A REAL nginx with that file (rendered for 127.0.0.1 and two test ports: the upstream servers, the
+  listen address and the log path changed, nothing else) in front of two REAL app servers (the
+  single-machine back end, no warm-up): sessions through nginx render Home, upload a photo larger than
+  nginx's default 1 MB limit and see it convolved (Streamlit refuses an upload for a session it does not
+  hold, so that proves the upload reached the session's server), and nginx's log shows every request
+  of a browser answered by one server.
+- deploy/kubernetes/*.yaml parse, and their key fields agree (the token Secret on every Ray container
+  and the app, the same ReadWriteMany claim mounted at NETLENS_STORE in the Ray pods and the app, the
+  app pointed at the head's service, a GPU worker group, the head reachable only from the app).
+
+Needs nginx (Debian: apt-get install -y nginx). Without it the nginx tests skip with the reason; with
+NETLENS_REQUIRE_NGINX=1 (as in CI, .ci/run) a missing nginx is a failure instead.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import tomllib
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NGINX_CONF = ROOT / "deploy" / "nginx" / "netlens.conf"
+KUBE = ROOT / "deploy" / "kubernetes"
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
+    if found:
+        return found
+    why = "nginx is not installed (Debian: apt-get install -y nginx)"
+    if os.environ.get("NETLENS_REQUIRE_NGINX") == "1":
+        pytest.fail(f"NETLENS_REQUIRE_NGINX=1 but {why}")
+    pytest.skip(why)
+
+
+def render(workdir: Path, upstreams: list[str], port: int) -> Path:
+    """deploy/nginx/netlens.conf for this machine: its upstream servers, listen address and log path
+    replaced (each must be found exactly as the sample has it), inside a main config whose pid, logs and
+    temp folders are under `workdir`. Returns the main config's path."""
+    text = NGINX_CONF.read_text()
+    servers = re.findall(r"^\s*server \d+\.\d+\.\d+\.\d+:\d+ [^;]*;\n", text, flags=re.M)
+    assert len(servers) == 2, "the sample's upstream should list two example app servers"
+    text = text.replace(servers[0], "".join(f"    server {u} max_fails=3 fail_timeout=10s;\n" for u in upstreams))
+    text = text.replace(servers[1], "")
+    for old, new in ((r"^    listen 80;$", f"    listen 127.0.0.1:{port};"),
+                     (r"/var/log/nginx/netlens\.access\.log", str(workdir / "access.log"))):
+        text, n = re.subn(old, new, text, flags=re.M)
+        assert n == 1, f"the sample should have {old!r} once, outside comments"
+    (workdir / "netlens.conf").write_text(text)
+    user = "user root;\n" if os.geteuid() == 0 else ""  # root: workers as root, to reach the temp folders
+    temps = "".join(f"    {k}_temp_path {workdir / k};\n" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    main = workdir / "nginx.conf"
+    main.write_text(f"{user}worker_processes 1;\npid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
+                    f"events {{ worker_connections 1024; }}\nhttp {{\n{temps}    include {workdir / 'netlens.conf'};\n}}\n")
+    return main
+
+
+def nginx_cmd(nginx: str, main: Path, *args: str) -> list[str]:
+    return [nginx, "-c", str(main), "-p", str(main.parent), "-e", str(main.parent / "error.log"), *args]
+
+
+def test_the_nginx_sample_passes_nginx_t(tmp_path):
+    nginx = nginx_binary()
+    main = render(tmp_path, ["127.0.0.1:18501", "127.0.0.1:18502"], 18080)
+    out = subprocess.run(nginx_cmd(nginx, main, "-t"), capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "syntax is ok" in out.stderr and "test is successful" in out.stderr, out.stderr
+
+
+def test_the_nginx_upload_limit_is_not_below_streamlits():
+    streamlit_mb = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    found = re.findall(r"^\s*client_max_body_size (\d+)m;", NGINX_CONF.read_text(), flags=re.M)
+    assert found and all(streamlit_mb <= int(mb) <= streamlit_mb + 5 for mb in found), (found, streamlit_mb)
+
+
+class Nginx:
+    """A real nginx on 127.0.0.1 with the rendered sample; stopped by the pid in its pid file."""
+
+    def __init__(self, nginx: str, workdir: Path, upstreams: list[str]):
+        from benchmarks.server import free_port
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.main = render(workdir, upstreams, self.port)
+        self.pid_file, self.log = workdir / "nginx.pid", workdir / "access.log"
+        out = subprocess.run(nginx_cmd(nginx, self.main), capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, f"nginx did not start: {out.stderr}"
+        deadline = time.monotonic() + 30
+        while not self._answers():
+            assert time.monotonic() < deadline, "nginx did not answer /_stcore/health in 30 s"
+            time.sleep(0.2)
+
+    def _answers(self) -> bool:
+        try:
+            return urllib.request.urlopen(f"{self.base}/_stcore/health", timeout=2).status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return
+        os.kill(pid, signal.SIGTERM)  # nginx's fast shutdown: the master ends its workers
+        deadline = time.monotonic() + 15
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def routes(self) -> dict[str, list[str]]:
+        """From the access log: each route key (one browser) -> the app server of each of its requests."""
+        seen: dict[str, list[str]] = defaultdict(list)
+        for line in self.log.read_text().splitlines():
+            m = re.search(r"route=(\S+) upstream=(\S+)", line)
+            if m:
+                seen[m.group(1)].append(m.group(2))
+        return seen
+
+
+async def _through(base: str, n: int, photo: bytes) -> list:
+    from benchmarks.load_steps import Student
+
+    students = [Student(base, i + 1) for i in range(n)]
+    try:
+        for s in students:  # one after the other: the checks are about where requests go, not load
+            await s.home(60) and await s.convolution(photo, 60)
+    finally:
+        await asyncio.gather(*(s.close() for s in students), return_exceptions=True)
+    return students
+
+
+@pytest.mark.slow  # two app servers and nginx: about 40 s; runs in CI
+def test_sessions_through_nginx_stay_on_their_server(tmp_path):
+    pytest.importorskip("websockets")
+    nginx = nginx_binary()
+    from benchmarks.load_cluster import start_servers
+    from benchmarks.load_steps import make_photo
+    from tests.test_isolation import run_in_own_loop
+
+    photo = make_photo(3200, 2400)
+    assert len(photo) > 1024 * 1024  # above nginx's default client_max_body_size (1 MB)
+    servers = start_servers(2, tmp_path, {"NETLENS_RAY_ADDRESS": "", "NETLENS_WARM": "0", "NETLENS_WORKERS": "0"})
+    front = None
+    try:
+        front = Nginx(nginx, tmp_path, [s.base.removeprefix("http://") for s in servers])
+        students = run_in_own_loop(lambda: _through(front.base, 4, photo))
+    finally:
+        if front is not None:
+            front.stop()
+        for s in servers:
+            s.stop()
+    for s in students:
+        assert not s.errors and "conv_upload" in s.times, (s.index, s.errors, front.log.read_text()[-3000:])
+    log = front.log.read_text()
+    assert log.count("/_stcore/stream") >= 4 and log.count("/_stcore/upload_file/") >= 4, log[-3000:]
+    # A browser's first request has no cookie yet (a key of its own, one line); then all of it carries one.
+    browsers = {k: v for k, v in front.routes().items() if len(v) > 1}
+    assert len(browsers) == 4, browsers
+    assert all(len(set(v)) == 1 for v in browsers.values()), browsers  # each browser: one server for everything
+
+
+# ---------------------------------------------------------------- Kubernetes (KubeRay) manifests
+
+
+def manifests() -> dict[str, list[dict]]:
+    """Every document of deploy/kubernetes/*.yaml, by kind."""
+    import yaml  # PyYAML, pinned in requirements.txt
+    docs: dict[str, list[dict]] = defaultdict(list)
+    for path in sorted(KUBE.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                assert {"apiVersion", "kind", "metadata"} <= doc.keys(), (path.name, doc)
+                docs[doc["kind"]].append(doc)
+    return docs
+
+
+def env_of(container: dict) -> dict[str, object]:
+    """A container's env: name -> value, or ('secret', name, key) for a secretKeyRef."""
+    out = {}
+    for e in container.get("env", []):
+        ref = e.get("valueFrom", {}).get("secretKeyRef")
+        out[e["name"]] = ("secret", ref["name"], ref["key"]) if ref else e.get("value")
+    return out
+
+
+def store_mounts(pod_spec: dict) -> set[tuple[str, str]]:
+    """(claim name, mount path) of every PVC a pod template's containers mount."""
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod_spec.get("volumes", [])
+              if "persistentVolumeClaim" in v}
+    return {(claims[m["name"]], m["mountPath"]) for c in pod_spec["containers"] for m in c.get("volumeMounts", [])
+            if m["name"] in claims}
+
+
+def test_the_kubernetes_manifests_agree():
+    docs = manifests()
+    (ray,) = docs["RayCluster"]
+    pin = re.search(r"^ray\[default\]==(\S+)$", (ROOT / "requirements.txt").read_text(), flags=re.M).group(1)
+    assert ray["spec"]["rayVersion"] == pin
+    pods = [ray["spec"]["headGroupSpec"]["template"]["spec"]]
+    pods += [g["template"]["spec"] for g in ray["spec"]["workerGroupSpecs"]]
+    assert any(c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu") for p in pods[1:] for c in p["containers"])
+    tokens = set()
+    for pod in pods:  # token authentication on every Ray container
+        for c in pod["containers"]:
+            env = env_of(c)
+            assert env.get("RAY_AUTH_MODE") == "token", c["name"]
+            assert isinstance(env.get("RAY_AUTH_TOKEN"), tuple), c["name"]
+            tokens.add(env["RAY_AUTH_TOKEN"])
+    assert len(tokens) == 1
+    ray_mounts = [store_mounts(p) for p in pods]
+    assert all(m == ray_mounts[0] and len(m) == 1 for m in ray_mounts), ray_mounts
+    ((claim, path),) = ray_mounts[0]
+
+    (app,) = [d for d in docs["Deployment"] if d["metadata"]["name"] == "netlens-app"]
+    app_pod = app["spec"]["template"]["spec"]
+    env = env_of(app_pod["containers"][0])
+    assert env["NETLENS_RAY_ADDRESS"] == f"http://{ray['metadata']['name']}-head-svc:8265"
+    assert env["RAY_AUTH_MODE"] == "token" and env["NETLENS_RAY_TOKEN"] in tokens  # the same Secret
+    assert env["NETLENS_STORE"] == path and store_mounts(app_pod) == {(claim, path)}  # the same volume, same path
+    (pvc,) = [d for d in docs["PersistentVolumeClaim"] if d["metadata"]["name"] == claim]
+    assert "ReadWriteMany" in pvc["spec"]["accessModes"]
+
+    labels = app["spec"]["template"]["metadata"]["labels"]
+    (svc,) = [d for d in docs["Service"] if d["spec"].get("selector") == labels]
+    ingress = [d for d in docs.get("Ingress", []) if "cookie" in d["metadata"].get("annotations", {}).values()]
+    assert svc["spec"].get("sessionAffinity") == "ClientIP" or ingress  # sticky one way or the other
+    for ing in ingress:
+        mb = int(ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"].rstrip("m"))
+        assert mb >= tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+        backends = {p["backend"]["service"]["name"] for r in ing["spec"]["rules"] for p in r["http"]["paths"]}
+        assert backends == {svc["metadata"]["name"]}
+
+    (policy,) = docs["NetworkPolicy"]  # the head's ports: from the app (and the Ray pods) only
+    assert policy["spec"]["podSelector"]["matchLabels"] == {"ray.io/cluster": ray["metadata"]["name"]}
+    allowed = [f["podSelector"]["matchLabels"] for rule in policy["spec"]["ingress"] for f in rule["from"]]
+    assert all(set(f) == {"podSelector"} for rule in policy["spec"]["ingress"] for f in rule["from"])
+    assert labels in allowed and all(a in (labels, {"ray.io/cluster": ray["metadata"]["name"]}) for a in allowed)
