@@ -32,7 +32,20 @@ class RayHead:
     the app servers it serves stands in for another machine)."""
 
     def __init__(self, num_cpus: int = 2, start_timeout: float = 120, nice: int = 0, dashboard_port: int | None = None,
-                 token: str | None = None):
+                 token: str | None = None, attempts: int = 2):
+        # A second try on fresh ports: a port picked free can be taken before Ray binds it (seen once
+        # here as "The node registration may not be complete yet before the timeout").
+        for attempt in range(attempts):
+            try:
+                self._start(num_cpus, start_timeout, nice, dashboard_port, token)
+                return
+            except (RuntimeError, subprocess.TimeoutExpired):
+                self.stop()
+                if attempt == attempts - 1:
+                    raise
+
+    def _start(self, num_cpus: int, start_timeout: float, nice: int, dashboard_port: int | None,
+               token: str | None) -> None:
         ports = {name: free_port() for name in ("port", "ray-client-server-port",
                                                 "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
                                                 "runtime-env-agent-port", "metrics-export-port",

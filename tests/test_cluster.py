@@ -78,7 +78,10 @@ def _wait_status(ex: RayExecutor, sid: str, wanted: tuple, timeout: float) -> st
 
 
 def test_stop_from_every_watcher_stops_the_job(ray_head, tmp_path):
-    long = {"dataset": "mnist5k", "model_config": ModelConfig(hidden=(256,)), "train_config": TrainConfig(epochs=50, seed=3)}
+    # Three wide hidden layers: ~7x the default MLP's work per epoch, so the 50 epochs outlast the
+    # test on a fast CPU too (one 256-unit layer finished before the second watcher's Stop was checked).
+    long = {"dataset": "mnist5k", "model_config": ModelConfig(hidden=(1024, 1024, 1024)),
+            "train_config": TrainConfig(epochs=50, seed=3)}
     a, b = executor(ray_head, tmp_path), executor(ray_head, tmp_path)
     stop = {"a": threading.Event(), "b": threading.Event()}
     epochs, seen = threading.Event(), []
