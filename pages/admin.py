@@ -14,8 +14,11 @@ if not access.granted(access.ADMIN, open_without_password=False):
 stats = runtime.server_stats()
 memory, workers, warm = server.MEMORY.stats(), server.worker_stats(), server.warm_state()
 MB = 1024 * 1024
-c = st.columns(5)
+c = st.columns(6)
 c[0].metric("Sessions open", stats["sessions"])
+c[5].metric("Closed, kept for a reconnect", stats["kept"],
+            help="A closed browser tab's session is kept for server.disconnectedSessionTTL seconds, so that a "
+                 "reconnect resumes it; then it is shut down and its uploads freed (checked every 10 s).")
 c[1].metric("Server memory (RSS)", f"{stats['rss_mb']:,.0f} MB")
 c[2].metric("Threads", stats["threads"])
 c[3].metric("Memory budget reserved", f"{memory['reserved_bytes'] / MB:,.0f} of {memory['total_bytes'] / MB:,.0f} MB",
