@@ -1,5 +1,5 @@
 """Representations' state: the session object (`RepresentationsState`: watched map jobs, the
-memoised features, the maps' lasso selection), the features per layer, and the map jobs in the
+maps' lasso selection), the features per layer (shared by every session), and the map jobs in the
 server-wide registry (each map runs as the `project` task in a worker process, dashboard.server).
 Identical requests share a job."""
 from __future__ import annotations
@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
+import streamlit as st
 
 from analysis import embedding, jobs, tasks
 from analysis.models import representations
@@ -26,7 +27,6 @@ WIDGETS = ("rep_",)  # its widgets' keys
 @dataclass
 class RepresentationsState:
     jobs: set[str] = field(default_factory=set)  # keys of the map jobs this session watches
-    features: dict = field(default_factory=dict)  # (model, sample) -> every layer's output; at most 2
     lasso: dict[str, set[int]] = field(default_factory=dict)  # map widget key -> image ids drawn around
     restored: set[str] = field(default_factory=set)  # maps redrawn after a page switch, showing `lasso`
 
@@ -82,14 +82,17 @@ def sample(sm: SessionModel, n: int, seed: int) -> np.ndarray:
 
 
 def features(sm: SessionModel, idx: np.ndarray) -> dict[str, np.ndarray]:
-    """Every representation of the sampled images, memoised in this session."""
-    key = (model_key(sm), hashlib.sha1(idx.tobytes()).hexdigest())
-    memo = representations_state().features
-    if key not in memo:
-        while len(memo) >= 2:  # the names probe (20 digits) and the sample shown
-            memo.pop(next(iter(memo)))
-        memo[key] = representations(sm.trained.model, sm.dataset.images[idx])
-    return memo[key]
+    """Every representation of the sampled images (read-only), computed once per server for a
+    model and a sample: a class looking at the same model's maps shares them (~10 MB each)."""
+    return _shared_features((model_key(sm), hashlib.sha1(idx.tobytes()).hexdigest()), sm, idx)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _shared_features(key: tuple, _sm: SessionModel, _idx: np.ndarray) -> dict[str, np.ndarray]:
+    out = representations(_sm.trained.model, _sm.dataset.images[_idx])
+    for value in out.values():
+        value.setflags(write=False)
+    return out
 
 
 def submit(sm: SessionModel, idx: np.ndarray, spec: MapSpec) -> jobs.Job:
