@@ -33,7 +33,6 @@ import asyncio
 import os
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.load_line import (SESSION_TTL_S, load_line, quiet_reruns, sample_rss, settle,  # noqa: E402
-                                  settle_pss, wait_warm)
+                                  settle_pss, wait_dropped, wait_warm)
 from benchmarks.load_report import BARS, report  # noqa: E402
 from benchmarks.load_steps import BAD_PREFIX, Student, bad_files, jobs_run, make_photo, rerun_loop  # noqa: E402
 from benchmarks.server import ROOT, Server, probe_main, read_probe, start_probe  # noqa: E402
@@ -223,7 +222,10 @@ async def run_round(n: int, photo: bytes, logdir: Path, reruns: int, scale: floa
         rnd.rss_end = server.rss_mb()
         rnd.cpu_s = server.cpu_s() - cpu0
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
-        await asyncio.sleep(SESSION_TTL_S + 5)  # Streamlit drops the closed sessions
+        await asyncio.sleep(SESSION_TTL_S)
+        kept = await wait_dropped(server.base, password, 60, log)  # the server shuts the closed sessions down
+        if kept != "0":
+            log.append(f"N={n}: {kept} closed sessions still kept a minute after they closed")
         rnd.pss_end = await settle_pss(server)
         probe.terminate()
         try:

@@ -12,15 +12,22 @@ import asyncio
 import statistics
 import time
 
+from typing import TYPE_CHECKING
+
 from benchmarks.load_steps import Student
+
+if TYPE_CHECKING:
+    from benchmarks.load import Round
+    from benchmarks.server import Server
 
 QUIET_PAGE, QUIET_TITLE = "glossary", "Glossary"  # a page that starts no heavy work
 REFUSALS = ("needs more memory than the server has", "server is busy")
 SESSION_TTL_S = 5  # server.disconnectedSessionTTL for the benchmark's servers: the end is measurable
+KEPT = "Closed, kept for a reconnect"  # the admin page's count of closed sessions not yet shut down
 
 
 async def wait_warm(base: str, password: str, timeout: float, log: list) -> str:
-    """Open a session (the first visit starts the warm-up), then poll /admin until it is ready."""
+    """Poll /admin until the warm-up (started with the server, dashboard/app.py's lifespan) is ready."""
     s = Student(base, 0, log)
     state, deadline = "?", time.monotonic() + timeout
     try:
@@ -35,6 +42,24 @@ async def wait_warm(base: str, password: str, timeout: float, log: list) -> str:
     finally:
         await s.close()
     return state
+
+
+async def wait_dropped(base: str, password: str, timeout: float, log: list) -> str:
+    """After the sessions closed: poll /admin until the server holds none of them for a reconnect
+    (server.disconnectedSessionTTL, then its GC thread shuts them down); what it last said."""
+    s, kept, deadline = Student(base, 0, log), "?", time.monotonic() + timeout
+    try:
+        await s.connect()
+        stats = await s.admin(password, 60)
+        while time.monotonic() < deadline:
+            kept = stats.get(KEPT, "?")
+            if kept == "0":
+                break
+            await asyncio.sleep(2)
+            stats = await s.admin_refresh(60)
+    finally:
+        await s.close()
+    return kept
 
 
 async def quiet_reruns(base: str, stop: asyncio.Event, log: list, timeout: float = 60) -> list[float]:
