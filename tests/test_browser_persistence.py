@@ -111,6 +111,7 @@ def test_a_drawing_is_still_there_after_a_visit_elsewhere(page):
         page.mouse.move(box["x"] + 140, box["y"] + 40 + i * 8)
     page.mouse.up()
     page.get_by_text("What each model says").wait_for(timeout=30_000)
+    page.get_by_text(" reads ").nth(2).wait_for(timeout=30_000)  # the three models' answers draw one after another
     before = sorted(t.inner_text() for t in page.get_by_text(" reads ").all())
     visit(page, "Glossary")
     visit(page, "Predict")
