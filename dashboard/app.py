@@ -1,33 +1,52 @@
 """NetLens: the single Streamlit entry. Run from the repository root:
 
     python -m streamlit run dashboard/app.py
+
+`streamlit run` finds the `st.App` below and serves it: its lifespan runs when the server starts,
+before anyone visits, and starts the warm-up (the default models, then the default maps, in the
+background). Every visit then runs this file as the page script (main()).
 """
+import contextlib
+
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from dashboard import access, chrome, cluster_status, nav, runtime, server
 
-chrome.start_present_from_url()
-st.set_page_config(page_title="NetLens", page_icon=":material/visibility:", layout="wide",
-                   initial_sidebar_state="collapsed" if chrome.presenting() else "auto")  # projector: fewer controls
-runtime.start_gc_thread()
-if not server.warm_state()["started"]:  # once per process: the default models, then the default maps
-    from dashboard import representations_state, training_state
 
-    server.warm_up(training_state.warm_models, representations_state.warm_maps)
-if access.configured(access.CLASS) and not st.session_state.get("access_password_ok"):
-    st.title("NetLens")
-if not access.granted(access.CLASS):
-    st.stop()
-page = st.navigation(nav.all_pages())
-chrome.sidebar(page.url_path)  # before the page: a page's st.stop() would drop anything drawn after it
-cluster_status.banner(page.url_path)  # a job page, when the cluster back end cannot run jobs now: why
-if nav.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty
-    spot = st.empty()
-    try:
-        with runtime.feature_page_slot(notice=lambda text: spot.info(text, icon=":material/hourglass_top:")):
-            spot.empty()
-            page.run()
-    except TimeoutError as e:
-        spot.warning(str(e), icon=":material/hourglass_top:")
+@contextlib.asynccontextmanager
+async def lifespan(_app):
+    """Once, when the server starts: the GC thread, then the warm-up (dashboard.server)."""
+    runtime.start_gc_thread()
+    server.start_warm_up()
+    yield
+
+
+def main() -> None:
+    chrome.start_present_from_url()
+    st.set_page_config(page_title="NetLens", page_icon=":material/visibility:", layout="wide",
+                       initial_sidebar_state="collapsed" if chrome.presenting() else "auto")  # projector: fewer controls
+    runtime.start_gc_thread()  # started by the lifespan already; here for AppTest, which has none
+    if access.configured(access.CLASS) and not st.session_state.get("access_password_ok"):
+        st.title("NetLens")
+    if not access.granted(access.CLASS):
+        st.stop()
+    page = st.navigation(nav.all_pages())
+    chrome.sidebar(page.url_path)  # before the page: a page's st.stop() would drop anything drawn after it
+    cluster_status.banner(page.url_path)  # a job page, when the cluster back end cannot run jobs now: why
+    if nav.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty
+        spot = st.empty()
+        try:
+            with runtime.feature_page_slot(notice=lambda text: spot.info(text, icon=":material/hourglass_top:")):
+                spot.empty()
+                page.run()
+        except TimeoutError as e:
+            spot.warning(str(e), icon=":material/hourglass_top:")
+    else:
+        page.run()
+
+
+if get_script_run_ctx(suppress_warning=True) is None:  # imported by `streamlit run` to serve, not a visit
+    app = st.App(__file__, lifespan=lifespan)
 else:
-    page.run()
+    main()

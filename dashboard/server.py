@@ -18,7 +18,8 @@ page script): the job executor (worker processes) and the memory budget.
   limit or the machine's memory minus a margin): heavy work reserves its bytes before it starts.
 - ``job(task, kwargs, nbytes, label)``: the ``fn(job)`` to submit to a JobRegistry.
 - ``warm_up()``: once per process, train the default models then the default maps in the
-  background (started from dashboard/app.py at the first script run).
+  background; ``start_warm_up()`` does it for the pages' defaults (dashboard/app.py's lifespan,
+  when the server starts).
 """
 from __future__ import annotations
 
@@ -92,13 +93,13 @@ MEMORY = budget.MemoryBudget()
 
 
 def job(task: str, kwargs: dict, *, nbytes: int, label: str, holder: str = "server",
-        hint: str = "try fewer points or a smaller model"):
+        hint: str = "try fewer points or a smaller model", should_finish=None):
     """``fn(job)`` for ``JobRegistry.submit``: reserve ``nbytes`` of MEMORY (waiting in line,
     its place shown as the job's message), then run ``task`` on EXECUTOR. A task that runs on
-    the cluster reserves nothing here."""
+    the cluster reserves nothing here. ``should_finish()``: end it now with a complete result."""
     remote = getattr(EXECUTOR, "runs_remotely", lambda _task: False)(task)
     return tasks.as_job(EXECUTOR, task, kwargs, memory=None if remote else MEMORY, nbytes=nbytes, holder=holder,
-                        label=label, hint=hint)
+                        label=label, hint=hint, should_finish=should_finish)
 
 
 def cluster_notice() -> str | None:
@@ -174,3 +175,19 @@ def warm_up(models, maps) -> bool:
 
     threading.Thread(target=run, name="netlens-warm-up", daemon=True).start()
     return True
+
+
+def start_warm_up() -> bool:
+    """warm_up() with the pages' defaults: the Training page's default models, then the
+    Representations page's default maps (imported in the warm-up's thread, not while the server starts)."""
+    def models():
+        from dashboard import training_state
+
+        return training_state.warm_models()
+
+    def maps(trained):
+        from dashboard import representations_state
+
+        return representations_state.warm_maps(trained)
+
+    return warm_up(models, maps)
