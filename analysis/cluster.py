@@ -6,11 +6,11 @@ back end runs their jobs; dashboard/server.py picks this one when ``NETLENS_RAY_
 
 - App servers never call ``ray.init``: they submit and watch Ray Jobs over HTTP with
   ``ray.job_submission.JobSubmissionClient`` (``ray`` is imported only when this executor is made).
-- ``train`` and ``project`` run on the cluster as the project's own command lines
-  (``python -m analysis.train --config JSON``, ``python -m analysis.maps --config JSON``; every
-  argument from a validated config object, each shell-quoted; no user text). A user's data and a
-  map's features reach the cluster as arrays in the store by content hash. Other tasks (replay,
-  count) run on the local executor given (``local``).
+- ``train``, ``project`` and ``replay`` run on the cluster as the project's own command lines
+  (``python -m analysis.train --config JSON``, ``python -m analysis.maps [--replay] --config JSON``;
+  every argument from a validated config object, each shell-quoted; no user text). A user's data,
+  a map's features and a training's recording reach the cluster by content hash in the store.
+  Other tasks (count) run on the local executor given (``local``).
 - The job key (the Ray ``submission_id``) is a hash of the full settings, the code version (the
   ``analysis`` package's source) and the data version. The store is read first (finished work is
   reused across servers and restarts). Ray refuses a second submission with an existing ID: then
@@ -32,7 +32,6 @@ No Streamlit here.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -46,16 +45,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from analysis import workers
-from analysis.cluster_health import ClusterDown, ClusterHealth
+from analysis.cluster_health import CLUSTER_TASKS, ClusterDown, ClusterHealth
 from analysis.store import LEASE_S, Store
 
 __all__ = ["ClusterConfig", "RayExecutor", "CLUSTER_TASKS", "ADDRESS_ENV", "prepare_ray_env", "code_version"]
 
 ADDRESS_ENV = "NETLENS_RAY_ADDRESS"
-CLUSTER_TASKS = ("train", "project")
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 PACKAGE = Path(__file__).resolve().parent  # the `analysis` package: what the cluster runs
-WHAT = {"train": "training", "project": "map"}
+WHAT = {"train": "training", "project": "map", "replay": "replay"}
 
 
 def prepare_ray_env(env=None) -> dict:
@@ -147,22 +145,27 @@ class RayExecutor:
         return task in CLUSTER_TASKS
 
     def run(self, task: str, kwargs: dict | None = None, on_progress: Callable[..., None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> Any:
+            should_stop: Callable[[], bool] | None = None, should_finish: Callable[[], bool] | None = None) -> Any:
+        """``should_finish()`` true: end the job with what it has as its (complete) result — a replay's
+        frames so far; asked of the job through the store (live/<key>/finish), the result then shared."""
         workers.check_task(task, self.tasks)
         if task not in CLUSTER_TASKS:
             if self.local is None:
                 raise RuntimeError(f"The task {task!r} runs on this machine, and this server has no local executor.")
-            return self.local.run(task, kwargs, on_progress, should_stop)
+            return self.local.run(task, kwargs, on_progress, should_stop, should_finish)
         from analysis import cluster_plans
 
-        plan = (cluster_plans.train_plan if task == "train" else cluster_plans.project_plan)(self, dict(kwargs or {}))
+        plans = {"train": cluster_plans.train_plan, "project": cluster_plans.project_plan,
+                 "replay": cluster_plans.replay_plan}
+        plan = plans[task](self, dict(kwargs or {}))
         self._clean()
         if should_stop is not None and should_stop():
             return None  # no one waits for it any more (as ProcessExecutor before a worker is free)
         files = self.store.get(plan.key)
         if files is not None:
             return plan.result(files)
-        return self._watch(plan, on_progress or (lambda *a: None), should_stop or (lambda: False))
+        return self._watch(plan, on_progress or (lambda *a: None), should_stop or (lambda: False),
+                           should_finish or (lambda: False))
 
     def shutdown(self, timeout: float = 5.0) -> None:
         if self.local is not None:
@@ -260,7 +263,9 @@ class RayExecutor:
                 return sid  # join it
         raise RuntimeError(f"The job {plan.key} failed 50 times on the cluster; look at its logs on the Ray dashboard.")
 
-    def _watch(self, plan: Plan, on_progress, should_stop) -> Any:
+    def _watch(self, plan: Plan, on_progress, should_stop, should_finish) -> Any:
+        from analysis.cluster_job import FINISH
+
         store, key, what = self.store, plan.key, WHAT[plan.task]
         store.renew_lease(key, self.server_id)
         try:
@@ -270,6 +275,8 @@ class RayExecutor:
                     return self._leave(key, sid)
                 store.renew_lease(key, self.server_id)
                 store.touch_data(*plan.data)
+                if should_finish():  # renewed every poll: the job clears a request left from an earlier run at its start
+                    store.put_live(key, FINISH, b"1")
                 try:
                     if sid is None:  # first, or after the head stopped answering: submit, or join it
                         if self._client is None and not self._wait_for_cluster(on_progress, should_stop):
@@ -389,10 +396,3 @@ def _down_errors() -> tuple:
 def _first_line(e: Exception) -> str:
     text = str(e).strip().splitlines()
     return text[-1][:300] if text else type(e).__name__
-
-
-def replace_split(trained, ds):
-    """The trained model with its split (which depends only on the data and the seed)."""
-    from analysis.datasets import split_dataset
-
-    return dataclasses.replace(trained, split=split_dataset(ds, seed=trained.train_config.seed))

@@ -31,7 +31,7 @@ __all__ = ["CHECK_EVERY_S", "MIN_FREE_MB", "ClusterDown", "ClusterHealth", "Heal
 
 CHECK_EVERY_S = 10.0   # how often a head that is down (or up) is asked again
 MIN_FREE_MB = 100.0    # less free space on the store's disk than this: the store is full
-CLUSTER_TASKS = ("train", "project")  # as analysis.cluster (not imported: it imports the executor machinery)
+CLUSTER_TASKS = ("train", "project", "replay")  # the tasks that run on the cluster (analysis.cluster)
 
 
 class ClusterDown(ConnectionError):
@@ -209,10 +209,10 @@ class Unconfigured:
     def runs_remotely(self, task: str) -> bool:
         return task in CLUSTER_TASKS
 
-    def run(self, task, kwargs=None, on_progress=None, should_stop=None):
+    def run(self, task, kwargs=None, on_progress=None, should_stop=None, should_finish=None):
         if task in CLUSTER_TASKS:
             raise RuntimeError(self.message)
-        return self.local.run(task, kwargs, on_progress, should_stop)
+        return self.local.run(task, kwargs, on_progress, should_stop, should_finish)
 
     def shutdown(self, timeout: float = 5.0) -> None:
         self.local.shutdown(timeout)

@@ -22,12 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from analysis.jobspec import DataRef, MapSpec, TrainSpec
+from analysis.jobspec import DataRef, MapSpec, ReplaySpec, TrainSpec
 from analysis.store import LEASE_S, Store
 
-__all__ = ["emit", "LeaseWatch", "dataset_for", "train_job", "map_job", "npy_bytes", "STOPPED_EXIT"]
+__all__ = ["emit", "LeaseWatch", "dataset_for", "train_job", "map_job", "replay_job", "npy_bytes", "STOPPED_EXIT",
+           "FINISH"]
 
 STOPPED_EXIT = 3  # the exit status of a job that stopped because no one watched it
+FINISH = "finish"  # live/<key>/finish: a watcher pressed Stop; keep the frames so far as the (complete) result
 _UNSET = object()
 
 
@@ -129,6 +131,41 @@ def map_job(spec: MapSpec, store: Store, key: str) -> bool:
     store.put(key, {"coords.npy": npy_bytes(np.asarray(out["coords"], dtype=np.float32)),
                     "result.json": json.dumps({"explained": explained, "metrics": out["metrics"]}).encode()},
               meta={"task": "project"})
+    return True
+
+
+def replay_job(spec: ReplaySpec, store: Store, key: str) -> bool:
+    """One layer's map over training (analysis.tasks.replay) of the recording in the store: the
+    newest frame to live/<key>/frame.npy after each, the result (coords.npy, result.json) to
+    results/<key>/. Stop from a watcher (live/<key>/finish) ends it after the frame being
+    computed, the frames so far stored as a complete result "stopped at frame k". Returns False
+    when it stopped because no one watched (no result)."""
+    from analysis import tasks
+    from analysis.recording import recording_from_bytes
+
+    recording = recording_from_bytes(store.get_blob(spec.recording))
+    if spec.layer not in recording.layer_names:
+        raise ValueError(f"Unknown layer {spec.layer!r}: the recording has {', '.join(recording.layer_names)}.")
+    store.drop_live(key, FINISH)  # a Stop from an earlier run of this key is not this run's
+    unwatched = LeaseWatch(store, key)
+
+    def should_stop() -> bool:
+        return unwatched() or store.get_live(key, FINISH) is not None
+
+    def report(p=None, message=None, latest: Any = _UNSET):
+        if isinstance(latest, dict):
+            store.put_live(key, "frame.npy", npy_bytes(np.asarray(latest["coords"], dtype=np.float32)))
+        emit("progress", progress=p, message=message, frame=latest.get("frame") if isinstance(latest, dict) else None)
+
+    out = tasks.replay(report, should_stop, recording=recording, layer=spec.layer, config=spec.config)
+    if unwatched():
+        return False
+    r = out["result"]
+    meta = {"layer": r.layer, "method": r.method, "epochs": list(r.epochs), "trust": list(r.trust),
+            "seconds": list(r.seconds), "total_frames": r.total_frames, "stopped_at": r.stopped_at,
+            "knn": {k: list(v) for k, v in out["knn"].items()}}
+    store.put(key, {"coords.npy": npy_bytes(r.coords), "result.json": json.dumps(meta).encode()},
+              meta={"task": "replay"})
     return True
 
 

@@ -8,6 +8,7 @@ Ray here.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -15,17 +16,18 @@ from functools import lru_cache
 
 import numpy as np
 
-from analysis.cluster import Plan, code_version, replace_split
+from analysis.cluster import Plan, code_version
 from analysis.datasets import Dataset, load_dataset
-from analysis.jobspec import DataRef, MapSpec, TrainSpec, to_json
+from analysis.jobspec import DataRef, MapSpec, ReplaySpec, TrainSpec, to_json
 
-__all__ = ["train_plan", "project_plan", "job_key", "builtin_version"]
+__all__ = ["train_plan", "project_plan", "replay_plan", "job_key", "builtin_version"]
 
 
 def job_key(task: str, spec_json: str, data_version: str) -> str:
     payload = json.dumps({"task": task, "spec": spec_json, "code": code_version(), "data": data_version},
                          sort_keys=True)
-    return f"{'train' if task == 'train' else 'map'}-{hashlib.sha256(payload.encode()).hexdigest()[:24]}"
+    prefix = {"train": "train", "replay": "replay"}.get(task, "map")
+    return f"{prefix}-{hashlib.sha256(payload.encode()).hexdigest()[:24]}"
 
 
 @lru_cache(maxsize=8)
@@ -35,6 +37,13 @@ def builtin_version(name: str) -> str:
     h = hashlib.sha256(np.ascontiguousarray(ds.images).tobytes())
     h.update(np.ascontiguousarray(ds.labels).tobytes())
     return h.hexdigest()[:16]
+
+
+def replace_split(trained, ds):
+    """The trained model with its split (which depends only on the data and the seed)."""
+    from analysis.datasets import split_dataset
+
+    return dataclasses.replace(trained, split=split_dataset(ds, seed=trained.train_config.seed))
 
 
 def _data_ref(executor, ds: Dataset) -> DataRef:
@@ -122,3 +131,37 @@ def project_plan(executor, kwargs: dict) -> Plan:
             return None
 
     return Plan("project", key, argv, result, latest, (features, labels))
+
+
+def replay_plan(executor, kwargs: dict) -> Plan:
+    """analysis.tasks.replay's kwargs (recording, layer, config): the recording goes to the store by
+    content hash; the job computes the frames there (python -m analysis.maps --replay)."""
+    from analysis.jobspec import parse_replay_spec
+    from analysis.recording import recording_bytes
+    from analysis.replay import ReplayConfig, ReplayResult
+
+    store, recording = executor.store, kwargs["recording"]
+    digest = store.put_blob(recording_bytes(recording))
+    spec = ReplaySpec(recording=digest, layer=str(kwargs["layer"]), config=kwargs.get("config") or ReplayConfig())
+    spec_json = to_json(spec)
+    parse_replay_spec(spec_json)
+    key = job_key("replay", spec_json, digest)
+    argv = ["-m", "analysis.maps", "--replay", "--config", spec_json, "--store", str(store.root), "--key", key]
+
+    def result(files: dict) -> dict:
+        out = json.loads(files["result.json"])
+        coords = np.load(io.BytesIO(files["coords.npy"]), allow_pickle=False)
+        return {"result": ReplayResult(layer=out["layer"], method=out["method"], epochs=tuple(out["epochs"]),
+                                       coords=coords, trust=tuple(out["trust"]), seconds=tuple(out["seconds"]),
+                                       total_frames=int(out["total_frames"]), stopped_at=out["stopped_at"]),
+                "knn": {k: tuple(v) for k, v in out["knn"].items()}}
+
+    def latest(msg: dict):
+        data = store.get_live(key, "frame.npy") if msg.get("frame") else None
+        try:
+            coords = np.load(io.BytesIO(data), allow_pickle=False) if data else None
+        except ValueError:
+            return None
+        return None if coords is None else {"frame": int(msg["frame"]), "total": recording.n_frames, "coords": coords}
+
+    return Plan("replay", key, argv, result, latest, (digest,))

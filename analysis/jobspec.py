@@ -16,11 +16,14 @@ from dataclasses import asdict, dataclass, field, fields
 from analysis.checks import check_choice, check_float, check_int
 from analysis.datasets import DATASETS
 from analysis.models import ModelConfig, check_config
+from analysis.replay import ReplayConfig, check_replay_config
 from analysis.train.config import TrainConfig, check_train_config
 
-__all__ = ["DataRef", "TrainSpec", "MapSpec", "parse_train_spec", "parse_map_spec", "to_json"]
+__all__ = ["DataRef", "TrainSpec", "MapSpec", "ReplaySpec", "parse_train_spec", "parse_map_spec",
+           "parse_replay_spec", "to_json"]
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
+_LAYER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.,()×-]{0,59}$")  # our layer names: 'hidden layer 1 (512 units)', 'conv block 2 (32×7×7)'
 MAP_METHODS = ("tsne", "pca")
 
 
@@ -51,7 +54,14 @@ class MapSpec:
     seed: int = 0
 
 
-def to_json(spec: TrainSpec | MapSpec) -> str:
+@dataclass(frozen=True)
+class ReplaySpec:
+    recording: str           # sha256 of the training's recording (.safetensors, analysis.recording) in the store
+    layer: str               # the recorded layer to map over training
+    config: ReplayConfig = field(default_factory=ReplayConfig)
+
+
+def to_json(spec: TrainSpec | MapSpec | ReplaySpec) -> str:
     """The spec as compact JSON with sorted keys (the same spec gives the same text)."""
     return json.dumps(asdict(spec), sort_keys=True, separators=(",", ":"))
 
@@ -126,3 +136,22 @@ def parse_map_spec(text) -> MapSpec:
     check_int(spec.n_iter, "iterations", 250, 5000, hint="e.g. 750.")
     check_int(spec.seed, "seed", 0, 2**32 - 1)
     return MapSpec(**{**d, "perplexity": float(spec.perplexity)})
+
+
+def parse_replay_spec(text) -> ReplaySpec:
+    """A ReplaySpec from JSON text (or a dict); ValueError for bad settings (the layer is checked
+    against the recording itself by the job)."""
+    d = _object(_load(text, "replay"), "the replay settings", [f.name for f in fields(ReplaySpec)])
+    if "recording" not in d or "layer" not in d:
+        raise ValueError("The replay settings need 'recording' (the sha256 of the recording in the store) and "
+                         "'layer' (e.g. 'logits').")
+    _digest(d["recording"], "recording")
+    if not isinstance(d["layer"], str) or not _LAYER.match(d["layer"]):
+        raise ValueError(f"Expected the layer's name (letters, digits, spaces; e.g. 'hidden layer 1 (512 units)'); got {d['layer']!r}.")
+    c = dict(_object(d.get("config", {}), "config", [f.name for f in fields(ReplayConfig)]))
+    if isinstance(c.get("perplexity"), int) and not isinstance(c.get("perplexity"), bool):
+        c["perplexity"] = float(c["perplexity"])
+    config = ReplayConfig(**c)
+    check_replay_config(config)
+    check_float(config.perplexity, "perplexity", 1, 100, hint="e.g. 30.")
+    return ReplaySpec(recording=d["recording"], layer=d["layer"], config=config)

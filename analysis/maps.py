@@ -1,14 +1,19 @@
-"""The map command line (the cluster back end's entrypoint for a t-SNE or PCA map):
+"""The map command line (the cluster back end's entrypoint for a t-SNE or PCA map, and for one
+layer's map over training):
 
     python -m analysis.maps --config '{"features": "<sha256>", "labels": "<sha256>", "method": "tsne",
                                        "perplexity": 30, "n_iter": 750, "seed": 0}' --store DIR --key KEY
+    python -m analysis.maps --replay --config '{"recording": "<sha256>", "layer": "logits",
+                                                "config": {"method": "tsne", "seed": 0}}' --store DIR --key KEY
 
 The features (an (n, d) float32 array: one layer's outputs for the sampled digits) and the labels
 are read from the store by content hash (analysis.store): the app server that asked for the map
 has them already, so the same command maps any model's layer (trained, stopped, uploaded) and the
-cluster never rebuilds a model or sees a user's data as anything but arrays. Prints one JSON line
-per t-SNE progress step, writes coords.npy and result.json under the job key, then one final
-JSON line. Exit status 2 for bad settings, 3 when it stopped because no app server watched it.
+cluster never rebuilds a model or sees a user's data as anything but arrays. With ``--replay`` the
+store holds a training's recording (every layer after every epoch; analysis.recording) and the
+command computes the aligned frames of one layer (analysis.replay). Prints one JSON line per
+progress step, writes the result under the job key, then one final JSON line. Exit status 2 for
+bad settings, 3 when it stopped because no app server watched it.
 No Streamlit, no Ray here.
 """
 from __future__ import annotations
@@ -19,23 +24,27 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    from analysis.cluster_job import STOPPED_EXIT, emit, map_job, set_threads
-    from analysis.jobspec import parse_map_spec
+    from analysis.cluster_job import STOPPED_EXIT, emit, map_job, replay_job, set_threads
+    from analysis.jobspec import parse_map_spec, parse_replay_spec
     from analysis.store import Store
 
     parser = argparse.ArgumentParser(prog="python -m analysis.maps",
-                                     description="A t-SNE or PCA map of features stored by content hash.")
+                                     description="A t-SNE or PCA map of features stored by content hash, or "
+                                                 "(--replay) one layer's map over training.")
     parser.add_argument("--config", metavar="JSON", required=True,
                         help='{"features": sha256, "labels": sha256, "method": "tsne"|"pca", "perplexity": 30, '
-                             '"n_iter": 750, "seed": 0}')
+                             '"n_iter": 750, "seed": 0}; with --replay {"recording": sha256, "layer": name, '
+                             '"config": {ReplayConfig fields}}')
+    parser.add_argument("--replay", action="store_true", help="map one recorded layer over training")
     parser.add_argument("--store", type=Path, metavar="DIR", required=True, help="the shared store")
     parser.add_argument("--key", metavar="KEY", required=True, help="the job key to write the result under")
     args = parser.parse_args(argv)
     try:
-        spec = parse_map_spec(args.config)
+        parse, job = (parse_replay_spec, replay_job) if args.replay else (parse_map_spec, map_job)
+        spec = parse(args.config)
         store = Store(str(args.store))
         set_threads()
-        done = map_job(spec, store, args.key)
+        done = job(spec, store, args.key)
     except ValueError as e:
         parser.error(str(e))
     if not done:

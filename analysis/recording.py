@@ -378,3 +378,23 @@ def load_with_recording(data: bytes) -> tuple[TrainedModel, Recording | None]:
     weights, rec_tensors = split_tensors(tensors)
     recording = from_tensors(rec_tensors)
     return load_weights(save(weights, metadata=parsed[1])), recording
+
+
+def recording_bytes(recording: Recording) -> bytes:
+    """The recording alone as .safetensors bytes (how it reaches a cluster job through the store)."""
+    from safetensors.numpy import save
+
+    return save(to_tensors(recording))
+
+
+def recording_from_bytes(data: bytes) -> Recording:
+    """recording_bytes() back; ValueError when it is not a recording. Never unpickles."""
+    from safetensors.numpy import load
+
+    try:
+        recording = from_tensors(load(bytes(data)))
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error type; ours are ValueErrors
+        raise ValueError(f"The training recording is damaged ({e}).") from None
+    if recording is None:
+        raise ValueError("The file holds no training recording.")
+    return recording

@@ -5,8 +5,9 @@ Layout (everything under the store's root)::
 
     results/<job key>/         one finished job: its files + MANIFEST.json (sha256 and size of each)
     live/<job key>/            what a running job publishes between epochs (a weights snapshot, a map preview)
-    data/<sha256>.npy|.json    arrays (and their class names) by content hash: a user's decoded images,
-                               a map's features; deleted when no session used them for an hour
+    data/<sha256>.npy|.json|.bin  arrays (and their class names) by content hash: a user's decoded images,
+                               a map's features, a training's recording; deleted when no session used them
+                               for an hour
     leases/<job key>/<server>  one empty file per app server watching the job; its mtime is renewed
                                while a session there watches; the job stops when none is fresher than 30 s
     tmp/                       writes in progress (renamed into place when complete)
@@ -159,6 +160,9 @@ class Store:
         folder.mkdir(parents=True, exist_ok=True)
         _atomic_write(folder / _check_name(name, "file name"), data, self.root / "tmp")
 
+    def drop_live(self, key: str, name: str) -> None:
+        (self.root / "live" / _check_name(key, "job key") / _check_name(name, "file name")).unlink(missing_ok=True)
+
     def get_live(self, key: str, name: str) -> bytes | None:
         try:
             return (self.root / "live" / _check_name(key, "job key") / _check_name(name, "file name")).read_bytes()
@@ -167,57 +171,57 @@ class Store:
 
     # ------------------------------------------------------------ arrays by content hash
 
-    def put_array(self, array: np.ndarray) -> str:
-        """Store ``array`` as .npy under its content hash (once); returns the hash."""
-        buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
-        data = buf.getvalue()
+    def _put_data(self, data: bytes, suffix: str) -> str:
+        """``data`` under its content hash in data/ (once; marked used when it is there); returns the hash."""
         digest = sha256(data)
-        path = self.root / "data" / f"{digest}.npy"
+        path = self.root / "data" / f"{digest}{suffix}"
         if path.exists():
             os.utime(path)  # used now
         else:
             _atomic_write(path, data, self.root / "tmp")
         return digest
 
-    def get_array(self, digest: str) -> np.ndarray:
-        """The array stored under ``digest``; ValueError when it is missing or does not match its hash."""
-        path = self.root / "data" / f"{_check_name(digest, 'content hash')}.npy"
+    def _get_data(self, digest: str, suffix: str, what: str) -> bytes:
+        """The bytes stored under ``digest``; ValueError when missing or not matching their hash (then removed)."""
+        path = self.root / "data" / f"{_check_name(digest, 'content hash')}{suffix}"
         try:
             data = path.read_bytes()
         except OSError:
-            raise ValueError(f"The array {digest} is not in the store at {self.root} (deleted after an hour "
+            raise ValueError(f"The {what} {digest} is not in the store at {self.root} (deleted after an hour "
                              "unused?). Submit the job again from the app.") from None
         if sha256(data) != digest:
             path.unlink(missing_ok=True)
-            raise ValueError(f"The array {digest} in the store is damaged (its content does not match its "
+            raise ValueError(f"The {what} {digest} in the store is damaged (its content does not match its "
                              "hash); it was removed. Submit the job again from the app.")
-        return np.load(io.BytesIO(data), allow_pickle=False)
+        return data
+
+    def put_array(self, array: np.ndarray) -> str:
+        """Store ``array`` as .npy under its content hash (once); returns the hash."""
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+        return self._put_data(buf.getvalue(), ".npy")
+
+    def get_array(self, digest: str) -> np.ndarray:
+        """The array stored under ``digest``; ValueError when it is missing or does not match its hash."""
+        return np.load(io.BytesIO(self._get_data(digest, ".npy", "array")), allow_pickle=False)
 
     def put_json(self, value) -> str:
-        data = json.dumps(value, sort_keys=True).encode()
-        digest = sha256(data)
-        path = self.root / "data" / f"{digest}.json"
-        if path.exists():
-            os.utime(path)
-        else:
-            _atomic_write(path, data, self.root / "tmp")
-        return digest
+        return self._put_data(json.dumps(value, sort_keys=True).encode(), ".json")
 
     def get_json(self, digest: str):
-        path = self.root / "data" / f"{_check_name(digest, 'content hash')}.json"
-        try:
-            data = path.read_bytes()
-        except OSError:
-            raise ValueError(f"The settings {digest} are not in the store at {self.root}. Submit the job again.") from None
-        if sha256(data) != digest:
-            raise ValueError(f"The settings {digest} in the store are damaged. Submit the job again.")
-        return json.loads(data)
+        return json.loads(self._get_data(digest, ".json", "settings"))
+
+    def put_blob(self, data: bytes) -> str:
+        """Opaque bytes (e.g. a training's recording as .safetensors) under their content hash."""
+        return self._put_data(bytes(data), ".bin")
+
+    def get_blob(self, digest: str) -> bytes:
+        return self._get_data(digest, ".bin", "file")
 
     def touch_data(self, *digests: str) -> None:
         """Mark arrays as in use (a session still holds the data)."""
         for d in digests:
-            for suffix in (".npy", ".json"):
+            for suffix in (".npy", ".json", ".bin"):
                 p = self.root / "data" / f"{_check_name(d, 'content hash')}{suffix}"
                 if p.exists():
                     os.utime(p)

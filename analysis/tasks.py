@@ -194,33 +194,37 @@ class InlineExecutor:
         self.tasks = dict(workers.DEFAULT_TASKS if tasks is None else tasks)
 
     def run(self, task: str, kwargs: dict | None = None, on_progress: Callable[..., None] | None = None,
-            should_stop: ShouldStop | None = None) -> Any:
+            should_stop: ShouldStop | None = None, should_finish: ShouldStop | None = None) -> Any:
         workers.check_task(task, self.tasks)
 
         def report(progress=None, message=None, latest=_UNSET):
             if on_progress is not None:
                 on_progress(progress, message) if latest is _UNSET else on_progress(progress, message, latest)
 
-        return workers.resolve_task(self.tasks[task])(report, should_stop or (lambda: False), **dict(kwargs or {}))
+        stop = workers.either(should_stop, should_finish) or (lambda: False)
+        return workers.resolve_task(self.tasks[task])(report, stop, **dict(kwargs or {}))
 
     def shutdown(self, timeout: float = 0.0) -> None:
         """Nothing to stop (the same interface as ProcessExecutor)."""
 
 
 def as_job(executor, task: str, kwargs: dict, *, memory: "budget.MemoryBudget | None" = None, nbytes: int = 0,
-           holder: str = "server", label: str = "", hint: str = "try fewer points or a smaller model"):
+           holder: str = "server", label: str = "", hint: str = "try fewer points or a smaller model",
+           should_finish: ShouldStop | None = None):
     """``fn(job)`` for ``JobRegistry.submit``: reserve ``nbytes`` in ``memory`` (if given; the job's
     message shows its place in line while it waits, Stop ends the wait), then
-    ``executor.run(task, kwargs, on_progress=job.report, should_stop=job.should_stop)``.
+    ``executor.run(task, kwargs, on_progress=job.report, should_stop=job.should_stop)``
+    (and ``should_finish``, when given: end now with a complete result, e.g. a replay's frames so far).
     NeverFits and WorkerDied end the job as failed with their plain message."""
     workers.check_task(task, executor.tasks)
+    extra = {} if should_finish is None else {"should_finish": should_finish}
 
     def fn(job):
         if memory is None:
-            return executor.run(task, kwargs, on_progress=job.report, should_stop=job.should_stop)
+            return executor.run(task, kwargs, on_progress=job.report, should_stop=job.should_stop, **extra)
         with memory.reserve(nbytes, holder, label or task, hint=hint, should_stop=job.should_stop,
                             on_wait=lambda place: job.report(message=f"waiting for memory: place {place} in line")):
             job.report(message="starting")
-            return executor.run(task, kwargs, on_progress=job.report, should_stop=job.should_stop)
+            return executor.run(task, kwargs, on_progress=job.report, should_stop=job.should_stop, **extra)
 
     return fn

@@ -36,12 +36,20 @@ from typing import Any, Callable, Mapping
 
 from analysis.malloc import give_back_free_memory
 
-__all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task"]
+__all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task", "either"]
 log = logging.getLogger(__name__)
 DEFAULT_TASKS = {name: f"analysis.tasks:{name}" for name in ("train", "project", "count", "replay")}  # only these run
 _UNSET, IN_WORKER_ENV = object(), "NETLENS_IN_WORKER"  # IN_WORKER_ENV: "1" in every worker process
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 NICENESS = 10  # workers run at a lower CPU priority than the web server, which must stay responsive
+
+
+def either(*conditions: Callable[[], bool] | None) -> Callable[[], bool] | None:
+    """One ``should_stop`` from several (None ones left out); None when all are."""
+    given = [c for c in conditions if c is not None]
+    if len(given) <= 1:
+        return given[0] if given else None
+    return lambda: any(c() for c in given)
 
 
 class WorkerDied(RuntimeError):
@@ -249,11 +257,13 @@ class ProcessExecutor:
         _executors.add(self)
 
     def run(self, task: str, kwargs: Mapping[str, Any] | None = None,
-            on_progress: Callable[..., None] | None = None, should_stop: Callable[[], bool] | None = None) -> Any:
+            on_progress: Callable[..., None] | None = None, should_stop: Callable[[], bool] | None = None,
+            should_finish: Callable[[], bool] | None = None) -> Any:
         """Run ``task(report, should_stop, **kwargs)`` in a worker; block until it ends.
 
         Returns the task's result (None when ``should_stop()`` was true before a worker was
-        free). Raises UnknownTask, WorkerDied, or the task's own exception."""
+        free). ``should_finish()``: end with what the task has (a replay's frames so far); the
+        task sees it as its should_stop. Raises UnknownTask, WorkerDied, or the task's own exception."""
         check_task(task, self.tasks)
         blob = pickle.dumps(("run", task, dict(kwargs or {})), protocol=5)  # an unpicklable kwarg fails here
         worker = self._acquire(should_stop, on_progress)
@@ -261,7 +271,7 @@ class ProcessExecutor:
             return None
         reply = None
         try:
-            reply = self._drive(worker, task, blob, on_progress, should_stop)
+            reply = self._drive(worker, task, blob, on_progress, either(should_stop, should_finish))
         finally:
             self._release(worker, healthy=reply is not None)  # else: killed, or left mid-task (unknown state)
         if reply[0] == "done":

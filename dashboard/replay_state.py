@@ -1,14 +1,15 @@
 """"Over training" state: the session object (`ReplayState`: the watched replay job, the model
 handed over from Training, the lasso), and the replay jobs, in the same server-wide registry as
-the maps (one shared job per model, layer and settings). Stop ends a replay as a complete
-result "stopped at frame k" (status done), which every later request for the same replay reuses."""
+the maps (one shared job per model, layer and settings), run like them through the server's job
+back end (a worker process, or the cluster: dashboard.server.job). Stop ends a replay as a
+complete result "stopped at frame k" (status done), which every later request for the same
+replay reuses (on the cluster, through the shared store)."""
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 
 from analysis import jobs
-from analysis.recording import Recording
 from analysis.replay import ReplayConfig, replay_key
 from dashboard import session
 from dashboard.representations_state import REGISTRY, model_key
@@ -40,20 +41,19 @@ def _stop_event(key: str) -> threading.Event:
         return _STOPS.setdefault(key, threading.Event())
 
 
-def _run(job: jobs.Job, recording: Recording, layer: str, config: ReplayConfig, stop: threading.Event) -> dict:
-    from analysis import tasks
-
-    return tasks.replay(job.report, lambda: job.should_stop() or stop.is_set(), recording=recording, layer=layer,
-                        config=config)
-
-
 def submit(sm: SessionModel, layer: str, config: ReplayConfig) -> jobs.Job:
     """Start (or join) the replay of one layer of a model's recording and watch it (only it)."""
+    from analysis.tasks import map_estimate
+    from dashboard import server
+
     key = replay_key(model_key(sm), layer, config)
     stop = _stop_event(key)
-    recording = sm.trained.recording
-    job = REGISTRY.submit(key, f"{sm.name}: {layer} over training", lambda job: _run(job, recording, layer, config, stop),
-                          session_id())
+    recording, label = sm.trained.recording, f"{sm.name}: {layer} over training"
+    dims = recording.pixels.shape[1] if layer == "pixels" else recording.layers[layer].shape[2]
+    fn = server.job("replay", {"recording": recording, "layer": layer, "config": config}, label=label,
+                    nbytes=map_estimate(recording.n_points, dims, config.method, config.perplexity),
+                    should_finish=stop.is_set)
+    job = REGISTRY.submit(key, label, fn, session_id())
     s = replay_state()
     if s.job is not None and s.job != key:
         REGISTRY.detach(s.job, session_id())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from analysis.cluster import ClusterConfig, RayExecutor
@@ -108,3 +109,35 @@ def test_stop_from_every_watcher_stops_the_job(ray_head, tmp_path):
     assert all(latest["state"] is not None and latest["rows"] for _, latest in seen)  # what Stop keeps
     delays = [t - latest["sent"] for t, latest in seen]
     assert len(seen) >= 3 and max(delays) <= 2.0, delays  # each epoch reaches the watchers within 2 s
+
+
+def test_a_replay_runs_on_the_cluster_and_its_stopped_result_is_shared(ray_head, tmp_path):
+    """Over training on the cluster back end: the recording travels through the store, the frames are
+    computed by a Ray job (python -m analysis.maps --replay), Stop ("finish") keeps the frames so far
+    as a complete result in the store, which another server reuses without a job; the frames are the
+    ones this machine computes."""
+    from analysis.replay import ReplayConfig
+    from analysis.tasks import InlineExecutor
+
+    a, b = executor(ray_head, tmp_path), executor(ray_head, tmp_path)
+    trained = a.run("train", dict(SMALL))
+    recording = trained.recording
+    assert recording is not None and recording.n_frames == 4  # before training, then 3 epochs
+    # Later frames of ~2 s each: the job is still computing when the watcher presses Stop after two.
+    kwargs = {"recording": recording, "layer": "logits", "config": ReplayConfig(first_iter=100, step_iter=1000)}
+    seen = []
+
+    def report(p, m, latest=None):
+        if latest is not None:
+            seen.append(latest)
+    out = a.run("replay", dict(kwargs), report, None, should_finish=lambda: len(seen) >= 2)
+    result = out["result"]
+    assert [k for k in a.submitted if k.startswith("replay-")], a.submitted  # a Ray job of its own
+    assert result.stopped_at is not None and 2 <= result.stopped_at < 4 and result.status.startswith("stopped at frame")
+    assert result.coords.shape == (result.stopped_at, recording.n_points, 2)
+    assert seen[0]["frame"] == 1 and seen[0]["coords"].shape == (recording.n_points, 2)
+    assert set(out["knn"]) == set(recording.layer_names)
+    again = b.run("replay", dict(kwargs))  # another app server: the stored (stopped) result, no new job
+    assert b.submitted == [] and np.array_equal(again["result"].coords, result.coords)
+    here = InlineExecutor().run("replay", dict(kwargs))["result"]  # the same frames on this machine
+    assert here.complete and np.allclose(here.coords[:result.stopped_at], result.coords, atol=1e-4)

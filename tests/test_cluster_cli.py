@@ -1,7 +1,9 @@
 """The cluster back end's command lines: `python -m analysis.train --config JSON` takes every
 ModelConfig/TrainConfig field as one validated JSON argument (bad input: a plain message, exit
 status 2), prints one JSON line per epoch, writes its result into the store under the job key;
-`python -m analysis.maps` maps features stored by content hash."""
+`python -m analysis.maps` maps features stored by content hash, and with --replay computes one
+layer's frames over training from a recording stored by content hash (Stop: a finish request in
+the store keeps the frames so far as a complete result)."""
 from __future__ import annotations
 
 import json
@@ -83,6 +85,78 @@ def test_a_job_no_one_watches_stops_and_writes_nothing(tmp_path, capsys):
     assert main(["--config", config, "--progress", "--store", str(tmp_path), "--key", "train-u"]) == 3
     assert Store(str(tmp_path)).get("train-u") is None
     assert '"netlens": "stopped"' in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    from analysis.recording import fit_recorded
+    from analysis.datasets import load_dataset
+
+    _, recording = fit_recorded(load_dataset("digits"), ModelConfig(hidden=(16,)), TrainConfig(epochs=3, device="cpu"))
+    return recording
+
+
+def test_a_replay_of_a_stored_recording_and_a_finish_request(tmp_path, capsys, recorded, monkeypatch):
+    from analysis import cluster_job
+    from analysis.recording import recording_bytes
+    from analysis.replay import ReplayConfig
+    from analysis.jobspec import ReplaySpec
+
+    store = Store(str(tmp_path))
+    digest = store.put_blob(recording_bytes(recorded))
+    spec = ReplaySpec(recording=digest, layer="logits", config=ReplayConfig(first_iter=100, step_iter=30))
+    store.renew_lease("replay-r", "server-test")
+    store.put_live("replay-r", cluster_job.FINISH, b"1")  # left by an earlier run: not this run's
+    assert maps_main(["--replay", "--config", to_json(spec), "--store", str(tmp_path), "--key", "replay-r"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert [x["frame"] for x in lines if x["netlens"] == "progress"] == [None, 1, 2, 3, 4]
+    out = json.loads(store.get("replay-r")["result.json"])
+    assert out["stopped_at"] is None and out["epochs"] == [0, 1, 2, 3] and set(out["knn"]) == set(recorded.layer_names)
+
+    real_put_live, frames = Store.put_live, []
+
+    def put_live(self, key, name, data):  # a watcher presses Stop once the second frame is out
+        real_put_live(self, key, name, data)
+        if name == "frame.npy":
+            frames.append(key)
+            if len(frames) == 2:
+                real_put_live(self, key, cluster_job.FINISH, b"1")
+    monkeypatch.setattr(Store, "put_live", put_live)
+    store.renew_lease("replay-s", "server-test")
+    assert maps_main(["--replay", "--config", to_json(spec), "--store", str(tmp_path), "--key", "replay-s"]) == 0
+    files = store.get("replay-s")
+    stopped = json.loads(files["result.json"])
+    assert stopped["stopped_at"] == 2 and np.load(__import__("io").BytesIO(files["coords.npy"])).shape[0] == 2
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"layer": "logits"}', "need 'recording'"),
+    ('{"recording": "%s", "layer": "logits; rm -rf /"}' % SHA, "Expected the layer's name"),
+    ('{"recording": "%s", "layer": "logits", "config": {"method": "umap"}}' % SHA, "Unknown method 'umap'"),
+    ('{"recording": "%s", "layer": "logits", "config": {"first_iter": 1}}' % SHA, "first_iter from 50 to 5000"),
+    ('{"recording": "%s", "layer": "logits", "extra": 1}' % SHA, "Unknown setting 'extra'"),
+])
+def test_bad_replay_settings_are_refused(text, words):
+    from analysis.jobspec import parse_replay_spec
+
+    with pytest.raises(ValueError, match=words):
+        parse_replay_spec(text)
+
+
+def test_a_damaged_or_missing_recording_is_refused(tmp_path, recorded):
+    from analysis.recording import recording_bytes, recording_from_bytes
+
+    store = Store(str(tmp_path))
+    digest = store.put_blob(recording_bytes(recorded))
+    assert recording_from_bytes(store.get_blob(digest)).n_frames == recorded.n_frames
+    path = tmp_path / "data" / f"{digest}.bin"
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="damaged"):
+        store.get_blob(digest)
+    with pytest.raises(ValueError, match="not in the store"):
+        store.get_blob(digest)  # the damaged file was removed
+    with pytest.raises(ValueError, match="no training recording|damaged"):
+        recording_from_bytes(b"not a safetensors file")
 
 
 def test_a_map_of_stored_features(tmp_path, capsys):

@@ -162,7 +162,7 @@ def test_tasks_that_stay_here_run_on_the_local_executor(tmp_path):
     ex = make(tmp_path, FakeClient())
     ex.local = InlineExecutor()
     assert ex.run("count", {"n": 2})["pid"] == __import__("os").getpid()  # in this process, not on the cluster
-    assert not ex.runs_remotely("replay") and ex.runs_remotely("train")
+    assert not ex.runs_remotely("count") and ex.runs_remotely("train") and ex.runs_remotely("replay")
 
 
 def test_a_token_turns_on_token_auth_before_ray_is_imported(monkeypatch):
