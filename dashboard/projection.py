@@ -102,6 +102,10 @@ def for_projector(fig) -> go.Figure:
                 automargin=True)  # room for the big tick labels inside the chart
     fig.update_xaxes(**axis)
     fig.update_yaxes(**axis)
+    for slider in fig.layout.sliders:  # an animation's epoch slider and its play/pause buttons
+        slider.font, slider.currentvalue.font = _font(), _font()
+    for menu in fig.layout.updatemenus:
+        menu.font = _font()
     for ann in fig.layout.annotations:
         ann.text = _SMALL.sub("", ann.text or "")
         ann.font.size = max(TEXT_PX, ann.font.size or 0)

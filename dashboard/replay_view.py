@@ -209,11 +209,14 @@ def _finished(sm: SessionModel, out: dict, title: str) -> None:
                       key="rep_replay_csv", help="Every digit's place on every frame: frame, epoch, index, label, x, y.")
     _selection(sm, recording)
     st.subheader("The numbers beside the picture")
-    c, d = st.columns(2)
+    from dashboard.chrome import presenting
+
+    c, d = (st, st) if presenting() else st.columns(2)  # a projector needs the whole width for each
     chart(c, knn_lines(out["knn"], recording.epochs), config=NO_BAR, key="rep_replay_knn")
     chart(d, trust_line(result), config=NO_BAR, key="rep_replay_trust")
-    st.caption("Left: can a digit's 5 nearest neighbours, in each layer's own numbers, tell its label? The hidden "
-               "layers pull the digits apart as they learn (the pixels never change). Right: does each frame of "
+    first, second = ("Above", "Below") if presenting() else ("Left", "Right")
+    st.caption(f"{first}: can a digit's 5 nearest neighbours, in each layer's own numbers, tell its label? The hidden "
+               f"layers pull the digits apart as they learn (the pixels never change). {second}: does each frame of "
                f"{result.layer}'s map keep the layer's true neighbours (1 = all kept)?")
 
 

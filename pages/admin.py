@@ -14,17 +14,17 @@ if not access.granted(access.ADMIN, open_without_password=False):
 stats = runtime.server_stats()
 memory, workers, warm = server.MEMORY.stats(), server.worker_stats(), server.warm_state()
 MB = 1024 * 1024
-c = st.columns(6)
+c = st.columns(3) + st.columns(3)  # two rows: six metrics in one row cut their labels and values short
 c[0].metric("Sessions open", stats["sessions"])
-c[5].metric("Closed, kept for a reconnect", stats["kept"],
+c[1].metric("Closed, kept for a reconnect", stats["kept"],
             help="A closed browser tab's session is kept for server.disconnectedSessionTTL seconds, so that a "
                  "reconnect resumes it; then it is shut down and its uploads freed (checked every 10 s).")
-c[1].metric("Server memory (RSS)", f"{stats['rss_mb']:,.0f} MB")
-c[2].metric("Threads", stats["threads"])
-c[3].metric("Memory budget reserved", f"{memory['reserved_bytes'] / MB:,.0f} of {memory['total_bytes'] / MB:,.0f} MB",
-            help="NETLENS_MEMORY_MB: heavy work (big decodes and filters, trainings, maps) reserves its bytes first.")
-c[4].metric("Warm-up", warm["state"] + (f" ({warm['error']})" if warm["error"] else ""),
+c[2].metric("Warm-up", warm["state"] + (f" ({warm['error']})" if warm["error"] else ""),
             help="At start the server trains the default models, then the default maps.")
+c[3].metric("Server memory (RSS)", f"{stats['rss_mb']:,.0f} MB")
+c[4].metric("Memory budget reserved", f"{memory['reserved_bytes'] / MB:,.0f} of {memory['total_bytes'] / MB:,.0f} MB",
+            help="NETLENS_MEMORY_MB: heavy work (big decodes and filters, trainings, maps) reserves its bytes first.")
+c[5].metric("Threads", stats["threads"])
 cluster_status.admin_section()
 st.subheader("Memory budget")
 rows = [{"state": "holds", **r} for r in memory["holders"]] + [{"state": f"waits (place {r['position']})", **r}

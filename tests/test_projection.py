@@ -18,6 +18,27 @@ def _fonts(fig: go.Figure):
             yield f"{name} title", ax.title.font
     for a in lay.annotations:
         yield f"annotation {a.text!r}", a.font
+    for s in lay.sliders:
+        yield "slider steps", s.font
+        yield "slider value", s.currentvalue.font
+    for m in lay.updatemenus:
+        yield "play/pause", m.font
+
+
+def _animation() -> go.Figure:
+    """Over training's animated map (dashboard/replay_view.py), from a two-frame replay of random points."""
+    from analysis.recording import Recording
+    from analysis.replay import ReplayResult
+    from dashboard.replay_view import animation
+
+    rng = np.random.default_rng(0)
+    n = 30
+    rec = Recording(epochs=(0, 1), total_epochs=1, indices=np.arange(n), labels=np.arange(n) % 10,
+                    images=np.zeros((n, 8, 8), np.uint8), pixels=np.zeros((n, 4), np.float16),
+                    layers={"logits": np.zeros((2, n, 4), np.float16)})
+    result = ReplayResult(layer="logits", method="pca", epochs=(0, 1), coords=rng.normal(size=(2, n, 2)).astype(np.float32),
+                          trust=(0.9, 0.9), seconds=(0.1, 0.1), total_frames=2)
+    return animation(result, rec, [str(i) for i in range(10)], "logits over training")
 
 
 FIGS = {
@@ -27,6 +48,7 @@ FIGS = {
     "bars": lambda: figures.probability_bars(np.full(10, .1), list(range(10)), "Pr"),
     "grid": lambda: figures.number_grid(np.linspace(-5, 5, 25).reshape(5, 5), "Window × kernel", colorscale="RdBu_r"),
     "kernel": lambda: figures.kernel_heatmap(np.full((3, 3), 1 / 9), "Box blur"),
+    "animation": _animation,
 }
 
 
@@ -36,7 +58,7 @@ def test_every_font_is_big_and_black(name):
     for where, font in _fonts(fig):
         if where.startswith("annotation") and font.color not in (projection.INK, "#ffffff"):
             pytest.fail(f"{where}: colour {font.color}")
-        if font.size is not None or where.startswith(("annotation", "x", "y")):
+        if font.size is not None or where.startswith(("annotation", "x", "y", "slider", "play")):
             assert font.size >= 20, f"{name}: {where} at {font.size}px"
     for trace in fig.data:
         if trace.type == "bar":
