@@ -201,7 +201,9 @@ class InlineExecutor:
             if on_progress is not None:
                 on_progress(progress, message) if latest is _UNSET else on_progress(progress, message, latest)
 
-        stop = workers.either(should_stop, should_finish) or (lambda: False)
+        def stop() -> bool:
+            return bool(should_stop and should_stop()) or bool(should_finish and should_finish())
+
         return workers.resolve_task(self.tasks[task])(report, stop, **dict(kwargs or {}))
 
     def shutdown(self, timeout: float = 0.0) -> None:

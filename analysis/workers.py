@@ -8,7 +8,6 @@ returned and the task's exception raised again (the worker's traceback as ``__ca
 (killed, segfault, out of memory) raises :class:`WorkerDied` within ``poll_s``, never a hang, and the next run
 starts a fresh one. Workers start lazily, are reused (importing torch costs seconds), stop at exit, and are
 fresh interpreters (``python -c``; never a fork of a process with torch threads) on a socket pair.
-
 Pickles: kwargs, progress, results and errors cross the process boundary pickled: our own objects (configs,
 arrays, tensors, models we built), never a user's file (uploads are decoded to arrays before they get here).
 No Streamlit, no torch in this module.
@@ -36,20 +35,12 @@ from typing import Any, Callable, Mapping
 
 from analysis.malloc import give_back_free_memory
 
-__all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task", "either"]
+__all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task"]
 log = logging.getLogger(__name__)
 DEFAULT_TASKS = {name: f"analysis.tasks:{name}" for name in ("train", "project", "count", "replay")}  # only these run
 _UNSET, IN_WORKER_ENV = object(), "NETLENS_IN_WORKER"  # IN_WORKER_ENV: "1" in every worker process
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 NICENESS = 10  # workers run at a lower CPU priority than the web server, which must stay responsive
-
-
-def either(*conditions: Callable[[], bool] | None) -> Callable[[], bool] | None:
-    """One ``should_stop`` from several (None ones left out); None when all are."""
-    given = [c for c in conditions if c is not None]
-    if len(given) <= 1:
-        return given[0] if given else None
-    return lambda: any(c() for c in given)
 
 
 class WorkerDied(RuntimeError):
@@ -259,11 +250,10 @@ class ProcessExecutor:
     def run(self, task: str, kwargs: Mapping[str, Any] | None = None,
             on_progress: Callable[..., None] | None = None, should_stop: Callable[[], bool] | None = None,
             should_finish: Callable[[], bool] | None = None) -> Any:
-        """Run ``task(report, should_stop, **kwargs)`` in a worker; block until it ends.
-
-        Returns the task's result (None when ``should_stop()`` was true before a worker was
-        free). ``should_finish()``: end with what the task has (a replay's frames so far); the
-        task sees it as its should_stop. Raises UnknownTask, WorkerDied, or the task's own exception."""
+        """Run ``task(report, should_stop, **kwargs)`` in a worker; block until it ends. Returns its result
+        (None when ``should_stop()`` was true before a worker was free). ``should_finish()``: end with what
+        it has (a replay's frames so far; the task sees it as should_stop). Raises UnknownTask, WorkerDied
+        or the task's own exception."""
         check_task(task, self.tasks)
         blob = pickle.dumps(("run", task, dict(kwargs or {})), protocol=5)  # an unpicklable kwarg fails here
         worker = self._acquire(should_stop, on_progress)
@@ -271,7 +261,8 @@ class ProcessExecutor:
             return None
         reply = None
         try:
-            reply = self._drive(worker, task, blob, on_progress, either(should_stop, should_finish))
+            stop = should_stop if should_finish is None else lambda: bool(should_stop and should_stop()) or should_finish()
+            reply = self._drive(worker, task, blob, on_progress, stop)
         finally:
             self._release(worker, healthy=reply is not None)  # else: killed, or left mid-task (unknown state)
         if reply[0] == "done":

@@ -26,40 +26,33 @@ SESSION_TTL_S = 5  # server.disconnectedSessionTTL for the benchmark's servers: 
 KEPT = "Closed, kept for a reconnect"  # the admin page's count of closed sessions not yet shut down
 
 
-async def wait_warm(base: str, password: str, timeout: float, log: list) -> str:
-    """Poll /admin until the warm-up (started with the server, dashboard/app.py's lifespan) is ready."""
-    s = Student(base, 0, log)
-    state, deadline = "?", time.monotonic() + timeout
+async def poll_admin(base: str, password: str, timeout: float, log: list, metric: str, done) -> str:
+    """Read /admin every 2 s until ``done(value of metric)``, or ``timeout``; the value it last showed."""
+    s, value, deadline = Student(base, 0, log), "?", time.monotonic() + timeout
     try:
         await s.connect()
         stats = await s.admin(password, 120)
         while time.monotonic() < deadline:
-            state = stats.get("Warm-up", "?")
-            if state == "ready" or state.startswith("failed") or state == "not started":
+            value = stats.get(metric, "?")
+            if done(value):
                 break
             await asyncio.sleep(2)
             stats = await s.admin_refresh(60)
     finally:
         await s.close()
-    return state
+    return value
+
+
+async def wait_warm(base: str, password: str, timeout: float, log: list) -> str:
+    """Poll /admin until the warm-up (started with the server, dashboard/app.py's lifespan) is ready."""
+    return await poll_admin(base, password, timeout, log, "Warm-up",
+                            lambda v: v in ("ready", "not started") or v.startswith("failed"))
 
 
 async def wait_dropped(base: str, password: str, timeout: float, log: list) -> str:
     """After the sessions closed: poll /admin until the server holds none of them for a reconnect
     (server.disconnectedSessionTTL, then its GC thread shuts them down); what it last said."""
-    s, kept, deadline = Student(base, 0, log), "?", time.monotonic() + timeout
-    try:
-        await s.connect()
-        stats = await s.admin(password, 60)
-        while time.monotonic() < deadline:
-            kept = stats.get(KEPT, "?")
-            if kept == "0":
-                break
-            await asyncio.sleep(2)
-            stats = await s.admin_refresh(60)
-    finally:
-        await s.close()
-    return kept
+    return await poll_admin(base, password, timeout, log, KEPT, lambda v: v == "0")
 
 
 async def quiet_reruns(base: str, stop: asyncio.Event, log: list, timeout: float = 60) -> list[float]:

@@ -9,8 +9,8 @@ from analysis.datasets import load_dataset
 from analysis.embedding import knn_accuracy, tsne
 from analysis.models import ModelConfig
 from analysis.recording import RecordConfig, Recording, fit_recorded
-from analysis.replay import (ReplayConfig, frames_csv, knn_over_training, movement, procrustes, replay, replay_key,
-                             warm_tsne)
+from analysis.replay import (ReplayConfig, frames_csv, knn_over_training, movement, neighbour_overlap, procrustes,
+                             replay, replay_key, warm_tsne)
 from analysis.train import TrainConfig
 
 FAST = ReplayConfig(perplexity=20.0, first_iter=250, step_iter=60)
@@ -71,6 +71,39 @@ def test_warm_started_tsne_of_unchanged_features_stays_put(blobs):
     fresh = tsne(x, perplexity=20, n_iter=500, random_state=1, device="cpu")
     assert movement(first, again) < 0.05
     assert movement(first, fresh) > 5 * movement(first, again)  # a fresh map would move far more
+
+
+def test_neighbour_overlap_against_scikit_learns_neighbours(blobs):
+    from sklearn.neighbors import NearestNeighbors
+
+    x, _ = blobs
+    assert neighbour_overlap(x, x) == 1.0
+    assert neighbour_overlap(x, 3 * x @ _rotation(10, 0) + 1) == pytest.approx(1.0)  # distances kept: the same neighbours
+    rng = np.random.default_rng(0)
+    assert neighbour_overlap(x, rng.normal(size=x.shape)) < 0.1  # unrelated: about 10/300
+    y = x + rng.normal(scale=1.0, size=x.shape)
+    near = [NearestNeighbors(n_neighbors=11).fit(v).kneighbors(v, return_distance=False)[:, 1:] for v in (x, y)]
+    expected = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(*near)])
+    assert neighbour_overlap(x, y) == pytest.approx(expected)
+
+
+def test_a_reorganised_layer_gets_a_gentle_exaggeration_first(recording, monkeypatch):
+    """Frame 1 of a layer that reorganised (its neighbourhoods replaced) starts with REORGANISE_STEPS;
+    frames whose neighbourhoods stayed do not."""
+    from analysis import replay as replay_module
+
+    calls = []
+    real = replay_module.warm_tsne
+    monkeypatch.setattr(replay_module, "warm_tsne", lambda *a, reorganise=False, **k: calls.append(reorganise) or real(
+        *a, reorganise=reorganise, **k))
+    rng = np.random.default_rng(0)
+    layers = {"logits": recording.layers["logits"].copy()}
+    layers["logits"][1] = rng.normal(size=layers["logits"][1].shape).astype(np.float16)  # frame 1: a new layout
+    layers["logits"][2] = layers["logits"][1]  # frame 2: the same as frame 1
+    changed = Recording(epochs=recording.epochs, total_epochs=recording.total_epochs, indices=recording.indices,
+                        labels=recording.labels, images=recording.images, pixels=recording.pixels, layers=layers)
+    replay(changed, "logits", FAST)
+    assert calls[:2] == [True, False]
 
 
 def test_tsne_replay_frames_trust_and_progress(recording):
