@@ -1,5 +1,6 @@
 """Real browser: set non-default choices, an upload and a selection on every page, tour the
-other pages through the sidebar, come back: everything is still set (issue 10)."""
+other pages through the sidebar, come back: everything is still set (issue 10), and the photo's
+download is still its full size (issue 13: the pages work on a 1,400 px copy)."""
 import numpy as np
 import pytest
 from PIL import Image
@@ -39,7 +40,7 @@ def test_every_page_keeps_its_settings_through_a_tour(page, tmp_path):
 
     page.goto(f"{page.base_url}/convolution")
     page.get_by_text("After: Box blur (3×3)").wait_for(timeout=60_000)
-    upload(page, photo(tmp_path / "street.jpg", 320, 240))
+    upload(page, photo(tmp_path / "street.jpg", 2000, 1500))  # over 1,400 px: the pages work on a smaller copy
     page.get_by_text("Before: Your picture: street.jpg").wait_for(timeout=60_000)
     choose(page, "Kernel", "Sobel x")
     page.get_by_text("After: Sobel x").wait_for()
@@ -78,6 +79,10 @@ def test_every_page_keeps_its_settings_through_a_tour(page, tmp_path):
     page.get_by_text("After: Sobel x").wait_for(timeout=60_000)
     page.get_by_text("Before: Your picture: street.jpg").wait_for()
     page.get_by_text("In use: street.jpg").wait_for()
+    with page.expect_download(timeout=90_000) as download:  # after the tour, the download is still full size
+        page.get_by_role("button", name="Download the result").click()
+    with Image.open(download.value.path()) as result:
+        assert result.size == (1998, 1498)  # the 2000 × 1500 photo, Sobel x without padding
 
     visit(page, "Training")
     assert page.get_by_role("radio", name="Convnet").is_checked()
