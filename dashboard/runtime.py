@@ -95,13 +95,17 @@ def registries() -> dict:
     return jobs.shared_registries()
 
 
-def active_sessions() -> int:
-    """How many browser sessions this server holds (`Runtime._session_mgr`); 0 outside a server
-    or if those internals change."""
-    try:
-        from streamlit.runtime import Runtime
+def _runtime():
+    """Streamlit's Runtime of this server (its internals: `_session_mgr`), or None outside a server."""
+    from streamlit.runtime import Runtime
 
-        return len(Runtime.instance()._session_mgr.list_active_sessions())
+    return Runtime.instance() if Runtime.exists() else None
+
+
+def active_sessions() -> int:
+    """How many browser sessions this server holds; 0 outside a server or if those internals change."""
+    try:
+        return len(_runtime()._session_mgr.list_active_sessions())
     except Exception:  # not running under a server (tests) or Streamlit internals changed
         return 0
 
@@ -110,9 +114,7 @@ def kept_sessions() -> int:
     """Closed sessions this server still holds for a reconnect (`server.disconnectedSessionTTL`),
     expired ones included until close_expired_sessions() shuts them down; 0 outside a server."""
     try:
-        from streamlit.runtime import Runtime
-
-        return len(Runtime.instance()._session_mgr._session_storage._cache._data)
+        return len(_runtime()._session_mgr._session_storage._cache._data)
     except Exception:  # not running under a server (tests) or Streamlit internals changed
         return 0
 
@@ -123,12 +125,9 @@ def close_expired_sessions() -> int:
     it, but removes it from its storage only on a later write (the next disconnect) and then
     never shuts it down: the session, its uploaded files and its pictures stayed in memory for
     good (~7 MB per 12 MP photo; all of a class that leaves together). A session whose storage
-    entry Streamlit dropped itself keeps no upload either. Touches Streamlit's internals
-    (`Runtime._session_mgr`); 0 if they change."""
+    entry Streamlit dropped itself keeps no upload either. 0 if Streamlit's internals change."""
     try:
-        from streamlit.runtime import Runtime
-
-        rt = Runtime.instance()
+        rt = _runtime()
         mgr = rt._session_mgr
         with mgr._storage_lock:
             expired = mgr._session_storage._cache.expire()
