@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from analysis.images import (HIGH_DEPTH_MODES, MAX_PIXELS, MAX_SIDE, alpha_background, has_alpha,
-                             high_depth_to_unit, luminance, shrink)
+from analysis.images import (
+    HIGH_DEPTH_MODES,
+    MAX_PIXELS,
+    MAX_SIDE,
+    alpha_background,
+    has_alpha,
+    high_depth_to_unit,
+    luminance,
+    shrink,
+)
 
 __all__ = ["MIN_SIDE", "WORK_SIDE", "as_gray", "check_size"]
 

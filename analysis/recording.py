@@ -32,7 +32,7 @@ from analysis.datasets import Dataset, Split, split_dataset
 from analysis.embedding import stratified_sample
 from analysis.models import ModelConfig, build_model, representations
 from analysis.randomized_pca import MAX_DIMS, reduce_dims, reduce_dims_warm
-from analysis.train import TrainConfig, TrainedModel, fit
+from analysis.train import TrainConfig, TrainedModel, fit, load_weights, save_weights
 
 __all__ = ["RecordConfig", "Recording", "Recorder", "recorded_epochs", "reduce_dims", "fit_recorded",
            "replay_unavailable", "to_tensors", "from_tensors", "split_tensors", "save_with_recording",
@@ -335,7 +335,6 @@ def save_with_recording(trained: TrainedModel, recording: Recording | None) -> b
     recording, exactly save_weights(trained)."""
     from safetensors.numpy import load, save
 
-    from analysis.train import save_weights
 
     data = save_weights(trained)
     if recording is None:
@@ -363,7 +362,6 @@ def load_with_recording(data: bytes) -> tuple[TrainedModel, Recording | None]:
     Never unpickles."""
     from safetensors.numpy import load, save
 
-    from analysis.train import load_weights
 
     if not isinstance(data, (bytes, bytearray, memoryview)):
         return load_weights(data), None  # refuses it with its message

@@ -43,8 +43,16 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.load_line import (SESSION_TTL_S, load_line, quiet_reruns, sample_rss, settle,  # noqa: E402
-                                  settle_pss, wait_dropped, wait_warm)
+from benchmarks.load_line import (  # noqa: E402
+    SESSION_TTL_S,
+    load_line,
+    quiet_reruns,
+    sample_rss,
+    settle,
+    settle_pss,
+    wait_dropped,
+    wait_warm,
+)
 from benchmarks.load_report import BARS, report  # noqa: E402
 from benchmarks.load_steps import BAD_PREFIX, Student, bad_files, jobs_run, make_photo, rerun_loop  # noqa: E402
 from benchmarks.server import ROOT, Server, probe_main, read_probe, start_probe  # noqa: E402

@@ -96,10 +96,10 @@ async def journeys(bases: list[str], n: int, timeout: float) -> list[Student]:
 
 def default_key(address: str, store_dir: Path) -> str:
     """The default MLP's job key, as the servers compute it (taken at their start: the code version is part of it)."""
-    from analysis.cluster import ClusterConfig, RayExecutor
-    from analysis.cluster_plans import train_plan
+    from analysis.compute.cluster.executor import ClusterConfig, RayExecutor
+    from analysis.compute.cluster.plans import train_plan
+    from analysis.compute.store import Store
     from analysis.models import ModelConfig
-    from analysis.store import Store
     from analysis.train import TrainConfig
 
     ex = RayExecutor(ClusterConfig(address=address), Store(str(store_dir)))
@@ -109,7 +109,7 @@ def default_key(address: str, store_dir: Path) -> str:
 def cluster_counts(address: str, key: str, since: float = 0.0) -> tuple[int, int, int]:
     """(trainings for the default MLP's key, map jobs, jobs that did not succeed) on the cluster, of
     the jobs submitted since `since` (a time.time())."""
-    from analysis.cluster import prepare_ray_env
+    from analysis.compute.cluster.executor import prepare_ray_env
 
     headers = prepare_ray_env()  # the token, as the app servers send it (before ray is imported)
     from ray.job_submission import JobSubmissionClient

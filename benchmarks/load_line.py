@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-
 from typing import TYPE_CHECKING
 
 from benchmarks.load_steps import Student

@@ -126,7 +126,7 @@ def _sweep_fit(ds, mc, tc):
 
 def _run_in_registry(ds, runs, workers):
     """Every run submitted to one fresh JobRegistry; (results in order, seconds to the last one)."""
-    from analysis.jobs import JobRegistry
+    from analysis.compute.jobs import JobRegistry
     from analysis.train import job_key
 
     registry = JobRegistry(max_workers=workers, max_entries=32)

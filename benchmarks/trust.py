@@ -36,7 +36,7 @@ import torch  # noqa: E402
 
 from analysis.calibration import calibration_report  # noqa: E402
 from analysis.datasets import load_dataset, split_dataset  # noqa: E402
-from analysis.explain import (integrated_gradients, logits, occlusion_maps, output_change)  # noqa: E402
+from analysis.explain import integrated_gradients, logits, occlusion_maps, output_change  # noqa: E402
 from analysis.models import default_config  # noqa: E402
 from analysis.robustness import robustness_table  # noqa: E402
 from analysis.train import TrainConfig, fit  # noqa: E402

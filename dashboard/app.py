@@ -9,16 +9,17 @@ background). Every visit then runs this file as the page script (main()).
 import contextlib
 
 import streamlit as st
-from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from dashboard import access, chrome, cluster_status, nav, runtime, server
+from dashboard import nav
+from dashboard.core import access, chrome, cluster_status, pages, runtime, server, training_jobs
+from dashboard.representations import state as representations_state
 
 
 @contextlib.asynccontextmanager
 async def lifespan(_app):
-    """Once, when the server starts: the GC thread, then the warm-up (dashboard.server)."""
+    """Once, when the server starts: the GC thread, then the warm-up (dashboard.core.server)."""
     runtime.start_gc_thread()
-    server.start_warm_up()
+    server.warm_up(training_jobs.warm_models, representations_state.warm_maps)  # default models, then maps
     yield
 
 
@@ -31,10 +32,10 @@ def main() -> None:
         st.title("NetLens")
     if not access.granted(access.CLASS):
         st.stop()
-    page = st.navigation(nav.all_pages())
-    chrome.sidebar(page.url_path)  # before the page: a page's st.stop() would drop anything drawn after it
+    page = st.navigation(pages.all_pages())
+    chrome.sidebar(page.url_path, reset=nav.reset_of(page.url_path))  # before the page: a page's st.stop() would drop anything drawn after it
     cluster_status.banner(page.url_path)  # a job page, when the cluster back end cannot run jobs now: why
-    if nav.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty
+    if pages.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty
         spot = st.empty()
         try:
             with runtime.feature_page_slot(notice=lambda text: spot.info(text, icon=":material/hourglass_top:")):
@@ -46,7 +47,7 @@ def main() -> None:
         page.run()
 
 
-if get_script_run_ctx(suppress_warning=True) is None:  # imported by `streamlit run` to serve, not a visit
+if not runtime.in_script_run():  # imported by `streamlit run` to serve, not a visit
     app = st.App(__file__, lifespan=lifespan)
 else:
     main()

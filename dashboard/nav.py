@@ -1,84 +1,36 @@
-"""The app's pages, in one place: the entry registers them, Home links to them, and each
-feature page names its state module, whose `reset()` is what "Start over" calls."""
+"""What "Start over" resets on each feature page: every feature drawn on that page, by its own
+`reset()` (the page table itself, with titles and addresses, is dashboard/core/pages.py)."""
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
-import streamlit as st
+from dashboard.convolution import state as convolution_state
+from dashboard.predict import state as predict_state
+from dashboard.representations import replay_state
+from dashboard.representations import state as representations_state
+from dashboard.training import state as training_state
+from dashboard.training import sweep_state
+from dashboard.trust import state as trust_state
 
-PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
-
-
-@dataclass(frozen=True)
-class PageInfo:
-    file: str
-    title: str
-    url_path: str
-    icon: str
-    blurb: str  # one plain sentence for the Home card
-    hidden: bool = False  # reachable by its URL only, not listed in the navigation or on Home
-    state: str | None = None  # the feature's state module (with `reset()`), imported only when needed
-
-
-PAGES = [
-    PageInfo("home.py", "Home", "", ":material/home:", "What NetLens is and where to start."),
-    PageInfo("convolution.py", "Convolution", "convolution", ":material/blur_on:",
-             "Slide a small grid of numbers (a kernel) over a photo to blur it or find its edges — "
-             "the operation at the heart of image-recognising nets.", state="dashboard.convolution_state"),
-    PageInfo("train.py", "Training", "train", ":material/model_training:",
-             "Teach a net to read handwritten digits: pick a model, press Train, watch it learn, and see "
-             "what it learned and where it goes wrong.", state="dashboard.training_state"),
-    PageInfo("representations.py", "Representations", "representations", ":material/scatter_plot:",
-             "See each layer's output as a map with one dot per digit: raw pixels are a tangle, the net's "
-             "layers pull the digits apart.", state="dashboard.representations_state"),
-    PageInfo("predict.py", "Predict", "predict", ":material/draw:",
-             "Draw a digit or photograph one written on paper, and see the probability the model gives "
-             "each digit from 0 to 9.", state="dashboard.predict_state"),
-    PageInfo("trust.py", "Trust", "trust", ":material/verified_user:",
-             "Why did the model answer that, how sure is “99% sure”, and does it hold up when the digits change?",
-             state="dashboard.trust_state"),
-    PageInfo("glossary.py", "Glossary", "glossary", ":material/menu_book:",
-             "The lecture's words — kernel, epoch, softmax, t-SNE and more — in plain language."),
-    PageInfo("admin.py", "Server status", "admin", ":material/monitor_heart:",
-             "Sessions, job queues and memory, for whoever runs the server.", hidden=True),
-]
-
-
-def page(file: str) -> st.Page:
-    info = next(p for p in PAGES if p.file == file)
-    return st.Page(PAGES_DIR / info.file, title=info.title, icon=info.icon, url_path=info.url_path or None,
-                   default=info.file == "home.py", visibility="hidden" if info.hidden else "visible")
-
-
-# Addresses people guess, each a hidden page that switches to the real one (query kept).
-ALIASES = {"training": "train.py", "predictions": "predict.py", "prediction": "predict.py", "maps": "representations.py",
-           "tsne": "representations.py", "t-sne": "representations.py", "kernels": "convolution.py",
-           "kernel": "convolution.py", "glossar": "glossary.py", "words": "glossary.py"}
-
-
-def _alias(alias: str, file: str) -> st.Page:
-    def go() -> None:
-        st.switch_page(page(file), query_params=st.query_params.to_dict())
-
-    go.__name__ = f"alias_{alias.replace('-', '_')}"
-    return st.Page(go, title=next(p.title for p in PAGES if p.file == file), url_path=alias, visibility="hidden")
-
-
-def all_pages() -> list[st.Page]:
-    return [page(p.file) for p in PAGES] + [_alias(a, f) for a, f in ALIASES.items()]
-
-
-def is_feature(url_path: str) -> bool:
-    """A feature page (one with settings and heavy work), not Home, the Glossary or the admin view."""
-    return any(p.url_path == url_path and p.state for p in PAGES)
+# url_path -> the resets of the features on that page. The sweep keeps its reveal ledger through a
+# reset (dashboard/training/sweep_state.py says why).
+RESETS: dict[str, tuple[Callable[[], None], ...]] = {
+    "convolution": (convolution_state.reset,),
+    "train": (training_state.reset, sweep_state.reset),
+    "representations": (representations_state.reset, replay_state.reset),
+    "predict": (predict_state.reset,),
+    "trust": (trust_state.reset,),
+}
 
 
 def reset_of(url_path: str) -> Callable[[], None] | None:
-    """The `reset()` of the feature on the page at `url_path` (None for pages without settings)."""
-    info = next((p for p in PAGES if p.url_path == url_path), None)
-    if info is None or info.state is None:
+    """One call that resets every feature on the page at `url_path` (None for pages without settings)."""
+    resets = RESETS.get(url_path)
+    if resets is None:
         return None
-    return importlib.import_module(info.state).reset
+
+    def reset() -> None:
+        for one in resets:
+            one()
+
+    return reset

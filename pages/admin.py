@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import access, cluster_status, runtime, server
+from dashboard.core import access, cluster_status, runtime, server
 
 st.title("Server status")
 if not access.configured(access.ADMIN):

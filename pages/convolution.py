@@ -3,11 +3,10 @@ import numpy as np
 import streamlit as st
 
 from analysis import images
-from analysis.budget import convolution_bytes
+from analysis.compute.budget import convolution_bytes
 from analysis.convolution import convolve
-from dashboard import convolution_controls as controls
-from dashboard import convolution_view as view
-from dashboard import figures, links, memory
+from dashboard.convolution import controls, view
+from dashboard.core import figures, links, memory
 
 st.title("Convolution")
 st.markdown(

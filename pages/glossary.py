@@ -1,7 +1,7 @@
 """Glossary: the lecture's words in plain language."""
 import streamlit as st
 
-from dashboard.glossary_terms import TERMS
+from dashboard.core.glossary_terms import TERMS
 
 st.title("Glossary")
 st.markdown("The words used in the lecture and in NetLens, in plain language.")

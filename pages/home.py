@@ -1,7 +1,7 @@
 """Home: what NetLens is, and a card for each page."""
 import streamlit as st
 
-from dashboard import nav
+from dashboard.core.pages import PAGES, page
 
 st.title("NetLens: see how neural nets work")
 st.markdown(
@@ -13,11 +13,11 @@ in your browser. You do not need to program: every page has controls, plots and 
 explanations. Hover over the **?** next to a control to read what it does.
 """
 )
-cards = [p for p in nav.PAGES if p.file != "home.py" and not p.hidden]
+cards = [p for p in PAGES if p.file != "home.py" and not p.hidden]
 cols = st.columns(min(3, len(cards)) or 1)
 for i, info in enumerate(cards):
     with cols[i % len(cols)].container(border=True):
         st.subheader(info.title)
         st.write(info.blurb)
-        st.page_link(nav.page(info.file), label=f"Open {info.title}", icon=info.icon)
+        st.page_link(page(info.file), label=f"Open {info.title}", icon=info.icon)
 st.caption("Pictures you upload stay in this server's memory for your session only and are sent nowhere else.")

@@ -2,7 +2,9 @@
 import streamlit as st
 
 from analysis.preprocess import preprocess_steps
-from dashboard import predict_controls, predict_view, session_models
+from dashboard.core import session_models
+from dashboard.predict import controls as predict_controls
+from dashboard.predict import view as predict_view
 
 st.title("Predict")
 st.markdown(

@@ -2,12 +2,10 @@
 import streamlit as st
 
 from analysis.embedding import cuda_available
-from dashboard import links, session_models
-from dashboard import representations_controls as controls
-from dashboard import representations_state as rs
-from dashboard import representations_view as view
-from dashboard import replay_state, replay_view
-from dashboard.session import PERSIST
+from dashboard.core import links, session_models
+from dashboard.core.session import PERSIST
+from dashboard.representations import controls, replay_state, replay_view, view
+from dashboard.representations import state as rs
 
 st.title("Representations")
 st.markdown(
@@ -24,7 +22,7 @@ view_mode = st.segmented_control("View", ["maps", "training"], key="rep_view", p
 if view_mode == "training":
     replay_view.page()
     st.stop()
-replay_state.leave()
+replay_state.detach()
 
 models, own = session_models.session_or_defaults(
     lambda sm: sm.dataset is not None and sm.trained.split is not None, ("mlp",),
@@ -64,7 +62,7 @@ failed = [j for j in job_list if j.status != "done"]
 if failed:
     st.warning("Some maps did not finish: " + "; ".join(f"{j.label}: {j.error or j.status}" for j in failed)
                + ". Retry, or change a setting to run them again.")
-    rs.stop_all()
+    rs.detach()
     st.button("Retry", key="rep_retry", icon=":material/refresh:", help="Make the maps that did not finish again.")
 done = [(spec, job.result) for spec, job in zip(specs, job_list) if job.status == "done"]
 done_keys = [job.key for job in job_list if job.status == "done"]

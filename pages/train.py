@@ -2,7 +2,11 @@
 import streamlit as st
 
 from analysis.models import build_model
-from dashboard import links, session_models, sweep_controls, sweep_view, training_controls, training_state, training_view
+from dashboard.core import links, session_models, training_jobs
+from dashboard.training import controls as training_controls
+from dashboard.training import state as training_state
+from dashboard.training import sweep_controls, sweep_view
+from dashboard.training import view as training_view
 
 st.title("Training")
 st.markdown(
@@ -25,7 +29,7 @@ if ds is not None:
 
         st.table(class_counts(ds, split_dataset(ds, tc.seed)), hide_index=True)
         st.caption("72% of the images train the model, 8% (validation) pick settings, 20% (test) give the final score.")
-    with st.expander(f"The model: {training_state.KIND_NAMES[mc.kind]}, layer by layer", expanded=False):
+    with st.expander(f"The model: {training_jobs.KIND_NAMES[mc.kind]}, layer by layer", expanded=False):
         try:
             training_view.architecture_table(build_model(mc, ds.image_shape, ds.n_classes), ds.image_shape)
         except ValueError as e:

@@ -1,7 +1,10 @@
 """Trust: why this answer, how sure is "99% sure", and does it hold up?"""
 import streamlit as st
 
-from dashboard import trust_controls, trust_state, trust_view, trust_view_tables
+from dashboard.trust import controls as trust_controls
+from dashboard.trust import state as trust_state
+from dashboard.trust import tables as trust_view_tables
+from dashboard.trust import view as trust_view
 
 st.title("Trust")
 st.markdown("Can a model's answer inform a decision, and when must a person look? Three questions: **why this "
@@ -9,7 +12,7 @@ st.markdown("Can a model's answer inform a decision, and when must a person look
             "when the digits change a little?")
 
 ts = trust_state.state()
-models, own = trust_state.session_models()
+models, own = trust_state.models()
 if not own:
     st.caption("Using the server's default models (MNIST-5k, 10 epochs). Train your own on the Training page.")
 if not models:

@@ -28,7 +28,7 @@ def test_convolution_upload_refuses_and_keeps_the_page(name):
 @pytest.mark.parametrize("name", list(IMAGES))
 def test_predict_upload_refuses(name):
     at = AppTest.from_file("../pages/predict.py", default_timeout=120).run()
-    from dashboard.training_state import REGISTRY
+    from dashboard.core.training_jobs import REGISTRY
 
     for job in REGISTRY.jobs():
         job.wait(180)
@@ -57,7 +57,7 @@ def test_weights_upload_refuses_and_never_unpickles(name, tmp_path):
     at.file_uploader(key="weights_upload").set_value((name, data, "application/octet-stream")).run()
     assert not at.exception, at.exception
     assert any(f"Could not use “{name}”" in e.value for e in at.error)
-    from dashboard import session_models
+    from dashboard.core import session_models
 
     assert not session_models.state(at.session_state).models
     assert not marker.exists(), "a user file was unpickled"

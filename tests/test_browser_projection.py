@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from dashboard import nav
+from dashboard.core import pages as nav
 from tests.browser_audit import audit_page
 from tests.test_browser_convolution import idle, shot
 

@@ -1,4 +1,4 @@
-"""analysis.budget: the memory budget (fair line, never-fits, release, page tickets, limits).
+"""analysis.compute.budget: the memory budget (fair line, never-fits, release, page tickets, limits).
 
 Waits are driven by threads and Events with generous timeouts: a bug fails, never hangs.
 """
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from analysis import budget as B
-from analysis.budget import MB, MemoryBudget, NeverFits, WaitCancelled, WaitTimeout
+from analysis.compute import budget as B
+from analysis.compute.budget import MB, MemoryBudget, NeverFits, WaitCancelled, WaitTimeout
 
 T = 10.0
 

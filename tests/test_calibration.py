@@ -3,9 +3,19 @@ the referral arithmetic and the cost-minimising threshold on a hand-made example
 import numpy as np
 import pytest
 
-from analysis.calibration import (NO_VALIDATION, best_threshold, calibration_report, cost_per_digit,
-                                  expected_calibration_error, fit_temperature, negative_log_likelihood, referral_at,
-                                  referral_curve, reliability, softmax)
+from analysis.calibration import (
+    NO_VALIDATION,
+    best_threshold,
+    calibration_report,
+    cost_per_digit,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    referral_at,
+    referral_curve,
+    reliability,
+    softmax,
+)
 from analysis.datasets import Split, load_dataset, split_dataset
 from analysis.explain import logits
 from analysis.models import ModelConfig

@@ -1,4 +1,4 @@
-"""The cluster back end (analysis.cluster.RayExecutor) on a REAL local Ray head (tests/conftest.py's
+"""The cluster back end (analysis.compute.cluster.executor.RayExecutor) on a REAL local Ray head (tests/conftest.py's
 `ray_head`): two app servers asking at once make one Ray job and both get the model (with its
 recording); a finished result is reused after a restart without a new job; Stop from every
 watcher stops the job, and until then every epoch's progress (curves and a weights snapshot)
@@ -13,10 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from analysis.cluster import ClusterConfig, RayExecutor
-from analysis.cluster_plans import train_plan
+from analysis.compute.cluster.executor import ClusterConfig, RayExecutor
+from analysis.compute.cluster.plans import train_plan
+from analysis.compute.store import Store
 from analysis.models import ModelConfig
-from analysis.store import Store
 from analysis.train import TrainConfig
 
 pytestmark = pytest.mark.slow  # a real Ray head (~15 s to start) and real trainings; they run in CI
@@ -113,7 +113,7 @@ def test_stop_from_every_watcher_stops_the_job(ray_head, tmp_path):
 
 def test_a_replay_runs_on_the_cluster_and_its_stopped_result_is_shared(ray_head, tmp_path):
     """Over training on the cluster back end: the recording travels through the store, the frames are
-    computed by a Ray job (python -m analysis.maps --replay), Stop ("finish") keeps the frames so far
+    computed by a Ray job (python -m analysis.compute.cluster.maps --replay), Stop ("finish") keeps the frames so far
     as a complete result in the store, which another server reuses without a job; the frames are the
     ones this machine computes."""
     from analysis.replay import ReplayConfig, replay

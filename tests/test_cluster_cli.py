@@ -1,7 +1,7 @@
 """The cluster back end's command lines: `python -m analysis.train --config JSON` takes every
 ModelConfig/TrainConfig field as one validated JSON argument (bad input: a plain message, exit
 status 2), prints one JSON line per epoch, writes its result into the store under the job key;
-`python -m analysis.maps` maps features stored by content hash, and with --replay computes one
+`python -m analysis.compute.cluster.maps` maps features stored by content hash, and with --replay computes one
 layer's frames over training from a recording stored by content hash (Stop: a finish request in
 the store keeps the frames so far as a complete result)."""
 from __future__ import annotations
@@ -11,13 +11,13 @@ import json
 import numpy as np
 import pytest
 
-from analysis.jobspec import DataRef, MapSpec, TrainSpec, parse_map_spec, parse_train_spec, to_json
-from analysis.maps import main as maps_main
+from analysis.compute.cluster.maps import main as maps_main
+from analysis.compute.cluster.train_cli import main
+from analysis.compute.jobspec import DataRef, MapSpec, TrainSpec, parse_map_spec, parse_train_spec, to_json
+from analysis.compute.store import Store
 from analysis.models import ModelConfig
 from analysis.recording import load_with_recording
-from analysis.store import Store
 from analysis.train import TrainConfig
-from analysis.train.cli import main
 
 SHA = "a" * 64
 
@@ -89,18 +89,18 @@ def test_a_job_no_one_watches_stops_and_writes_nothing(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def recorded():
-    from analysis.recording import fit_recorded
     from analysis.datasets import load_dataset
+    from analysis.recording import fit_recorded
 
     _, recording = fit_recorded(load_dataset("digits"), ModelConfig(hidden=(16,)), TrainConfig(epochs=3, device="cpu"))
     return recording
 
 
 def test_a_replay_of_a_stored_recording_and_a_finish_request(tmp_path, capsys, recorded, monkeypatch):
-    from analysis import cluster_job
+    from analysis.compute.cluster import job as cluster_job
+    from analysis.compute.jobspec import ReplaySpec
     from analysis.recording import recording_bytes
     from analysis.replay import ReplayConfig
-    from analysis.jobspec import ReplaySpec
 
     store = Store(str(tmp_path))
     digest = store.put_blob(recording_bytes(recorded))
@@ -137,7 +137,7 @@ def test_a_replay_of_a_stored_recording_and_a_finish_request(tmp_path, capsys, r
     ('{"recording": "%s", "layer": "logits", "extra": 1}' % SHA, "Unknown setting 'extra'"),
 ])
 def test_bad_replay_settings_are_refused(text, words):
-    from analysis.jobspec import parse_replay_spec
+    from analysis.compute.jobspec import parse_replay_spec
 
     with pytest.raises(ValueError, match=words):
         parse_replay_spec(text)
@@ -177,7 +177,7 @@ def test_a_map_of_stored_features(tmp_path, capsys):
     ({"NETLENS_RAY_ADDRESS": "http://h:8265", "NETLENS_LEASE_S": "soon"}, "NETLENS_LEASE_S must be a number"),
 ])
 def test_cluster_settings_say_what_to_fix(env, words):
-    from analysis.cluster import ClusterConfig
+    from analysis.compute.cluster.executor import ClusterConfig
 
     with pytest.raises(ValueError, match=words.replace("(", r"\(")):
         ClusterConfig.from_env(env)
@@ -185,8 +185,8 @@ def test_cluster_settings_say_what_to_fix(env, words):
 
 
 def test_the_job_key_changes_with_settings_code_and_data(tmp_path, monkeypatch):
-    from analysis import cluster_plans
-    from analysis.cluster import ClusterConfig, RayExecutor
+    from analysis.compute.cluster import plans as cluster_plans
+    from analysis.compute.cluster.executor import ClusterConfig, RayExecutor
     from analysis.datasets import load_dataset
 
     ex = RayExecutor(ClusterConfig(address="http://127.0.0.1:1"), Store(str(tmp_path)))  # never contacted
@@ -205,8 +205,8 @@ def test_the_job_key_changes_with_settings_code_and_data(tmp_path, monkeypatch):
 
 def test_a_users_own_data_trains_from_its_arrays_in_the_store(tmp_path, capsys):
     """The cluster gets a user's data as arrays by content hash (never the zip, never its name on the command line)."""
-    from analysis.cluster import ClusterConfig, RayExecutor
-    from analysis.cluster_plans import train_plan
+    from analysis.compute.cluster.executor import ClusterConfig, RayExecutor
+    from analysis.compute.cluster.plans import train_plan
     from analysis.datasets import load_dataset
 
     digits = load_dataset("digits")

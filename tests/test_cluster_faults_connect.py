@@ -10,7 +10,7 @@ stopped afterwards):
 5. a malformed NETLENS_RAY_ADDRESS and an unwritable NETLENS_STORE: the app starts, logs the
    problem once, the job pages and /admin show it, Train fails with it (no job moves onto this
    server), the single-machine pages work. The other store faults (missing, not a folder, full):
-   analysis.cluster_health.store_problem, fast.
+   analysis.compute.cluster.health.store_problem, fast.
 6. token authentication on the head (RAY_AUTH_MODE=token): an app server given the token
    (NETLENS_RAY_TOKEN) trains; a client without it is refused; a server without it, or with a
    wrong one, says so plainly.
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.cluster_health import ClusterHealth, settings_problems, store_problem
-from analysis.store import StoreConfig
+from analysis.compute.cluster.health import ClusterHealth, settings_problems, store_problem
+from analysis.compute.store import StoreConfig
 from benchmarks.server import free_port
 
 NOT_ANSWERING = "is not answering; trying again every 10 s"
@@ -275,7 +275,7 @@ def test_store_problems_say_what_is_wrong_and_how_to_fix_it(tmp_path, monkeypatc
     (tmp_path / "store" / "data" / "in-use.npy").write_bytes(b"\0" * 20_000)  # recent: retention keeps it
     full = store_problem(StoreConfig(root=str(tmp_path / "store"), max_mb=0.01))
     assert "is full" in full and "NETLENS_STORE_MB=0.01" in full and "Raise NETLENS_STORE_MB" in full
-    monkeypatch.setattr("analysis.cluster_health.shutil.disk_usage", lambda p: namedtuple("U", "total used free")(1, 1, 5e6))
+    monkeypatch.setattr("analysis.compute.cluster.health.shutil.disk_usage", lambda p: namedtuple("U", "total used free")(1, 1, 5e6))
     assert "its disk has 5 MB free" in store_problem(StoreConfig(root=str(tmp_path / "store")))
 
 
@@ -300,7 +300,7 @@ class _Health:
         self.down, self.marked = 0, []
 
     def check(self, force=False):
-        from analysis.cluster_health import Health, not_answering
+        from analysis.compute.cluster.health import Health, not_answering
 
         if self.down:
             self.down -= 1
@@ -314,7 +314,7 @@ class _Health:
 
 
 def test_a_head_gone_mid_job_is_waited_for_and_its_job_joined_again(tmp_path):
-    """The watch loop (analysis.cluster.RayExecutor._watch) when a request fails mid-job: the message
+    """The watch loop (analysis.compute.cluster.executor.RayExecutor._watch) when a request fails mid-job: the message
     says the cluster is not answering, and when it answers, the running job is joined, not repeated."""
     import requests
 
@@ -343,7 +343,7 @@ def test_a_head_gone_mid_job_is_waited_for_and_its_job_joined_again(tmp_path):
 def test_a_refused_token_fails_the_job_plainly_at_once(tmp_path):
     """A head that refuses this server's token: waiting would not help, so the job fails with the
     message (the page shows it with Retry) and nothing is submitted."""
-    from analysis.cluster_health import Health, refused_message
+    from analysis.compute.cluster.health import Health, refused_message
     from tests.test_cluster_logic import KWARGS, make
 
     ex = make(tmp_path, None)

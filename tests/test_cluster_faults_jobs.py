@@ -28,10 +28,10 @@ import pytest
 
 pytest.importorskip("websockets")
 
-from analysis.cluster import ClusterConfig, RayExecutor  # noqa: E402
-from analysis.cluster_plans import train_plan  # noqa: E402
+from analysis.compute.cluster.executor import ClusterConfig, RayExecutor  # noqa: E402
+from analysis.compute.cluster.plans import train_plan  # noqa: E402
+from analysis.compute.store import Store  # noqa: E402
 from analysis.models import default_config  # noqa: E402
-from analysis.store import Store  # noqa: E402
 from analysis.train import TrainConfig  # noqa: E402
 from benchmarks.load_cluster import start_servers  # noqa: E402
 from benchmarks.load_steps import TRAINED_METRIC, Student  # noqa: E402

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from analysis.cluster import ClusterConfig, RayExecutor
-from analysis.cluster_plans import project_plan
-from analysis.store import Store
+from analysis.compute.cluster.config import code_version
+from analysis.compute.cluster.executor import ClusterConfig, RayExecutor
+from analysis.compute.cluster.plans import project_plan
+from analysis.compute.store import Store
 
 KWARGS = {"features": [[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]] * 10, "labels": [0, 1, 2] * 10, "method": "pca"}
 
@@ -60,7 +61,7 @@ def make(tmp_path, client, **config) -> RayExecutor:
 
 
 def finish(ex: RayExecutor):
-    """on_run: the job writes its result, as analysis.maps would."""
+    """on_run: the job writes its result, as analysis.compute.cluster.maps would."""
     def write(sid):
         import io
 
@@ -82,7 +83,7 @@ def test_a_new_job_is_submitted_under_its_key_with_one_cpu_and_quoted_json(tmp_p
     key = project_plan(ex, dict(KWARGS)).key
     (sid, entrypoint, kw), = client.submits
     assert sid == key and kw["entrypoint_num_cpus"] == 1 and kw["entrypoint_num_gpus"] is None
-    assert entrypoint.startswith("python -m analysis.maps --config '{") and out["coords"].shape == (30, 2)
+    assert entrypoint.startswith("python -m analysis.compute.cluster.maps --config '{") and out["coords"].shape == (30, 2)
     assert (None, "waiting on the cluster") in seen and (0.5, "half way") in seen
 
 
@@ -115,6 +116,36 @@ def test_a_failed_job_says_so_plainly(tmp_path):
         ex.run("project", dict(KWARGS))
 
 
+class OlderNodeClient(FakeClient):
+    """A head whose nodes run an older NetLens (NETLENS_RAY_UPLOAD_CODE=0): this version's module is not there."""
+
+    def get_job_logs(self, sid):
+        return ("Traceback (most recent call last):\n  File \"<frozen runpy>\", line 189\n"
+                "ModuleNotFoundError: No module named 'analysis.compute'\n")
+
+
+@pytest.mark.parametrize("client", [OlderNodeClient, FakeClient], ids=["module-missing", "job-says-mismatch"])
+def test_a_node_with_another_netlens_version_says_version_mismatch(tmp_path, client):
+    fake = client(script=["RUNNING", "FAILED"])
+    if client is FakeClient:  # a node with this layout but other code: the job's own check says so
+        fake.get_job_logs = lambda sid: '{"netlens": "version-mismatch", "node": "aaaa", "app": "bbbb"}\n'
+    ex = make(tmp_path, fake, upload_code=False)
+    with pytest.raises(RuntimeError) as caught:
+        ex.run("project", dict(KWARGS))
+    assert str(caught.value).startswith("Version mismatch: the cluster's nodes run another version of NetLens")
+    assert "ModuleNotFoundError" not in str(caught.value) and "NETLENS_RAY_UPLOAD_CODE=1" in str(caught.value)
+    entrypoint = fake.submits[0][1]
+    assert "--code-version" in entrypoint and code_version() in entrypoint
+
+
+def test_a_job_on_another_code_version_stops_before_any_work(capsys):
+    from analysis.compute.cluster.config import VERSION_EXIT
+    from analysis.compute.cluster.maps import main as maps_main
+
+    assert maps_main(["--config", "{}", "--store", "/nonexistent", "--key", "k", "--code-version", "0" * 16]) == VERSION_EXIT
+    assert '"netlens": "version-mismatch"' in capsys.readouterr().out
+
+
 RAY_FAILED = "Job entrypoint command failed with exit code {}, last available logs (truncated to 20,000 chars):\n{}"
 
 
@@ -126,7 +157,7 @@ RAY_FAILED = "Job entrypoint command failed with exit code {}, last available lo
     (None, "Job was intentionally stopped.", "Job was intentionally stopped."),
 ])
 def test_why_a_job_ended_is_one_plain_line_without_ray_s_log_tail(code, message, words):
-    from analysis.cluster import _why
+    from analysis.compute.cluster.executor import _why
 
     why = _why(SimpleNamespace(driver_exit_code=code, message=message), "FAILED")
     assert why.startswith(words) and "\n" not in why and "logs" not in why and "netlens" not in why, why
@@ -157,7 +188,7 @@ def test_the_last_watcher_leaving_stops_the_job_and_a_gpu_cluster_gets_a_share(t
 
 
 def test_tasks_that_stay_here_run_on_the_local_executor(tmp_path):
-    from analysis.tasks import InlineExecutor
+    from analysis.compute.tasks import InlineExecutor
 
     ex = make(tmp_path, FakeClient())
     ex.local = InlineExecutor()
@@ -166,7 +197,7 @@ def test_tasks_that_stay_here_run_on_the_local_executor(tmp_path):
 
 
 def test_a_token_turns_on_token_auth_before_ray_is_imported(monkeypatch):
-    from analysis.cluster import prepare_ray_env
+    from analysis.compute.cluster.executor import prepare_ray_env
 
     for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED", "NETLENS_RAY_TOKEN"):
         monkeypatch.setenv(name, "")  # restored after the test

@@ -11,10 +11,18 @@ import pytest
 from PIL import Image
 
 from analysis import datasets
+from analysis.datasets import (
+    DATASETS,
+    Dataset,
+    class_counts,
+    load_dataset,
+    load_image_zip,
+    load_mnist_folder,
+    mnist_dir,
+    read_idx,
+    split_dataset,
+)
 from tests.corpus import encode
-from analysis.datasets import (DATASETS, Dataset, class_counts, load_dataset, load_image_zip, load_mnist_folder,
-                               mnist_dir, read_idx, split_dataset)
-
 
 # ---------------------------------------------------------------- IDX / MNIST
 

@@ -12,17 +12,19 @@ from sklearn.manifold import TSNE
 from sklearn.manifold import trustworthiness as sk_trustworthiness
 
 import analysis.embedding as em
-from analysis.embedding import opentsne_backend as ot
-from analysis.embedding import pca_map, torch_backend, tsne_map
 from analysis.embedding import (
     knn_accuracy,
     max_perplexity,
     pca,
+    pca_map,
     sample_size_bounds,
     stratified_sample,
+    torch_backend,
     trustworthiness,
     tsne,
+    tsne_map,
 )
+from analysis.embedding import opentsne_backend as ot
 
 
 def _cuda() -> bool:

@@ -7,9 +7,21 @@ import torch
 from torch import nn
 
 from analysis.datasets import Split, load_dataset, split_dataset
-from analysis.explain import (ExplainConfig, deletion_curve, explain, ink_mask, integrated_gradients, is_linear,
-                              occlusion, occlusion_maps, output_change, randomized_copy, rank_correlation,
-                              sanity_check, weight_times_pixel)
+from analysis.explain import (
+    ExplainConfig,
+    deletion_curve,
+    explain,
+    ink_mask,
+    integrated_gradients,
+    is_linear,
+    occlusion,
+    occlusion_maps,
+    output_change,
+    randomized_copy,
+    rank_correlation,
+    sanity_check,
+    weight_times_pixel,
+)
 from analysis.models import default_config, representations
 from analysis.nearest import nearest_examples, neighbour_index
 from analysis.train import TrainConfig, fit

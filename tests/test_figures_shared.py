@@ -1,4 +1,4 @@
-"""dashboard.figures.shared: a figure every session sees alike is built once per server, key
+"""dashboard.core.figures.shared: a figure every session sees alike is built once per server, key
 and display mode, and `chart()` does not redo the projector's version."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import figures
+from dashboard.core import figures
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ def _page():
     import plotly.graph_objects as go
     import streamlit as st
 
-    from dashboard import figures
+    from dashboard.core import figures
 
     st.session_state["present"] = st.query_params.get("present") == "1"
     fig = figures.shared(("page", 1), lambda: go.Figure(go.Bar(x=[1, 2], y=[3, 4]), layout=dict(title="Bars")))

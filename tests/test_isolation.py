@@ -13,8 +13,8 @@ import asyncio
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from dashboard import session_models
-from dashboard.convolution_state import convolution_state
+from dashboard.convolution.state import convolution_state
+from dashboard.core import session_models
 from tests.corpus import encode
 from tests.test_page_train import models_of, runs_of, tiny, train_and_wait
 
@@ -83,7 +83,7 @@ def test_a_model_and_a_selection_stay_in_their_session():
     assert next(iter(models_of(b).values())).trained.key == shared.key
 
     # A selects digits on the Representations page; B, on the same model, sees no selection.
-    from dashboard import representations_state as rv
+    from dashboard.representations import state as rv
 
     def reps(owner: session_models.SessionModels) -> AppTest:
         at = AppTest.from_file(REPS, default_timeout=60)

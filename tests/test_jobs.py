@@ -1,4 +1,4 @@
-"""analysis.jobs: the server-wide job registry (run, join, fail, cancel, queue, bounds).
+"""analysis.compute.jobs: the server-wide job registry (run, join, fail, cancel, queue, bounds).
 
 Deterministic: jobs block on threading.Event gates the test opens; every wait
 has a timeout so a bug fails the test instead of hanging it.
@@ -10,7 +10,14 @@ import time
 
 import pytest
 
-from analysis.jobs import Job, JobRegistry, RegistryFull, drop_shared_registry, shared_registries, shared_registry
+from analysis.compute.jobs import (
+    Job,
+    JobRegistry,
+    RegistryFull,
+    drop_shared_registry,
+    shared_registries,
+    shared_registry,
+)
 
 T = 5.0  # generous timeout for waits that should return at once
 
@@ -373,7 +380,7 @@ def test_worker_threads_exit_when_idle():
 
 
 def test_shutdown_cancels_queued_jobs_and_waits_for_running_ones():
-    from analysis.jobs import JobRegistry
+    from analysis.compute.jobs import JobRegistry
 
     reg = JobRegistry(max_workers=1)
     started = threading.Event()

@@ -3,8 +3,18 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.models import (MODEL_KINDS, Dropout, ModelConfig, architecture, build_model, count_parameters, feature_maps,
-                             default_config, first_layer_weights, representations)
+from analysis.models import (
+    MODEL_KINDS,
+    Dropout,
+    ModelConfig,
+    architecture,
+    build_model,
+    count_parameters,
+    default_config,
+    feature_maps,
+    first_layer_weights,
+    representations,
+)
 
 
 @pytest.mark.parametrize("kind, image_shape, expected", [

@@ -1,7 +1,7 @@
 """The entry registers every page, and Home links to each one."""
 from streamlit.testing.v1 import AppTest
 
-from dashboard import nav
+from dashboard.core import pages as nav
 
 
 def test_entry_opens_home_with_a_card_per_page():

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from analysis.budget import MB, MemoryBudget, convolution_bytes, image_decode_bytes
-from dashboard import server
+from analysis.compute.budget import MB, MemoryBudget, convolution_bytes, image_decode_bytes
+from dashboard.core import server
 
 PAGE = "../pages/convolution.py"  # relative to this file
 

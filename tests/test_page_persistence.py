@@ -79,7 +79,8 @@ def test_start_over_resets_the_settings_and_keeps_other_pages():
 
 
 def test_start_over_detaches_from_the_training_job_and_cancels_it():
-    from dashboard.training_state import REGISTRY, training_state
+    from dashboard.core.training_jobs import REGISTRY
+    from dashboard.training.state import training_state
 
     at = go(app(), "train.py")
     at.selectbox(key="train_data").set_value("mnist5k").run()
@@ -118,7 +119,7 @@ def test_a_mistake_is_handed_over_to_predict():
 
 
 def test_start_over_on_training_leaves_the_other_pages_a_fallback():
-    from dashboard import session_models
+    from dashboard.core import session_models
     from tests.test_page_train import tiny, train_and_wait
 
     at = train_and_wait(tiny(go(app(), "train.py"), "logreg", epochs=1))

@@ -7,9 +7,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from analysis.datasets import load_dataset, split_dataset
-from dashboard.session_models import KEY as MODELS_KEY
-from dashboard.session_models import state as models_state
-from dashboard.training_state import REGISTRY
+from dashboard.core.session_models import KEY as MODELS_KEY
+from dashboard.core.session_models import state as models_state
+from dashboard.core.training_jobs import REGISTRY
 
 PAGE = "../pages/predict.py"
 

@@ -4,9 +4,9 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import replay_state
-from dashboard import representations_state as rs
-from dashboard import session_models
+from dashboard.core import session_models
+from dashboard.representations import replay_state
+from dashboard.representations import state as rs
 from tests.test_page_train import tiny, train_and_wait
 
 PAGE = "../pages/representations.py"
@@ -88,9 +88,9 @@ def test_a_model_without_a_recording_says_why(trained_state):
 
 
 def test_the_train_task_records_and_the_replay_task_stops_with_a_complete_result():
+    from analysis.compute.tasks import InlineExecutor
     from analysis.models import default_config
     from analysis.replay import ReplayConfig
-    from analysis.tasks import InlineExecutor
     from analysis.train import TrainConfig
 
     latest = []

@@ -2,8 +2,8 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import representations_state as rv
-from dashboard import session_models
+from dashboard.core import session_models
+from dashboard.representations import state as rv
 from tests.test_page_train import tiny, train_and_wait
 
 PAGE = "../pages/representations.py"

@@ -5,7 +5,8 @@ import time
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from dashboard import session_models, sweep_state
+from dashboard.core import session_models
+from dashboard.training import sweep_state
 from tests.test_page_train import run_page, tiny
 
 
@@ -95,6 +96,6 @@ def test_the_test_score_is_revealed_once_and_the_record_survives_start_over():
 
 
 def start_over():
-    from dashboard import training_state
+    from dashboard import nav
 
-    training_state.reset()
+    nav.reset_of("train")()  # what the sidebar's "Start over" calls on Training

@@ -3,14 +3,15 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import session_models
-from dashboard.training_state import REGISTRY, training_state
+from dashboard.core import session_models, training_jobs
+from dashboard.core.training_jobs import REGISTRY
+from dashboard.training.state import training_state
 
 PAGE = "../pages/train.py"
 
 
 def models_of(at: AppTest) -> dict:
-    """This session's models (the one owner: dashboard.session_models)."""
+    """This session's models (the one owner: dashboard.core.session_models)."""
     return session_models.state(at.session_state).models
 
 
@@ -139,13 +140,12 @@ def test_link_opens_the_chosen_model_and_epochs():
 
 
 def test_models_prepared_in_netlens_models_dir_are_ready(tmp_path, monkeypatch):
-    from analysis.train import main
-    from dashboard import training_state as training
+    from analysis.compute.cluster.train_cli import main
 
     assert main(["--dataset", "digits", "--model", "logreg", "--epochs", "2", "--seed", "5", "--save", str(tmp_path)]) == 0
     (tmp_path / "junk.safetensors").write_bytes(b"\x80\x04 not a model")  # skipped, not fatal
     monkeypatch.setenv("NETLENS_MODELS_DIR", str(tmp_path))
-    training.prepared_models.clear()
+    training_jobs.prepared_models.clear()
     try:
         at = run_page()
         assert any("1 models prepared" in e.label for e in at.expander)
@@ -157,4 +157,4 @@ def test_models_prepared_in_netlens_models_dir_are_ready(tmp_path, monkeypatch):
         (name,) = models_of(at)
         assert name.endswith("(prepared)")
     finally:
-        training.prepared_models.clear()
+        training_jobs.prepared_models.clear()

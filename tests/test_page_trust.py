@@ -10,11 +10,11 @@ from analysis.calibration import NO_VALIDATION
 from analysis.datasets import load_dataset, split_dataset
 from analysis.explain import logits
 from analysis.nearest import NO_TRAINING_DIGITS
-from dashboard import trust_state
-from dashboard import session_models
-from dashboard.session_models import SessionModel
-from dashboard.training_state import REGISTRY
-from dashboard.trust_cache import digit_key
+from dashboard.core import session_models
+from dashboard.core.session_models import SessionModel
+from dashboard.core.training_jobs import REGISTRY
+from dashboard.trust import state as trust_state
+from dashboard.trust.cache import digit_key
 
 PAGE = "../pages/trust.py"
 TIMEOUT = 240
@@ -189,7 +189,7 @@ def test_heatmaps_png_and_overlay_colours():
 
     from PIL import Image
 
-    from dashboard import trust_figures as tf
+    from dashboard.trust import figures as tf
 
     digit = np.zeros((28, 28), np.float32)
     digit[10:18, 12:16] = 1.0

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dashboard import palette
+from dashboard.core import palette
 
 # Sharma, Wu & Dalal (2005), Table 1: (Lab 1, Lab 2, ΔE00).
 SHARMA = [((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),

@@ -5,7 +5,6 @@ rendered as photos), so nothing is read from disk or the network.
 """
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from PIL import Image
 from analysis.images import decode_image
 from analysis.preprocess import Steps, preprocess_steps, to_model_input
 from tests.corpus import encode
-
 
 # ----------------------------------------------------------------- pictures
 

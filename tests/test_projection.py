@@ -3,7 +3,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from dashboard import figures, projection
+from dashboard.core import figures
+from dashboard.core import projector as projection
 from tests.browser_audit import contrast
 
 
@@ -26,10 +27,10 @@ def _fonts(fig: go.Figure):
 
 
 def _animation() -> go.Figure:
-    """Over training's animated map (dashboard/replay_view.py), from a two-frame replay of random points."""
+    """Over training's animated map (dashboard/representations/replay_view.py), from a two-frame replay of random points."""
     from analysis.recording import Recording
     from analysis.replay import ReplayResult
-    from dashboard.replay_view import animation
+    from dashboard.representations.replay_view import animation
 
     rng = np.random.default_rng(0)
     n = 30
@@ -89,7 +90,7 @@ def test_small_tags_are_dropped_from_titles():
 
 
 def test_digit_labels_on_a_map_are_nudged_apart_only_where_they_meet():
-    from dashboard.representations_view import cluster_labels
+    from dashboard.representations.view import cluster_labels
 
     rng = np.random.default_rng(0)
     centres = np.array([[0, 0], [0.2, 0.1], [10, 10], [10, 0]])  # 0 and 1 meet; 2 and 3 are alone

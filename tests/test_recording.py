@@ -9,10 +9,21 @@ from safetensors.numpy import save as st_save
 
 from analysis.datasets import load_dataset, split_dataset
 from analysis.models import ModelConfig, build_model, representations
-from analysis.recording import (TENSOR_PREFIX, RecordConfig, Recorder, fit_recorded, from_tensors,
-                                load_with_recording, recorded_epochs, reduce_dims, replay_unavailable,
-                                save_with_recording, split_tensors, to_tensors)
 from analysis.randomized_pca import reduce_dims_warm
+from analysis.recording import (
+    TENSOR_PREFIX,
+    RecordConfig,
+    Recorder,
+    fit_recorded,
+    from_tensors,
+    load_with_recording,
+    recorded_epochs,
+    reduce_dims,
+    replay_unavailable,
+    save_with_recording,
+    split_tensors,
+    to_tensors,
+)
 from analysis.train import TrainConfig, fit, save_weights
 
 MC = ModelConfig(kind="mlp", hidden=(32, 16))

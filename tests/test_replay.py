@@ -9,8 +9,17 @@ from analysis.datasets import load_dataset
 from analysis.embedding import knn_accuracy, tsne
 from analysis.models import ModelConfig
 from analysis.recording import RecordConfig, Recording, fit_recorded
-from analysis.replay import (ReplayConfig, frames_csv, knn_over_training, movement, neighbour_overlap, procrustes,
-                             replay, replay_key, warm_tsne)
+from analysis.replay import (
+    ReplayConfig,
+    frames_csv,
+    knn_over_training,
+    movement,
+    neighbour_overlap,
+    procrustes,
+    replay,
+    replay_key,
+    warm_tsne,
+)
 from analysis.train import TrainConfig
 
 FAST = ReplayConfig(perplexity=20.0, first_iter=250, step_iter=60)

@@ -7,8 +7,15 @@ import pytest
 from analysis.datasets import Split, load_dataset, split_dataset
 from analysis.explain import logits
 from analysis.models import default_config
-from analysis.robustness import (ALTERATIONS, ORIGINAL, alter, disagreements, per_class_accuracy, per_class_rows,
-                                 robustness_table)
+from analysis.robustness import (
+    ALTERATIONS,
+    ORIGINAL,
+    alter,
+    disagreements,
+    per_class_accuracy,
+    per_class_rows,
+    robustness_table,
+)
 from analysis.train import TrainConfig, fit
 
 

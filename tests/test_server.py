@@ -1,4 +1,4 @@
-"""dashboard/server.py: how many worker processes (NETLENS_WORKERS), the in-thread back end,
+"""dashboard/core/server.py: how many worker processes (NETLENS_WORKERS), the in-thread back end,
 and the training loop leaving a worker's torch thread count alone."""
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import tasks, workers
+from analysis.compute import tasks, workers
 from analysis.datasets import Split, load_dataset
 from analysis.models import ModelConfig, build_model
 from analysis.train import TrainConfig, loop, train
-from dashboard import server
+from dashboard.core import server
 
 
 @pytest.mark.parametrize("env, expected", [({}, 1), ({"NETLENS_WORKERS": "3"}, 3), ({"NETLENS_WORKERS": " 0 "}, 0)])

@@ -1,7 +1,7 @@
 """Closed sessions leave the server (a real server, websocket sessions speaking Streamlit's protocol):
 Streamlit keeps a closed tab's session for `server.disconnectedSessionTTL` so a reconnect resumes
 it, but on its own never shuts an expired one down (it stays in its storage until the next
-disconnect, and then its uploads stay behind). dashboard.runtime.close_expired_sessions, run by the
+disconnect, and then its uploads stay behind). dashboard.core.runtime.close_expired_sessions, run by the
 server's GC thread every 10 s, shuts them down: the admin page counts none kept soon after the TTL."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""analysis/store.py (the cluster back end's shared store): atomic writes with checksums, damaged
+"""analysis/compute/store.py (the cluster back end's shared store): atomic writes with checksums, damaged
 entries read as missing, retention by age and size, idle user data, watcher leases; and ray is
 never imported without NETLENS_RAY_ADDRESS."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.store import DATA_IDLE_S, Store, StoreConfig
+from analysis.compute.store import DATA_IDLE_S, Store, StoreConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,9 +113,9 @@ def test_store_settings_say_what_to_fix(env, words):
 
 
 def test_ray_is_never_imported_without_a_cluster_address():
-    code = ("import sys; import dashboard.server, dashboard.training_state, dashboard.representations_state, "
-            "analysis.tasks, analysis.store, analysis.jobspec, analysis.cluster_job, analysis.maps; "
-            "import analysis.train.cli; print('ray' in sys.modules, type(dashboard.server.EXECUTOR).__name__)")
+    code = ("import sys; import dashboard.core.server, dashboard.training.state, dashboard.representations.state, "
+            "analysis.compute.tasks, analysis.compute.store, analysis.compute.jobspec, analysis.compute.cluster.job, analysis.compute.cluster.maps; "
+            "import analysis.compute.cluster.train_cli; print('ray' in sys.modules, type(dashboard.core.server.EXECUTOR).__name__)")
     env = {k: v for k, v in os.environ.items() if k not in ("NETLENS_RAY_ADDRESS",)}
     env.update(NETLENS_WORKERS="0", PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

@@ -3,8 +3,8 @@ import threading
 
 import pytest
 
-from analysis.jobs import JobRegistry
-from analysis.sweep_line import SweepLine
+from analysis.compute.jobs import JobRegistry
+from analysis.compute.sweep_line import SweepLine
 
 
 def gated(gate: threading.Event, seen: list):

@@ -9,10 +9,22 @@ import pytest
 import torch
 from safetensors.torch import save as st_save
 
+from analysis.compute.cluster.train_cli import main
 from analysis.datasets import Dataset, Split, load_dataset, split_dataset
 from analysis.models import ModelConfig, build_model, default_config
-from analysis.train import (LIMITS, TrainConfig, TrainedModel, fit, from_snapshot, job_key, load_weights, main,
-                            pick_device, predict_proba, save_weights, train)
+from analysis.train import (
+    LIMITS,
+    TrainConfig,
+    TrainedModel,
+    fit,
+    from_snapshot,
+    job_key,
+    load_weights,
+    pick_device,
+    predict_proba,
+    save_weights,
+    train,
+)
 
 SMALL_MLP = ModelConfig(hidden=(32,), dropout=0.2)
 FAST = TrainConfig(epochs=2, batch_size=32, device="cpu")

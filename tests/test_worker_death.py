@@ -20,7 +20,7 @@ DIED = "The worker process stopped unexpectedly"
 
 
 def worker_pids(server_pid: int) -> list[int]:
-    """The server's worker processes (analysis.workers), found by their command line."""
+    """The server's worker processes (analysis.compute.workers), found by their command line."""
     out = []
     for pid in process_tree(server_pid)[1:]:
         try:

@@ -1,4 +1,4 @@
-"""analysis.workers and analysis.tasks: jobs in worker processes.
+"""analysis.compute.workers and analysis.compute.tasks: jobs in worker processes.
 
 One executor (one worker process) is shared by the module's tests: starting one imports
 torch (seconds). Every wait is bounded: a hang fails the test instead of stalling it.
@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import tasks, workers
-from analysis.jobs import JobRegistry
+from analysis.compute import tasks, workers
+from analysis.compute.jobs import JobRegistry
+from analysis.compute.tasks import InlineExecutor
+from analysis.compute.workers import ProcessExecutor, UnknownTask, WorkerDied
 from analysis.models import ModelConfig
 from analysis.train import TrainConfig, TrainedModel, from_snapshot
-from analysis.tasks import InlineExecutor
-from analysis.workers import ProcessExecutor, UnknownTask, WorkerDied
 
 T = 60.0  # generous: a worker start imports torch on a busy machine
 
@@ -134,7 +134,7 @@ def test_worker_killed_while_idle_is_replaced(executor):
 
 
 def test_only_allow_listed_tasks_run(executor):
-    for bad in ("os:system", "analysis.tasks:train", "../train", None, print):
+    for bad in ("os:system", "analysis.compute.tasks:train", "../train", None, print):
         with pytest.raises(UnknownTask, match="expected one of count, project, replay, train"):
             executor.run(bad, {})
     with pytest.raises(UnknownTask):
@@ -214,7 +214,7 @@ def test_estimates_for_the_budget():
 
 
 def test_two_workers_run_two_jobs_at_once_and_a_third_waits_its_turn():
-    ex = ProcessExecutor(max_workers=2, tasks={"count": "analysis.tasks:count"})
+    ex = ProcessExecutor(max_workers=2, tasks={"count": "analysis.compute.tasks:count"})
     try:
         release, heard, last = threading.Event(), [], []
         runs = [threading.Thread(target=lambda: heard.append(ex.run("count", {"n": 100_000, "delay_s": 0.002},
@@ -258,7 +258,7 @@ def test_shutdown_stops_the_workers(executor):  # last: it closes the module's e
 
 
 def test_as_job_waits_for_memory_with_its_place_shown_then_runs():
-    from analysis.budget import MemoryBudget
+    from analysis.compute.budget import MemoryBudget
 
     memory = MemoryBudget(100)
     blocker = memory.try_reserve(80, "someone", "a big photo")

@@ -26,8 +26,15 @@ from analysis.embedding.checks import max_perplexity
 from analysis.embedding.metrics import knn_accuracy, trustworthiness
 from analysis.embedding.pca_map import pca
 from analysis.embedding.sampling import sample_size_bounds, stratified_sample
-from analysis.embedding.tsne_map import (EARLY_EXAGGERATION, EARLY_EXAGGERATION_ITER, PCA_DIMS, PROGRESS_EVERY,
-                                         cuda_available, resolve_device, tsne)
+from analysis.embedding.tsne_map import (
+                                         EARLY_EXAGGERATION,
+                                         EARLY_EXAGGERATION_ITER,
+                                         PCA_DIMS,
+                                         PROGRESS_EVERY,
+                                         cuda_available,
+                                         resolve_device,
+                                         tsne,
+)
 
 __all__ = [
     "tsne",

@@ -7,7 +7,6 @@ import math
 import numpy as np
 
 
-
 def as_matrix(features, name: str = "features", min_rows: int = 1) -> np.ndarray:
     """Return ``features`` as a finite float64 2-D array, or raise ValueError."""
     if features is None:

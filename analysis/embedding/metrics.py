@@ -6,8 +6,8 @@ import warnings
 
 import numpy as np
 
-from analysis.embedding.checks import as_matrix, as_seed
 from analysis.checks import check_int
+from analysis.embedding.checks import as_matrix, as_seed
 
 
 def _check_pair(features, embedding):

@@ -10,7 +10,6 @@ import numpy as np
 
 from analysis.checks import check_int
 
-
 log = logging.getLogger(__name__)
 
 # openTSNE settings for the CPU back end, chosen on 2,000 and 5,000 MNIST

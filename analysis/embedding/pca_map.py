@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.embedding.checks import as_matrix
 from analysis.checks import check_int
+from analysis.embedding.checks import as_matrix
 
 
 def _pca_solver(n: int, d: int) -> str:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.embedding.checks import as_seed
 from analysis.checks import check_int
+from analysis.embedding.checks import as_seed
 
 
 def stratified_sample(labels, n: int, random_state: int = 0) -> np.ndarray:

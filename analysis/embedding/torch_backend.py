@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 
-
 log = logging.getLogger(__name__)
 
 # Exact PyTorch t-SNE (the GPU back end): scikit-learn's optimiser.

@@ -6,10 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from analysis.checks import check_int
 from analysis.embedding import opentsne_backend, pca_map, torch_backend
 from analysis.embedding.checks import as_matrix, as_seed, check_perplexity
-from analysis.checks import check_int
-
 
 ProgressCallback = Callable[[int, np.ndarray], "bool | None"]
 

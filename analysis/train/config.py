@@ -53,7 +53,7 @@ def check_dataset_size(dataset: Dataset) -> None:
 
 
 def in_worker_process() -> bool:
-    """True in a worker process of analysis.workers: its thread count was set once, at its start."""
+    """True in a worker process of analysis.compute.workers: its thread count was set once, at its start."""
     return os.environ.get("NETLENS_IN_WORKER") == "1"
 
 

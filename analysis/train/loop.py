@@ -20,9 +20,15 @@ from torch import nn
 
 from analysis.datasets import Dataset, Split, split_dataset
 from analysis.models import Dropout, ModelConfig, as_batch, build_model, check_config, count_parameters
-from analysis.train.config import (TrainConfig, check_dataset_size, check_train_config, cpu_threads_per_job,
-                                   in_worker_process, job_key,
-                                   pick_device)
+from analysis.train.config import (
+    TrainConfig,
+    check_dataset_size,
+    check_train_config,
+    cpu_threads_per_job,
+    in_worker_process,
+    job_key,
+    pick_device,
+)
 
 
 @dataclass

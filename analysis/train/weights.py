@@ -11,7 +11,6 @@ from analysis.models import ModelConfig, build_model, check_config, count_parame
 from analysis.train.config import TrainConfig, check_train_config
 from analysis.train.loop import History, TrainedModel
 
-
 FILE_FORMAT = "netlens-weights"
 MAX_HEADER_BYTES = 10_000_000
 

@@ -1,0 +1,72 @@
+"""What every page shares: projection (classroom) mode, the glossary link, 'start over'
+(the page's resets, handed in by the entry from dashboard/nav.py) and the privacy note."""
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+from dashboard.core import pages
+
+PRESENT_CSS = """
+<style>
+html, body, [data-testid="stMain"] { font-size: 24px !important; }
+[data-testid="stMain"] p, [data-testid="stMain"] li,
+[data-testid="stMain"] label, [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 24px !important; }
+[data-testid="stSidebar"] p, [data-testid="stSidebar"] label { font-size: 19px !important; }
+[data-testid="stAppViewContainer"] { color: #000 !important; background: #fff !important; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #222 !important; }
+[data-testid="stTable"] th, [data-testid="stTable"] td { font-size: 22px !important; color: #000 !important; }
+[data-testid="stMain"] button p { white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
+[data-testid="stImageCaption"] { font-size: 20px !important; color: #222 !important; }
+h1 { font-size: 3.2rem !important; } h2, h3 { font-size: 2.4rem !important; }
+[data-testid="stMetricValue"] { font-size: 3rem !important; }
+[data-testid="stMetricLabel"] p { font-size: 24px !important; white-space: normal !important; overflow: visible !important; }
+[data-testid="stMetricLabel"] { min-height: 0 !important; height: auto !important; }
+</style>
+"""
+
+def presenting() -> bool:
+    return bool(st.session_state.get("present", False))
+
+
+def start_present_from_url() -> None:
+    """`?present=1` switches projection mode on for this session (once; the toggle rules after)."""
+    if "present" not in st.session_state:
+        value = st.query_params.get("present")
+        st.session_state["present"] = value in ("1", "true", "yes")
+        if value not in (None, "0", "1", "true", "false", "yes", "no"):
+            st.toast(f"Ignored present={value!r} in the link (use 1 or 0).")
+
+
+def sidebar(url_path: str, reset: Callable[[], None] | None = None) -> None:
+    """The sidebar footer: projection mode, glossary, start over (when the page has a `reset`), privacy."""
+    with st.sidebar:
+        st.toggle("Projection mode", key="present",
+                  help="Large type, high contrast and bold charts for a classroom projector. Add ?present=1 to a "
+                       "link to open a page this way.")
+        st.page_link(pages.page("glossary.py"), label="Glossary: what the words mean", icon=":material/menu_book:")
+        if reset is not None:
+            st.button("Start over on this page", key=f"start_over_{url_path}", icon=":material/restart_alt:",
+                      on_click=start_over, args=(reset,),
+                      help="Forget this page's settings, uploads and results, and go back to the defaults.")
+        st.caption("Uploads stay in this server's memory for your session only and are sent nowhere else.")
+        st.divider()
+    if presenting():
+        st.html(PRESENT_CSS)
+
+
+def glossary_links(*terms: str) -> None:
+    """Links to Glossary entries, in-app (the session and its settings stay): one per term."""
+    cols = st.columns(len(terms) + 1, vertical_alignment="center")
+    cols[0].caption("In the Glossary:")
+    for col, term in zip(cols[1:], terms):
+        col.page_link(pages.page("glossary.py"), label=term, icon=":material/menu_book:", query_params={"find": term})
+
+
+def start_over(reset: Callable[[], None]) -> None:
+    """The page's features forget their settings, uploads and results (detaching from their jobs
+    first); the link's settings go too."""
+    reset()
+    for key in [k for k in st.query_params.keys() if k != "present"]:
+        del st.query_params[key]

@@ -1,0 +1,149 @@
+"""Training jobs on this server, for every page: the job registry, the built-in datasets (loaded once
+per server), the job's function (a worker process, dashboard.core.server), a run's short description,
+and the server's default models (prepared ahead by a teacher, or trained once per server and shared).
+Training adds a session's own models (dashboard.core.session_models); the other pages fall back to
+these defaults."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from analysis import datasets
+from analysis.compute import jobs, tasks
+from analysis.datasets import Dataset, load_dataset, split_dataset
+from analysis.models import ModelConfig, default_config
+from analysis.recording import load_with_recording
+from analysis.train import TrainConfig, TrainedModel, job_key, predict_proba
+from dashboard.core import server
+from dashboard.core.runtime import session_id
+
+KIND_NAMES = {"logreg": "Logistic regression", "mlp": "Multilayer perceptron", "cnn": "Convnet"}
+
+
+# Job threads wait on dashboard.core.server's worker processes (or run the job there when NETLENS_WORKERS=0),
+# or watch the job on the Ray cluster (NETLENS_RAY_ADDRESS).
+REGISTRY = jobs.shared_registry("train", max_workers=server.JOB_THREADS, max_entries=32, max_age_s=6 * 3600)
+
+
+@st.cache_resource(show_spinner="Loading the digits…", max_entries=4)
+def dataset(name: str) -> Dataset:
+    """A built-in dataset, loaded once per server (read-only arrays, shared by every session)."""
+    return load_dataset(name)
+
+
+def describe(mc: ModelConfig, tc: TrainConfig, ds_name: str) -> str:
+    what = KIND_NAMES[mc.kind]
+    if mc.kind == "mlp":
+        what += f" {'-'.join(map(str, mc.hidden))} {mc.activation}"
+    elif mc.kind == "cnn":
+        what += f" {'-'.join(map(str, mc.channels))} ({mc.kernel_size}×{mc.kernel_size})"
+    return f"{what} · {ds_name} · {tc.epochs} epoch{'s' if tc.epochs != 1 else ''} · seed {tc.seed}"
+
+
+def training_job(ds: Dataset, mc: ModelConfig, tc: TrainConfig, holder: str | None = None):
+    """The job's function: train in a worker process (dashboard.core.server), after reserving its
+    memory; it publishes the curves and a snapshot every epoch (analysis.compute.tasks.train)."""
+    builtin = ds.name in KNOWN_DATASETS and not ds.fingerprint  # the worker loads it by name, once
+    holder = holder or session_id()
+
+    def fn(job: jobs.Job) -> TrainedModel:  # built when the job starts, not on every join
+        return server.job("train", {"dataset": ds.name if builtin else ds, "model_config": mc, "train_config": tc},
+                          nbytes=tasks.training_estimate(ds, mc, tc), label=f"training {describe(mc, tc, ds.name)}",
+                          holder=holder, hint="try a smaller model or fewer images")(job)
+    return fn
+
+
+KNOWN_DATASETS = tuple(datasets.DATASETS)
+
+
+def with_split(trained: TrainedModel, ds: Dataset | None) -> TrainedModel:
+    """A model loaded from a file gets its test split back when this server has its data
+    (the split depends only on the data and the seed)."""
+
+    if ds is None or ds.image_shape != tuple(trained.image_shape) or ds.class_names != tuple(trained.class_names):
+        return trained
+    return dataclasses.replace(trained, split=split_dataset(ds, seed=trained.train_config.seed))
+
+
+DEFAULT_KINDS = ("logreg", "mlp", "cnn")
+
+
+@st.cache_resource(show_spinner=False)
+def prepared_models() -> dict[str, TrainedModel]:
+    """Models a teacher trained ahead (`python -m analysis.train … --save DIR`), read once per
+    server from the folder named by NETLENS_MODELS_DIR, keyed by their job key."""
+
+
+    folder = os.environ.get("NETLENS_MODELS_DIR")
+    found: dict[str, TrainedModel] = {}
+    if folder and Path(folder).is_dir():
+        for path in sorted(Path(folder).glob("*.safetensors")):
+            try:
+                trained, recording = load_with_recording(path.read_bytes())
+                trained.recording = recording
+            except (OSError, ValueError):
+                continue  # an unreadable file is skipped, not fatal
+            if trained.dataset_name in KNOWN_DATASETS:
+                trained = with_split(trained, dataset(trained.dataset_name))
+            found[trained.key] = trained
+    return found
+
+
+def default_models() -> tuple[dict[str, TrainedModel], list[jobs.Job]]:
+    """The Training page's default logistic regression, MLP and convnet on MNIST-5k: prepared
+    ones if the server has them, else trained once per server (every session shares them).
+    Returns (ready models by name, jobs still running)."""
+
+    ds, tc = dataset("mnist5k"), TrainConfig()
+    ready, pending = {}, []
+    for kind in DEFAULT_KINDS:
+        mc = default_config(kind)
+        key = job_key(ds, mc, tc)
+        if key in prepared_models():
+            ready[KIND_NAMES[kind]] = prepared_models()[key]
+            continue
+        try:
+            job = REGISTRY.submit(key, describe(mc, tc, ds.name), training_job(ds, mc, tc), session_id())
+        except jobs.RegistryFull as e:
+            st.error(str(e))
+            st.stop()
+        if job.status == "done":
+            ready[KIND_NAMES[kind]] = job.result
+        elif job.status in ("queued", "running"):
+            pending.append(job)
+    return ready, pending
+
+
+WARM_HOLDER = "server warm-up"
+
+
+def warm_models(timeout_s: float = 3600.0) -> list[TrainedModel]:
+    """At server start (dashboard.core.server.warm_up's thread, no session): submit the default
+    models' trainings as the server's own jobs (never cancelled for want of watchers) and wait
+    for them. Sessions that ask for the defaults join these jobs. Returns the trained models."""
+
+    ds, tc = load_dataset("mnist5k"), TrainConfig()
+    ready, waiting = [], []
+    for kind in DEFAULT_KINDS:
+        mc = default_config(kind)
+        key = job_key(ds, mc, tc)
+        if key in prepared_models():
+            ready.append(prepared_models()[key])
+        else:
+            waiting.append(REGISTRY.submit(key, describe(mc, tc, ds.name), training_job(ds, mc, tc, WARM_HOLDER), WARM_HOLDER))
+    for job in waiting:
+        job.wait(timeout_s)
+        if job.status == "done":
+            ready.append(job.result)
+    return ready
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, hash_funcs={TrainedModel: lambda t: t.key})
+def test_probabilities(trained: TrainedModel) -> np.ndarray:
+    """Pr(class) on the test digits of a shared (read-only) model, computed once per server."""
+    ds = dataset(trained.dataset_name)
+    return predict_proba(trained.model, ds.images[trained.split.test])

@@ -1,0 +1,306 @@
+"""What Training draws: the live progress, the results of a trained model (what it did and
+learned), the runs table, save/load and the prepared models."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from analysis.models import architecture, feature_maps, first_layer_weights, representations
+from analysis.recording import load_with_recording, replay_unavailable, save_with_recording
+from dashboard.core import figures, session_models, training_jobs
+from dashboard.core.figures import NO_BAR, chart
+from dashboard.core.session import PERSIST, hand_over
+from dashboard.core.session_models import SessionModel
+from dashboard.core.uploads import upload_ui
+from dashboard.predict.state import IncomingDigit, predict_state
+from dashboard.representations.replay_state import replay_state
+from dashboard.training import state as training_state
+from dashboard.trust import state as trust_state
+
+
+def architecture_table(model, image_shape) -> None:
+    rows = architecture(model, image_shape)
+    total = sum(r["parameters"] for r in rows)
+    table = pd.DataFrame(rows)
+    st.table(table.style.format({"parameters": "{:,}"}) if "parameters" in table else table, hide_index=True)
+    st.caption(f"**{total:,} parameters** (weights and biases) to learn.")
+
+
+MISTAKES_SHOWN = 24  # each with its own "Why?" button
+
+
+def gallery(images: np.ndarray, captions: list[str], side: int = 84, limit: int = 40) -> None:
+    if len(images) == 0:
+        st.write("No images here.")
+        return
+    st.image([figures.enlarge((np.clip(im, 0, 1) * 255).astype(np.uint8), side) for im in images[:limit]],
+             caption=captions[:limit], width=side)
+    if len(images) > limit:
+        st.caption(f"Showing {limit} of {len(images)}.")
+
+
+def _confusion(sm: SessionModel) -> None:
+    t, ds = sm.trained, sm.dataset
+    y = ds.labels[t.split.test]
+    pred = sm.test_probs.argmax(1)
+    k = ds.n_classes
+    cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
+    fig = figures.shared(("confusion", cm.tobytes(), tuple(ds.class_names)), lambda: figures.confusion_matrix(cm, ds.class_names))
+    event = chart(st, fig, on_select="rerun", selection_mode="points",
+                            key="train_cm", config=NO_BAR, width="stretch")
+    names = list(ds.class_names)
+    points = event.selection.points if event and event.selection else []
+    ts = training_state.training_state()
+    if points and points[0].get("y") in names and ts.cm_seen != points[0]:
+        ts.cm_seen = points[0]
+        st.session_state["cm_true"], st.session_state["cm_pred"] = points[0]["y"], points[0]["x"]
+    off = cm - np.diag(np.diag(cm))
+    worst = np.unravel_index(off.argmax(), off.shape)
+    st.caption("Click a cell, or pick one here, to see its images.")
+    a, b = st.columns(2)
+    true = a.selectbox("True label", names, index=int(worst[0]), key="cm_true", persist_state=PERSIST,
+                       help="Row of the matrix.")
+    guess = b.selectbox("Predicted", names, index=int(worst[1]), key="cm_pred", persist_state=PERSIST,
+                        help="Column of the matrix.")
+    sel = np.flatnonzero((y == names.index(true)) & (pred == names.index(guess)))
+    st.markdown(f"**{len(sel)} test images** labelled {true} and predicted {guess}:")
+    gallery(ds.images[t.split.test][sel], [f"Pr({guess}) = {sm.test_probs[i, names.index(guess)]:.0%}" for i in sel])
+
+
+def _mistakes(sm: SessionModel) -> None:
+    t, ds = sm.trained, sm.dataset
+    y, pred = ds.labels[t.split.test], sm.test_probs.argmax(1)
+    wrong = np.flatnonzero(pred != y)
+    wrong = wrong[np.argsort(-sm.test_probs[wrong, pred[wrong]])]  # most confident mistakes first
+    st.markdown(f"**{len(wrong)} of {len(y)} test images are wrong**, most confident first. "
+                "**Why?** under a digit opens the Trust page: what the models looked at.")
+    names, images = ds.class_names, ds.images[t.split.test]
+    per_row, shown = 6, wrong[:MISTAKES_SHOWN]
+    for start in range(0, len(shown), per_row):
+        for col, i in zip(st.columns(per_row), shown[start:start + per_row]):
+            col.image(figures.enlarge((np.clip(images[i], 0, 1) * 255).astype(np.uint8), 96), width="stretch",
+                      caption=f"true {names[y[i]]}, said {names[pred[i]]} ({sm.test_probs[i, pred[i]]:.0%})")
+            if col.button("Why?", key=f"train_why_{i}", icon=":material/psychology_alt:", width="stretch",
+                          help="Open this digit on the Trust page: heatmaps of what each model looked at."):
+                trust_state.explain(images[i], int(y[i]), f"Training: a mistake of {sm.name}")
+    if len(wrong) > len(shown):
+        st.caption(f"Showing the {len(shown)} most confident of {len(wrong)} mistakes.")
+    if len(wrong):
+        a, b = st.columns([1, 2], vertical_alignment="bottom")
+        k = a.number_input("Mistake number", 1, len(wrong), 1, key="train_mistake", persist_state=PERSIST,
+                           help="Counted in the order shown above, from 1.")
+        if b.button("Ask Predict about this digit", key="train_to_predict", icon=":material/arrow_forward:",
+                    help="Open this digit on the Predict page, with this session's models."):
+            i = wrong[int(k) - 1]
+            digit = IncomingDigit(ds.images[t.split.test][i], int(y[i]), "a mistake on the Training page")
+            hand_over(predict_state(), "incoming_digit", digit, "predict.py")
+
+
+def _learned(sm: SessionModel) -> None:
+    t = sm.trained
+    w = first_layer_weights(t.model, t.image_shape)
+    kind = t.model_config.kind
+    if kind == "logreg":
+        st.markdown("Each class's **weight template**: red pixels push its score up, blue pixels down. "
+                    "The score is the sum of pixel × weight (plus a bias).")
+        caps = [f"class {c}" for c in t.class_names]
+    elif kind == "mlp":
+        order = np.argsort(-np.abs(w).reshape(len(w), -1).sum(1))[:48]
+        w = w[order]
+        st.markdown("The first hidden layer's **units**, 48 with the largest weights: each is a picture of what "
+                    "that unit looks for (red: ink here raises it, blue: lowers it).")
+        caps = [f"unit {i + 1}" for i in order]
+    else:
+        st.markdown("The first conv block's **learned kernels**, like the Convolution page's, but learned from data.")
+        caps = [f"filter {i + 1}" for i in range(len(w))]
+    st.image([figures.enlarge(figures.diverging_rgb(x), 84) for x in w], caption=caps, width=84)
+    if kind == "cnn" and sm.dataset is not None:
+        ds = sm.dataset
+        i = st.number_input("Test image number", 0, len(t.split.test) - 1, 0, key="fmap_index", persist_state=PERSIST,
+                            help="Which test image to pass through the first conv block.")
+        image = ds.images[t.split.test][int(i)]
+        maps = feature_maps(t.model, image)
+        st.markdown("Its **feature maps** after the first conv block (bright: the filter found its pattern):")
+        gallery(np.concatenate([image[None], maps]), ["input"] + [f"filter {k + 1}" for k in range(len(maps))], side=84)
+
+
+def _one_digit(sm: SessionModel) -> None:
+    t, ds = sm.trained, sm.dataset
+    n = len(t.split.test)
+    st.session_state.setdefault("digit_index", 0)
+    a, b = st.columns([1, 3], vertical_alignment="bottom")
+    if a.button("Random test image", key="digit_random", help="Pick another image at random."):
+        st.session_state["digit_index"] = int(np.random.default_rng().integers(n))
+    i = b.number_input("Test image number", 0, n - 1, key="digit_index", persist_state=PERSIST,
+                       help="Which held-out test image to explain.")
+    image, label = ds.images[t.split.test][i], int(ds.labels[t.split.test][i])
+    reps = representations(t.model, image[None])
+    scores, probs = reps["logits"][0], reps["probabilities"][0]
+    c1, c2, c3 = st.columns([1, 2, 2])
+    c1.image(figures.enlarge((image * 255).astype(np.uint8), 140), caption=f"true label: {t.class_names[label]}")
+    chart(c2, figures.score_bars(scores, t.class_names, "1. Raw scores (logits)"), config=NO_BAR, key="digit_scores")
+    chart(c3, figures.probability_bars(probs, t.class_names, "2. Softmax: Pr(class)", true=label),
+                    config=NO_BAR, key="digit_probs")
+    st.markdown(f"3. **Cross-entropy loss** for this image = −log Pr(true label) = −log {probs[label]:.4f} = "
+                f"**{-np.log(max(probs[label], 1e-12)):.4f}**. Training lowers the average of this over all images.")
+
+
+def save_load(sm: SessionModel | None) -> None:
+    if sm is not None:
+        t = sm.trained
+        a, b = st.columns(2)
+        a.download_button("Download the weights (.safetensors)", data=lambda: _weights_file(t), file_name=t.file_name,
+                          mime="application/octet-stream", icon=":material/download:",
+                          help="The learned numbers with the settings inside; upload it here later to restore the model.")
+        csv = pd.DataFrame(t.history.rows).to_csv(index=False)
+        b.download_button("Download the metrics (CSV)", data=csv, file_name=t.file_name.replace(".safetensors", ".csv"),
+                          mime="text/csv", icon=":material/download:", help="Loss and accuracy for every epoch.")
+    up = upload_ui(training_state.training_state().weights, "Restore a model from a .safetensors file",
+                   "weights_upload", ["safetensors"], accept=_restore, what="model file", show=False,
+                   help="Only .safetensors files saved by NetLens; other files are refused, never run.")
+    if up is not None and training_state.training_state().weights.showing:
+        st.success(f"Restored “{up.name}”.")
+
+
+def _weights_file(t) -> bytes:
+    """The weights, with the training's recording when the model has one (replayable after a reload)."""
+
+    return save_with_recording(t, t.recording)
+
+
+def _restore(data: bytes, name: str) -> tuple[None, str]:
+    """`accept` for a weights file: it becomes one of this session's models (its name is kept)."""
+
+    loaded, loaded.recording = load_with_recording(data)
+    ds = training_jobs.dataset(loaded.dataset_name) if loaded.dataset_name in training_jobs.KNOWN_DATASETS else None
+    return None, training_state.add_model(training_jobs.with_split(loaded, ds), ds, suffix=" (from file)").name
+
+
+def results(sm: SessionModel) -> None:
+    t = sm.trained
+    m = st.columns(4)
+    m[0].metric("Validation accuracy", f"{t.val_accuracy:.1%}",
+                help="On the validation digits: the score to choose settings by.")
+    if sm.hidden_test:
+        m[1].metric("Final check: test accuracy", "hidden",
+                    help="A run of a sweep: its test score stays hidden until you reveal the sweep's test score once.")
+    else:
+        m[1].metric("Final check: test accuracy", f"{t.test_accuracy:.1%}",
+                    help="On the test digits, looked at once at the end; never used to choose settings.")
+    m[2].metric("Parameters", f"{t.parameters:,}")
+    m[3].metric("Training time", f"{t.seconds:.1f} s", help=f"on the {t.device.upper()}")
+    curves = figures.shared(("curves", repr(t.history.rows), t.train_config.epochs),
+                            lambda: figures.learning_curves(t.history.rows, t.train_config.epochs))
+    chart(st, curves, config=NO_BAR, key="final_curves")
+    _watch_it_learn(sm)
+    if sm.dataset is None or t.split is None:
+        st.info("This model came from a file trained on data this server does not have, so only its curves and "
+                "weights can be shown.")
+        _learned(sm)
+        return
+    tabs = st.tabs(["Confusion matrix", "Mistakes", "What it learned", "One image, step by step", "Compare runs"])
+    for tab, show in ((tabs[0], _confusion), (tabs[1], _mistakes)):
+        with tab:
+            if sm.hidden_test:
+                st.info(HIDDEN)
+            else:
+                show(sm)
+    with tabs[2]:
+        _learned(sm)
+    with tabs[3]:
+        _one_digit(sm)
+    with tabs[4]:
+        runs_table()
+
+
+HIDDEN = ("This run belongs to a sweep: its results on the test digits stay hidden until you reveal the sweep's test "
+          "score (once), so the test digits cannot sway which setting you pick.")
+
+
+def _watch_it_learn(sm: SessionModel) -> None:
+    """The link to Representations' "Over training" view with this model."""
+
+    why = replay_unavailable(sm.trained.recording)
+    if st.button("Watch its layers learn (Over training)", key="train_to_replay", icon=":material/animation:",
+                 disabled=why is not None, help=why or "Replay each layer's map epoch by epoch on the Representations "
+                                                       "page."):
+        hand_over(replay_state(), "incoming_model", sm.name, "representations.py")
+
+
+def runs_table() -> None:
+    runs = session_models.state().runs
+    if not runs:
+        st.write("No runs yet.")
+        return
+    df = pd.DataFrame(runs)
+    hidden = df.pop("hidden test").fillna(False).astype(bool) if "hidden test" in df else pd.Series(False, df.index)
+    df["test accuracy"] = df["test accuracy"].where(~hidden)  # sweep runs: no test score until revealed
+    shown = df.copy()  # for people: percentages and thousands separators; the CSV keeps the raw numbers
+    shown["validation accuracy"] = shown["validation accuracy"].map(lambda v: f"{v:.1%}")
+    shown["test accuracy"] = ["hidden" if h else f"{v:.1%}" for v, h in zip(shown["test accuracy"], hidden)]
+    if "parameters" in shown:
+        shown["parameters"] = shown["parameters"].map(lambda v: f"{v:,}")
+    st.table(shown, hide_index=True)  # a plain table: every column shows, at any width
+    st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check (hidden for a "
+               "sweep's runs until its test score is revealed).")
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    st.download_button("Download this table (CSV)", buf.getvalue(), "netlens-runs.csv", "text/csv",
+                       icon=":material/download:", key="runs_csv")
+
+
+def prepared_ui() -> None:
+    """Models trained ahead on this server (NETLENS_MODELS_DIR), one click to use."""
+    prepared = training_jobs.prepared_models()
+    if not prepared:
+        return
+    with st.expander(f"{len(prepared)} models prepared on this server are ready", icon=":material/task_alt:"):
+        for i, t in enumerate(prepared.values()):
+            label = training_jobs.describe(t.model_config, t.train_config, t.dataset_name)
+            if st.button(f"Use: {label} (test accuracy {t.test_accuracy:.1%})", key=f"prepared_{i}",
+                         help="Trained ahead by whoever runs this server; no waiting."):
+                data = training_jobs.dataset(t.dataset_name) if t.dataset_name in training_jobs.KNOWN_DATASETS else None
+                training_state.add_model(training_jobs.with_split(t, data), data, suffix=" (prepared)")
+
+
+@st.fragment(run_every=1.0)
+def live() -> None:
+    """The watched run's progress and curves, redrawn every second until it finishes."""
+    job = training_state.watched()
+    if job is None or job.is_finished:
+        st.rerun()  # show the result (or the error) on the whole page
+    st.button("Stop", icon=":material/stop:", key="train_stop", on_click=training_state.stop,
+              help="Stop watching and keep the model as it was after the last finished epoch.")
+    if job.status == "queued":
+        st.info(f"Waiting for the server: {job.message}.")
+        return
+    st.progress(job.progress, text=f"Training {job.label}: {job.message}")
+    rows = (job.latest or {}).get("rows") or []
+    watched = training_state.training_state().job
+    if rows and watched is not None:  # built once per epoch for every watcher (figures.shared)
+        epochs = watched.tc.epochs
+        fig = figures.shared(("live curves", job.key, len(rows)), lambda: figures.learning_curves(rows, epochs))
+        chart(st, fig, config=NO_BAR, key="live_curves")
+
+
+def _choose(name: str) -> None:
+    session_models.state().current = name
+
+
+def results_ui() -> None:
+    """Pick one of this session's models and show its results."""
+    s = session_models.state()
+    if not s.models:
+        return
+    st.divider()
+    st.subheader("Results")
+    names = list(s.models)
+    if s.current not in names:
+        s.current = names[-1]
+    picked = st.selectbox("Model", names, index=names.index(s.current),
+                          help="Models you trained or loaded in this session.")
+    _choose(picked)
+    results(s.models[picked])
