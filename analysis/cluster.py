@@ -51,7 +51,6 @@ from analysis.store import LEASE_S, Store
 __all__ = ["ClusterConfig", "RayExecutor", "CLUSTER_TASKS", "ADDRESS_ENV", "prepare_ray_env", "code_version"]
 
 ADDRESS_ENV = "NETLENS_RAY_ADDRESS"
-TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 PACKAGE = Path(__file__).resolve().parent  # the `analysis` package: what the cluster runs
 WHAT = {"train": "training", "project": "map", "replay": "replay"}
 
