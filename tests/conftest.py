@@ -34,7 +34,7 @@ def _browser_missing() -> str | None:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """A real NetLens server on loopback for the whole test session (benchmarks/server.py's launcher)."""
-    from benchmarks.server import Server
+    from tests.servers import Server
 
     try:
         server = Server(tmp_path_factory.mktemp("server"), start_timeout=60)
@@ -79,7 +79,7 @@ def ray_head():
         import ray.job_submission  # noqa: F401
     except ImportError as e:
         pytest.fail(f"ray[default] is not installed ({e}): pip install -r requirements.txt")
-    from benchmarks.ray_head import RayHead
+    from tests.servers import RayHead
 
     try:
         head = RayHead(num_cpus=2)

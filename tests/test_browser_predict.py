@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from analysis.datasets import load_dataset
-from tests.test_browser_convolution import shot, upload
-from tests.test_page_predict import paper_photo
+from tests.helpers import shot, upload
+from tests.helpers import paper_photo
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,7 @@
 """Real browser: train one epoch on /train, see the curves and the confusion matrix."""
 import pytest
 
-from tests.test_browser_convolution import shot
+from tests.helpers import shot
 
 pytestmark = pytest.mark.browser
 

@@ -18,17 +18,13 @@ from analysis.cluster_plans import train_plan
 from analysis.models import ModelConfig
 from analysis.store import Store
 from analysis.train import TrainConfig
+from tests.helpers import jobs_for
 
 pytestmark = pytest.mark.slow  # a real Ray head (~15 s to start) and real trainings; they run in CI
 
 
 def executor(head, store_dir, lease_s: float = 30.0) -> RayExecutor:
     return RayExecutor(ClusterConfig(address=head.address, lease_s=lease_s), Store(str(store_dir)))
-
-
-def jobs_for(ex: RayExecutor, key: str) -> list:
-    """The cluster's jobs for one job key (its first ID and the retries `<key>-2`, …)."""
-    return [j for j in ex.client().list_jobs() if j.submission_id == key or str(j.submission_id).startswith(key + "-")]
 
 
 def in_thread(fn, *args):

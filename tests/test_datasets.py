@@ -39,7 +39,7 @@ def test_read_idx_plain_and_gzip():
     (idx_bytes(np.zeros((2, 3, 3), np.uint8))[:-1], "truncated"),
     (idx_bytes(np.zeros((2, 3, 3), np.uint8)) + b"\x00", "extra bytes"),
     (b"\x1f\x8b\x08garbage", "gzip"),
-])
+], ids=["too-short", "png-not-idx", "short-header", "truncated", "extra-bytes", "broken-gzip"])
 def test_read_idx_refuses(data, words):
     with pytest.raises(ValueError, match=words):
         read_idx(data)

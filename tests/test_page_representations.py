@@ -4,7 +4,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import representations_state as rv
 from dashboard import session_models
-from tests.test_page_train import tiny, train_and_wait
+from tests.helpers import tiny, train_and_wait
 
 PAGE = "../pages/representations.py"
 

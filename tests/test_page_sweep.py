@@ -6,7 +6,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from dashboard import session_models, sweep_state
-from tests.test_page_train import run_page, tiny
+from tests.helpers import run_page, tiny
 
 
 def sweep_page(settings: dict, seeds: int = 1) -> AppTest:

@@ -3,48 +3,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import session_models
-from dashboard.training_state import REGISTRY, training_state
+from dashboard.training_state import REGISTRY
+from tests.helpers import models_of, run_page, runs_of, tiny, train_and_wait, watched_key
 
 PAGE = "../pages/train.py"
-
-
-def models_of(at: AppTest) -> dict:
-    """This session's models (the one owner: dashboard.session_models)."""
-    return session_models.state(at.session_state).models
-
-
-def runs_of(at: AppTest) -> list:
-    return session_models.state(at.session_state).runs
-
-
-def watched_key(at: AppTest) -> str | None:
-    """The key of the training job this session watches (None when it watches none)."""
-    job = training_state(at.session_state).job
-    return None if job is None else job.key
-
-
-def run_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def train_and_wait(at: AppTest) -> AppTest:
-    at.button(key="train_start").click().run()
-    assert not at.exception, at.exception
-    if watched_key(at) is not None:  # else it joined a finished run and already collected it
-        assert REGISTRY.get(watched_key(at)).wait(120)
-        at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def tiny(at: AppTest, kind: str, epochs: int = 1, data: str = "digits") -> AppTest:
-    at.selectbox(key="train_data").set_value(data)
-    at.radio(key="train_kind").set_value(kind)
-    at.slider(key="train_epochs").set_value(epochs).run()
-    return at
 
 
 def test_renders_with_defaults():

@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("websockets")
 
-from benchmarks.load_steps import Student, make_photo  # noqa: E402
-from benchmarks.server import Server  # noqa: E402
-from tests.test_isolation import run_in_own_loop  # noqa: E402
+from tests.servers import Student, make_photo  # noqa: E402
+from tests.servers import Server  # noqa: E402
+from tests.helpers import run_in_own_loop  # noqa: E402
 
 KEPT = "Closed, kept for a reconnect"
 

@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("websockets")
 
-from benchmarks.load_steps import TRAINED_METRIC, Student  # noqa: E402
-from benchmarks.server import Server, process_tree  # noqa: E402
-from tests.test_isolation import run_in_own_loop
+from tests.servers import TRAINED_METRIC, Student  # noqa: E402
+from tests.servers import Server, process_tree  # noqa: E402
+from tests.helpers import run_in_own_loop
 
 DIED = "The worker process stopped unexpectedly"
 
