@@ -1,6 +1,4 @@
 """Real browser (Playwright + Debian's Chromium): what a user does on /convolution."""
-import time
-
 import pytest
 from PIL import Image
 from tests.helpers import choose, photo, shot, upload
@@ -41,14 +39,11 @@ def test_upload_photo_bad_file_then_photo_again(page, tmp_path):
     choose(page, "Kernel", "Gaussian blur")
     page.get_by_text("After: Gaussian blur (3×3)").wait_for()
     page.get_by_text("1400 × 1050 → 1398 × 1048").wait_for()
-    # A kernel change on the 12 MP photo: a 31×31 blur, timed from the click to the new picture.
+    # A kernel change on the 12 MP photo: a 31×31 blur reaches the screen (its speed, bar 5 s, is
+    # benchmarks/convolution_page.py's; the 60 s here only detect a hang).
     slider = page.get_by_role("slider", name="Kernel size")
     slider.focus()
-    start = time.perf_counter()
     slider.press("End")
     page.get_by_text("After: Gaussian blur (31×31)").wait_for(timeout=60_000)
     page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
-    seconds = time.perf_counter() - start
-    print(f"\nRERUN 12MP gauss31 kernel change: {seconds:.2f} s (click to rendered result, real browser)")
     shot(page, "convolution-12mp-gauss31")
-    assert seconds < 5
