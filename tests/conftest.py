@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,22 @@ def ray_head():
         yield head
     finally:
         head.stop()
+
+
+@pytest.fixture
+def fresh_registries():
+    """Empty process-wide job registries (analysis.jobs.shared_registry: the Training page's and the maps')
+    before and after the test: no test joins or reuses a job an earlier test left, whatever the order
+    (pytest -n). Running jobs are asked to stop and waited for; the registry objects stay the same (the
+    dashboard's modules hold them), only their entries go."""
+    def clear():
+        jobs = sys.modules.get("analysis.jobs")
+        if jobs is None:
+            return
+        for reg in jobs.shared_registries().values():
+            reg.shutdown(timeout=60)
+            with reg._lock:
+                reg._jobs.clear()
+    clear()
+    yield
+    clear()

@@ -7,6 +7,7 @@ from dashboard.training_state import REGISTRY
 from tests.helpers import models_of, run_page, runs_of, tiny, train_and_wait, watched_key
 
 PAGE = "../pages/train.py"
+pytestmark = pytest.mark.usefixtures("fresh_registries")  # each test: empty job registries
 
 
 def test_renders_with_defaults():
