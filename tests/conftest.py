@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def _browser_missing() -> str | None:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """A real NetLens server on loopback for the whole test session (benchmarks/server.py's launcher)."""
-    from benchmarks.server import Server
+    from tests.servers import Server
 
     try:
         server = Server(tmp_path_factory.mktemp("server"), start_timeout=60)
@@ -79,7 +80,7 @@ def ray_head():
         import ray.job_submission  # noqa: F401
     except ImportError as e:
         pytest.fail(f"ray[default] is not installed ({e}): pip install -r requirements.txt")
-    from benchmarks.ray_head import RayHead
+    from tests.servers import RayHead
 
     try:
         head = RayHead(num_cpus=2)
@@ -89,3 +90,22 @@ def ray_head():
         yield head
     finally:
         head.stop()
+
+
+@pytest.fixture
+def fresh_registries():
+    """Empty process-wide job registries (analysis.compute.jobs.shared_registry: the Training page's and the maps')
+    before and after the test: no test joins or reuses a job an earlier test left, whatever the order
+    (pytest -n). Running jobs are asked to stop and waited for; the registry objects stay the same (the
+    dashboard's modules hold them), only their entries go."""
+    def clear():
+        jobs = sys.modules.get("analysis.compute.jobs")
+        if jobs is None:
+            return
+        for reg in jobs.shared_registries().values():
+            reg.shutdown(timeout=60)
+            with reg._lock:
+                reg._jobs.clear()
+    clear()
+    yield
+    clear()

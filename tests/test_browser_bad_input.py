@@ -2,7 +2,7 @@
 import pytest
 
 from tests.corpus import image_corpus, zip_corpus
-from tests.test_browser_convolution import upload
+from tests.helpers import upload
 
 pytestmark = pytest.mark.browser
 

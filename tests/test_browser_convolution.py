@@ -1,57 +1,10 @@
 """Real browser (Playwright + Debian's Chromium): what a user does on /convolution."""
-import os
-import time
-from pathlib import Path
-
-import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers import choose, photo, shot, upload
+
 pytestmark = pytest.mark.browser
-SHOTS = os.environ.get("NETLENS_SCREENSHOTS")
-
-
-def shot(page, name):
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
-def photo(path: Path, w: int, h: int) -> Path:
-    """A smooth, photo-like JPEG (gradients and shapes) of w × h pixels."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    r = 127 + 120 * np.sin(xx / w * 6) * np.cos(yy / h * 4)
-    g = 255 * (yy / h)
-    b = np.where((xx - w / 2) ** 2 + (yy - h / 2) ** 2 < (h / 4) ** 2, 230, 40)
-    Image.fromarray(np.dstack([r, g, b]).astype(np.uint8)).save(path, quality=90)
-    return path
-
-
-def upload(page, path, label: str | None = None):
-    """Choose a file in the uploader (the one whose label contains `label`, else the first)."""
-    uploaders = page.locator('[data-testid="stFileUploader"]')
-    if label:
-        uploaders = uploaders.filter(has_text=label)
-    uploaders.first.locator('input[type="file"]').set_input_files(str(path))
-
-
-def idle(page, timeout=60_000):
-    """Wait until the app has finished its current run (no 'Running…' indicator)."""
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
-
-
-def choose(page, label, option):
-    """Open the selectbox labelled `label` and pick `option`, as a user would."""
-    idle(page)
-    for attempt in range(3):  # a rerun landing mid-click can close the list: try again
-        page.get_by_role("combobox", name=label).click()
-        try:
-            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
-            return
-        except Exception:
-            if attempt == 2:
-                raise
-            page.keyboard.press("Escape")
 
 
 def test_upload_photo_bad_file_then_photo_again(page, tmp_path):
@@ -80,7 +33,6 @@ def test_upload_photo_bad_file_then_photo_again(page, tmp_path):
     assert not page.get_by_text("Could not use").is_visible()
     with page.expect_download(timeout=90_000) as download:  # the download filters the full-size photo
         page.get_by_role("button", name="Download the result").click()
-    from PIL import Image
 
     with Image.open(download.value.path()) as result:
         assert result.size == (3998, 2998)
@@ -88,14 +40,11 @@ def test_upload_photo_bad_file_then_photo_again(page, tmp_path):
     choose(page, "Kernel", "Gaussian blur")
     page.get_by_text("After: Gaussian blur (3×3)").wait_for()
     page.get_by_text("1400 × 1050 → 1398 × 1048").wait_for()
-    # A kernel change on the 12 MP photo: a 31×31 blur, timed from the click to the new picture.
+    # A kernel change on the 12 MP photo: a 31×31 blur reaches the screen (its speed, bar 5 s, is
+    # benchmarks/convolution_page.py's; the 60 s here only detect a hang).
     slider = page.get_by_role("slider", name="Kernel size")
     slider.focus()
-    start = time.perf_counter()
     slider.press("End")
     page.get_by_text("After: Gaussian blur (31×31)").wait_for(timeout=60_000)
     page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
-    seconds = time.perf_counter() - start
-    print(f"\nRERUN 12MP gauss31 kernel change: {seconds:.2f} s (click to rendered result, real browser)")
     shot(page, "convolution-12mp-gauss31")
-    assert seconds < 5

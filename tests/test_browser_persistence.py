@@ -6,9 +6,7 @@ import pytest
 from PIL import Image
 
 from analysis.datasets import load_dataset
-from tests.test_browser_convolution import choose, idle, photo, shot, upload
-from tests.test_browser_representations import lasso
-from tests.test_page_predict import paper_photo
+from tests.helpers import choose, idle, lasso, paper_photo, photo, shot, upload
 
 pytestmark = pytest.mark.browser
 

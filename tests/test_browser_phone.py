@@ -4,8 +4,7 @@ import pytest
 from PIL import Image
 
 from analysis.datasets import load_dataset
-from tests.test_browser_convolution import idle, shot, upload
-from tests.test_page_predict import paper_photo
+from tests.helpers import idle, paper_photo, shot, upload
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}

@@ -10,7 +10,7 @@ import pytest
 
 from dashboard.core import pages as nav
 from tests.browser_audit import audit_page
-from tests.test_browser_convolution import idle, shot
+from tests.helpers import idle, shot
 
 pytestmark = pytest.mark.browser
 

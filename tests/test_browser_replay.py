@@ -1,7 +1,7 @@
 """Real browser: "Over training" on /representations; press Play and see the frame change."""
 import pytest
 
-from tests.test_browser_convolution import shot
+from tests.helpers import shot
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,7 @@
 """Real browser: a 2×2 sweep on /train (settings from the address bar), then the test score revealed once."""
 import pytest
 
-from tests.test_browser_convolution import shot
+from tests.helpers import shot
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,9 @@
 """Real browser: train one epoch on /train, see the curves and the confusion matrix."""
+import re
+
 import pytest
 
-from tests.test_browser_convolution import shot
+from tests.helpers import shot
 
 pytestmark = pytest.mark.browser
 
@@ -13,7 +15,7 @@ def test_train_one_epoch_and_see_results(page):
     slider = page.get_by_role("slider", name="Epochs")
     slider.focus()
     slider.press("Home")  # 1 epoch
-    page.wait_for_timeout(1500)  # let the slider's rerun land
+    page.wait_for_url(re.compile(r"[?&]epochs=1(&|$)"))  # the slider's rerun has landed: the address says 1 epoch
     page.get_by_role("button", name="Train").click()
     page.get_by_text("Validation accuracy", exact=True).wait_for(timeout=90_000)
     page.get_by_text("Loss (lower is better)").first.wait_for()

@@ -1,7 +1,7 @@
 """Real browser: open /trust and see each model's heatmaps; Predict's "Why?" hands its digit over."""
 import pytest
 
-from tests.test_browser_convolution import idle, shot
+from tests.helpers import idle, shot
 
 pytestmark = pytest.mark.browser
 

@@ -97,10 +97,11 @@ def test_fifo_order_small_work_does_not_overtake():
         threads.append(hold_in_thread(b, size, name, order, gates[name]))
         wait_until(lambda n=name: any(w["holder"] == n for w in b.stats()["waiting"]))
     assert [(w["holder"], w["position"]) for w in b.stats()["waiting"]] == [("big", 1), ("mid", 2), ("small", 3)]
-    blocker.release()
+    blocker.release()  # grants at once, under the budget's lock: what is granted now is all there is
+    # "small" (5) would fit beside "big" (90) but is behind "mid" (20), which does not
+    assert [h["holder"] for h in b.stats()["holders"]] == ["big"] and b.reserved_bytes == 90
+    assert [(w["holder"], w["position"]) for w in b.stats()["waiting"]] == [("mid", 1), ("small", 2)]
     wait_until(lambda: order == ["big"])
-    time.sleep(0.1)  # "small" (5) would fit beside "big" (90) but is behind "mid" (20), which does not
-    assert order == ["big"]
     assert [(w["holder"], w["position"]) for w in b.stats()["waiting"]] == [("mid", 1), ("small", 2)]
     gates["big"].set()
     wait_until(lambda: sorted(order) == ["big", "mid", "small"])

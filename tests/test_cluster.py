@@ -18,17 +18,13 @@ from analysis.compute.cluster.plans import train_plan
 from analysis.compute.store import Store
 from analysis.models import ModelConfig
 from analysis.train import TrainConfig
+from tests.helpers import jobs_for, wait_until
 
 pytestmark = pytest.mark.slow  # a real Ray head (~15 s to start) and real trainings; they run in CI
 
 
 def executor(head, store_dir, lease_s: float = 30.0) -> RayExecutor:
     return RayExecutor(ClusterConfig(address=head.address, lease_s=lease_s), Store(str(store_dir)))
-
-
-def jobs_for(ex: RayExecutor, key: str) -> list:
-    """The cluster's jobs for one job key (its first ID and the retries `<key>-2`, …)."""
-    return [j for j in ex.client().list_jobs() if j.submission_id == key or str(j.submission_id).startswith(key + "-")]
 
 
 def in_thread(fn, *args):
@@ -60,10 +56,9 @@ def test_two_servers_asking_at_once_make_one_job_and_a_restart_reuses_it(ray_hea
     assert results[0].test_accuracy == results[1].test_accuracy
     assert all(r.split is not None and r.recording is not None for r in results)  # the recording comes back
     assert len(jobs_for(a, key)) - before == 1 and len(a.submitted) + len(b.submitted) == 1
-    restarted = executor(ray_head, tmp_path)  # a new server process, the same store
-    t0 = time.monotonic()
-    again = restarted.run("train", dict(SMALL))
-    assert again.test_accuracy == results[0].test_accuracy and time.monotonic() - t0 < 10
+    restarted = executor(ray_head, tmp_path)  # a new server process, the same store (its speed, bar 10 s, is
+    again = restarted.run("train", dict(SMALL))  # benchmarks/cluster_watch.py's REUSE)
+    assert again.test_accuracy == results[0].test_accuracy
     assert restarted.submitted == [] and len(jobs_for(a, key)) - before == 1
 
 
@@ -94,21 +89,21 @@ def test_stop_from_every_watcher_stops_the_job(ray_head, tmp_path):
     ta, out_a = in_thread(lambda: a.run("train", dict(long), report, stop["a"].is_set))
     tb, out_b = in_thread(lambda: b.run("train", dict(long), report, stop["b"].is_set))
     assert epochs.wait(120), "no epoch finished on the cluster"
-    time.sleep(4)
+    wait_until(lambda: len(seen) >= 3, 300, "three epochs reaching the watchers", every=0.1)
     sid = (a.submitted + b.submitted)[0]
     stop["a"].set()
     ta.join(10)
     assert not ta.is_alive() and out_a == {"value": None}
-    time.sleep(2)
-    assert str(a.client().get_job_info(sid).status.value) == "RUNNING"  # server b still watches it
+    heard = len(seen)  # server b still watches it: the job goes on, and its next epoch reaches b
+    wait_until(lambda: len(seen) > heard, 120, "an epoch after server a's Stop", every=0.1)
+    assert str(a.client().get_job_info(sid).status.value) == "RUNNING"
     stop["b"].set()
     tb.join(10)
     assert not tb.is_alive() and out_b == {"value": None}
     assert _wait_status(a, sid, ("STOPPED", "FAILED", "SUCCEEDED"), 20) == "STOPPED"
     assert a.store.get(sid) is None  # a stopped job leaves no result to reuse
     assert all(latest["state"] is not None and latest["rows"] for _, latest in seen)  # what Stop keeps
-    delays = [t - latest["sent"] for t, latest in seen]
-    assert len(seen) >= 3 and max(delays) <= 2.0, delays  # each epoch reaches the watchers within 2 s
+    assert len(seen) >= 3  # how soon each epoch reaches the watchers (bar 2 s): benchmarks/cluster_watch.py's RELAY
 
 
 def test_a_replay_runs_on_the_cluster_and_its_stopped_result_is_shared(ray_head, tmp_path):

@@ -31,7 +31,7 @@ import pytest
 
 from analysis.compute.cluster.health import ClusterHealth, settings_problems, store_problem
 from analysis.compute.store import StoreConfig
-from benchmarks.server import free_port
+from tests.servers import free_port
 
 NOT_ANSWERING = "is not answering; trying again every 10 s"
 REFUSED = "refused this server's token"
@@ -45,7 +45,7 @@ def _env(address: str, store: Path, **extra) -> dict:
 
 
 def _run(coro_fn):
-    from tests.test_isolation import run_in_own_loop
+    from tests.helpers import run_in_own_loop
 
     return run_in_own_loop(coro_fn)
 
@@ -79,7 +79,7 @@ async def _press_train(s):
 @pytest.fixture(scope="module")
 def no_head(tmp_path_factory):
     """An app server (no token) whose NETLENS_RAY_ADDRESS is a free port where nothing listens (yet)."""
-    from benchmarks.load_cluster import start_servers
+    from tests.servers import start_servers
 
     tmp = tmp_path_factory.mktemp("faults-connect")
     port = free_port()
@@ -92,7 +92,7 @@ def no_head(tmp_path_factory):
 
 
 def _head(**kw):
-    from benchmarks.ray_head import RayHead
+    from tests.servers import RayHead
 
     try:
         return RayHead(num_cpus=2, **kw)
@@ -104,7 +104,7 @@ def _head(**kw):
 
 
 async def _down_then_up(base: str, port: int, heads: list) -> dict:
-    from benchmarks.load_steps import TRAINED_METRIC, Student
+    from tests.servers import TRAINED_METRIC, Student
 
     s = Student(base, 1)
     out: dict = {"errors": s.errors}
@@ -149,7 +149,7 @@ def test_cluster_down_at_start_then_up_then_gone(no_head):
 
 
 async def _refused_then_trained(no_token_base: str, token_base: str) -> dict:
-    from benchmarks.load_steps import TRAINED_METRIC, Student
+    from tests.servers import TRAINED_METRIC, Student
 
     a, b = Student(no_token_base, 1), Student(token_base, 2)
     out: dict = {}
@@ -167,7 +167,7 @@ async def _refused_then_trained(no_token_base: str, token_base: str) -> dict:
 
 @SLOW
 def test_token_authentication_on_the_head(no_head):
-    from benchmarks.load_cluster import start_servers
+    from tests.servers import start_servers
 
     token = secrets.token_hex(16)
     head = _head(dashboard_port=no_head.port, token=token)
@@ -225,7 +225,7 @@ def _writable(folder: Path) -> bool:
 
 
 async def _wrong_settings(base: str) -> dict:
-    from benchmarks.load_steps import Student
+    from tests.servers import Student
 
     s = Student(base, 1)
     out: dict = {}
@@ -247,7 +247,7 @@ async def _wrong_settings(base: str) -> dict:
 
 @SLOW
 def test_wrong_settings_are_said_once_and_the_single_machine_pages_work(tmp_path):
-    from benchmarks.load_cluster import start_servers
+    from tests.servers import start_servers
 
     with unwritable(tmp_path / "store") as store:
         (server,) = start_servers(1, tmp_path, _env("head:8265", store))
@@ -318,7 +318,7 @@ def test_a_head_gone_mid_job_is_waited_for_and_its_job_joined_again(tmp_path):
     says the cluster is not answering, and when it answers, the running job is joined, not repeated."""
     import requests
 
-    from tests.test_cluster_logic import KWARGS, FakeClient, finish, make
+    from tests.helpers import KWARGS, FakeClient, finish, make
 
     class Flaky(FakeClient):
         calls = 0
@@ -344,7 +344,7 @@ def test_a_refused_token_fails_the_job_plainly_at_once(tmp_path):
     """A head that refuses this server's token: waiting would not help, so the job fails with the
     message (the page shows it with Retry) and nothing is submitted."""
     from analysis.compute.cluster.health import Health, refused_message
-    from tests.test_cluster_logic import KWARGS, make
+    from tests.helpers import KWARGS, make
 
     ex = make(tmp_path, None)
     refused = Health(False, refused_message("http://head:8265", 401, False), refused=True)

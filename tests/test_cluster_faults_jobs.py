@@ -33,12 +33,18 @@ from analysis.compute.cluster.plans import train_plan  # noqa: E402
 from analysis.compute.store import Store  # noqa: E402
 from analysis.models import default_config  # noqa: E402
 from analysis.train import TrainConfig  # noqa: E402
-from benchmarks.load_cluster import start_servers  # noqa: E402
-from benchmarks.load_steps import TRAINED_METRIC, Student  # noqa: E402
-from benchmarks.server import Server, process_tree  # noqa: E402
-from tests.test_cluster import jobs_for  # noqa: E402
-from tests.test_cluster_servers import TEST_METRIC  # noqa: E402
-from tests.test_isolation import run_in_own_loop  # noqa: E402
+from tests.helpers import (
+    TEST_METRIC,  # noqa: E402
+    jobs_for,  # noqa: E402
+    run_in_own_loop,  # noqa: E402
+)
+from tests.servers import (  # noqa: E402  # noqa: E402
+    TRAINED_METRIC,
+    Server,
+    Student,
+    process_tree,
+    start_servers,  # noqa: E402
+)
 
 pytestmark = pytest.mark.slow  # two app servers, a Ray head and real trainings; they run in CI
 LEASE_S = 10.0

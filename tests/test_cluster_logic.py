@@ -4,74 +4,14 @@ say where a pending job waits, give up plainly after the start timeout, and plai
 a job fails or its stored result is damaged."""
 from __future__ import annotations
 
-import enum
-import json
 from types import SimpleNamespace
 
 import pytest
 
-from analysis.compute.cluster.config import code_version
-from analysis.compute.cluster.executor import ClusterConfig, RayExecutor
+from analysis.compute.cluster.config import VERSION_EXIT, code_version
+from analysis.compute.cluster.maps import main as maps_main
 from analysis.compute.cluster.plans import project_plan
-from analysis.compute.store import Store
-
-KWARGS = {"features": [[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]] * 10, "labels": [0, 1, 2] * 10, "method": "pca"}
-
-
-class Status(enum.Enum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    STOPPED = "STOPPED"
-
-
-class FakeClient:
-    """Ray's JobSubmissionClient as far as RayExecutor uses it; `script[sid]`: the statuses a job goes through."""
-
-    def __init__(self, existing: dict | None = None, script: list | None = None, on_run=None):
-        self.jobs = dict(existing or {})  # sid -> status name
-        self.script, self.on_run, self.submits, self.stopped = list(script or ["SUCCEEDED"]), on_run, [], []
-
-    def submit_job(self, *, entrypoint, submission_id, **kw):
-        if submission_id in self.jobs:
-            raise RuntimeError(f"Request failed with status code 500: Job with submission_id {submission_id} already exists.")
-        self.submits.append((submission_id, entrypoint, kw))
-        self.jobs[submission_id] = "PENDING"
-        return submission_id
-
-    def get_job_info(self, sid):
-        if self.jobs[sid] in ("PENDING", "RUNNING") and sid in [s for s, _, _ in self.submits] and self.script:
-            self.jobs[sid] = self.script.pop(0)
-            if self.jobs[sid] == "SUCCEEDED" and self.on_run:
-                self.on_run(sid)
-        return SimpleNamespace(status=Status(self.jobs[sid]), message=f"Job {self.jobs[sid].lower()}: exit code 1")
-
-    def get_job_logs(self, sid):
-        return '{"netlens": "progress", "t": 0, "progress": 0.5, "message": "half way"}\nTraceback\nValueError: boom\n'
-
-    def stop_job(self, sid):
-        self.stopped.append(sid)
-
-
-def make(tmp_path, client, **config) -> RayExecutor:
-    ex = RayExecutor(ClusterConfig(address="http://head:8265", poll_s=0.01, **config), Store(str(tmp_path)), client=client)
-    ex._gpus = (float("inf"), 0.0)  # no GPU, never asked again
-    return ex
-
-
-def finish(ex: RayExecutor):
-    """on_run: the job writes its result, as analysis.compute.cluster.maps would."""
-    def write(sid):
-        import io
-
-        import numpy as np
-
-        buf = io.BytesIO()
-        np.save(buf, np.zeros((30, 2), np.float32))
-        ex.store.put(sid if sid.count("-") == 1 else sid.rsplit("-", 1)[0],
-                     {"coords.npy": buf.getvalue(), "result.json": json.dumps({"explained": [0.6, 0.4], "metrics": {}}).encode()})
-    return write
+from tests.helpers import KWARGS, FakeClient, finish, make
 
 
 def test_a_new_job_is_submitted_under_its_key_with_one_cpu_and_quoted_json(tmp_path):
@@ -124,11 +64,16 @@ class OlderNodeClient(FakeClient):
                 "ModuleNotFoundError: No module named 'analysis.compute'\n")
 
 
-@pytest.mark.parametrize("client", [OlderNodeClient, FakeClient], ids=["module-missing", "job-says-mismatch"])
+class OtherCodeClient(FakeClient):
+    """A node with this layout but other code: the job's own first check says so."""
+
+    def get_job_logs(self, sid):
+        return '{"netlens": "version-mismatch", "node": "aaaa", "app": "bbbb"}\n'
+
+
+@pytest.mark.parametrize("client", [OlderNodeClient, OtherCodeClient], ids=["module-missing", "job-says-mismatch"])
 def test_a_node_with_another_netlens_version_says_version_mismatch(tmp_path, client):
     fake = client(script=["RUNNING", "FAILED"])
-    if client is FakeClient:  # a node with this layout but other code: the job's own check says so
-        fake.get_job_logs = lambda sid: '{"netlens": "version-mismatch", "node": "aaaa", "app": "bbbb"}\n'
     ex = make(tmp_path, fake, upload_code=False)
     with pytest.raises(RuntimeError) as caught:
         ex.run("project", dict(KWARGS))
@@ -139,10 +84,8 @@ def test_a_node_with_another_netlens_version_says_version_mismatch(tmp_path, cli
 
 
 def test_a_job_on_another_code_version_stops_before_any_work(capsys):
-    from analysis.compute.cluster.config import VERSION_EXIT
-    from analysis.compute.cluster.maps import main as maps_main
-
-    assert maps_main(["--config", "{}", "--store", "/nonexistent", "--key", "k", "--code-version", "0" * 16]) == VERSION_EXIT
+    argv = ["--config", "{}", "--store", "/nonexistent", "--key", "k", "--code-version", "0" * 16]
+    assert maps_main(argv) == VERSION_EXIT
     assert '"netlens": "version-mismatch"' in capsys.readouterr().out
 
 

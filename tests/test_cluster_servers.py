@@ -18,13 +18,18 @@ from analysis.compute.cluster.plans import train_plan  # noqa: E402
 from analysis.compute.store import Store  # noqa: E402
 from analysis.models import ModelConfig  # noqa: E402
 from analysis.train import TrainConfig  # noqa: E402
-from benchmarks.load_cluster import start_servers  # noqa: E402
-from benchmarks.load_steps import TRAINED_METRIC, Student  # noqa: E402
-from benchmarks.server import Server  # noqa: E402
-from tests.test_isolation import run_in_own_loop  # noqa: E402
+from tests.helpers import (
+    TEST_METRIC,
+    run_in_own_loop,  # noqa: E402
+)
+from tests.servers import (  # noqa: E402
+    TRAINED_METRIC,
+    Server,  # noqa: E402
+    Student,
+    start_servers,  # noqa: E402
+)
 
 pytestmark = pytest.mark.slow  # two servers, a Ray head and a real training: about 1.5 min; runs in CI
-TEST_METRIC = "Final check: test accuracy"
 DEFAULTS = {"dataset": "mnist5k", "model_config": ModelConfig(), "train_config": TrainConfig()}
 
 

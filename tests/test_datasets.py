@@ -47,7 +47,7 @@ def test_read_idx_plain_and_gzip():
     (idx_bytes(np.zeros((2, 3, 3), np.uint8))[:-1], "truncated"),
     (idx_bytes(np.zeros((2, 3, 3), np.uint8)) + b"\x00", "extra bytes"),
     (b"\x1f\x8b\x08garbage", "gzip"),
-])
+], ids=["too-short", "png-not-idx", "short-header", "truncated", "extra-bytes", "broken-gzip"])
 def test_read_idx_refuses(data, words):
     with pytest.raises(ValueError, match=words):
         read_idx(data)
@@ -131,10 +131,12 @@ def png(w=12, h=10, value=128, mode="L") -> bytes:
 def make_zip(entries: dict, symlinks=()) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
+        for name, data in entries.items():  # a fixed timestamp: the same bytes on every run
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o600 << 16
+            zf.writestr(info, data)
         for name in symlinks:
-            info = zipfile.ZipInfo(name)
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.external_attr = (stat.S_IFLNK | 0o777) << 16
             zf.writestr(info, "/etc/passwd")
     return buf.getvalue()
@@ -212,7 +214,9 @@ def bomb_zip(declared_small=False) -> bytes:
     (make_zip(good_entries() | {"dogs/cut.png": png(50, 50, mode="RGB")[:60]}), {}, "dogs/cut.png"),
     (make_zip(good_entries() | {"dogs/huge.png": patch_png_size(png(), 8000, 6000)}), {}, "Refused 'dogs/huge.png'.*too large"),
     (make_zip(good_entries() | {"dogs/bomb.png": patch_png_size(png(), 30000, 30000)}), {}, "Refused 'dogs/bomb.png'.*far too large"),
-])
+], ids=["not-a-zip", "parent-folder", "climbs-out-of-class", "absolute-unix", "absolute-drive", "symlink",
+        "too-many-entries", "declared-too-big", "declared-size-lies", "one-class", "one-class-under-top",
+        "image-outside-class", "no-images", "not-a-picture", "cut-png", "huge-png", "png-bomb"])
 def test_zip_refusals(data, kwargs, words):
     with pytest.raises(ValueError, match=words):
         load_image_zip(data, **kwargs)

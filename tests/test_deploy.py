@@ -90,7 +90,7 @@ class Nginx:
     """A real nginx on 127.0.0.1 with the rendered sample; stopped by the pid in its pid file."""
 
     def __init__(self, nginx: str, workdir: Path, upstreams: list[str]):
-        from benchmarks.server import free_port
+        from tests.servers import free_port
 
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -130,7 +130,7 @@ class Nginx:
 
 
 async def _through(base: str, n: int, photo: bytes) -> list:
-    from benchmarks.load_steps import Student
+    from tests.servers import Student
 
     students = [Student(base, i + 1) for i in range(n)]
     try:
@@ -145,9 +145,8 @@ async def _through(base: str, n: int, photo: bytes) -> list:
 def test_sessions_through_nginx_stay_on_their_server(tmp_path):
     pytest.importorskip("websockets")
     nginx = nginx_binary()
-    from benchmarks.load_cluster import start_servers
-    from benchmarks.load_steps import make_photo
-    from tests.test_isolation import run_in_own_loop
+    from tests.helpers import run_in_own_loop
+    from tests.servers import make_photo, start_servers
 
     photo = make_photo(3200, 2400)
     assert len(photo) > 1024 * 1024  # above nginx's default client_max_body_size (1 MB)

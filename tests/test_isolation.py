@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.convolution.state import convolution_state
 from dashboard.core import session_models
 from tests.corpus import encode
-from tests.test_page_train import models_of, runs_of, tiny, train_and_wait
+from tests.helpers import models_of, run_in_own_loop, runs_of, tiny, train_and_wait
 
 CONV = "../pages/convolution.py"
 TRAIN = "../pages/train.py"
@@ -106,32 +106,11 @@ def test_a_model_and_a_selection_stay_in_their_session():
     assert ra.multiselect(key="rep_sel_true").value == ["3"]
 
 
-def run_in_own_loop(make_coroutine):
-    """asyncio.run in a fresh thread: Playwright's sync API (the browser tests) keeps an event
-    loop running in this thread, where asyncio.run refuses to start."""
-    import threading
-
-    out: dict = {}
-
-    def target() -> None:
-        try:
-            out["value"] = asyncio.run(make_coroutine())
-        except BaseException as e:  # re-raised in the test's thread
-            out["error"] = e
-
-    t = threading.Thread(target=target)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
-
-
 def test_two_real_sessions_on_one_server(app_url):
     """Two websocket sessions speaking Streamlit's protocol (benchmarks/st_client.py):
     A uploads a photo through the real upload endpoint; B, on the same server, still has the
     bundled photo and is not even offered A's."""
-    from benchmarks.st_client import Session
+    from tests.servers import Session
 
     upload = "Upload your own picture"
     photo = encode((np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8), "JPEG", quality=90)

@@ -101,7 +101,7 @@ def test_start_over_detaches_from_the_training_job_and_cancels_it():
 
 
 def test_a_mistake_is_handed_over_to_predict():
-    from tests.test_page_train import tiny, train_and_wait
+    from tests.helpers import tiny, train_and_wait
 
     at = train_and_wait(tiny(go(app(), "train.py"), "logreg", epochs=1))
     at.number_input(key="train_mistake").set_value(2).run()
@@ -120,7 +120,7 @@ def test_a_mistake_is_handed_over_to_predict():
 
 def test_start_over_on_training_leaves_the_other_pages_a_fallback():
     from dashboard.core import session_models
-    from tests.test_page_train import tiny, train_and_wait
+    from tests.helpers import tiny, train_and_wait
 
     at = train_and_wait(tiny(go(app(), "train.py"), "logreg", epochs=1))
     at = train_and_wait(tiny(at, "mlp", epochs=1))

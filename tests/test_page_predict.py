@@ -1,32 +1,16 @@
 """AppTest of the Predict page: default models, an uploaded photo, refusals."""
-import io
 
 import numpy as np
 import pytest
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from analysis.datasets import load_dataset, split_dataset
 from dashboard.core.session_models import KEY as MODELS_KEY
 from dashboard.core.session_models import state as models_state
 from dashboard.core.training_jobs import REGISTRY
+from tests.helpers import paper_photo, png
 
 PAGE = "../pages/predict.py"
-
-
-def png(array) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def paper_photo(digit: np.ndarray, seed: int = 0) -> np.ndarray:
-    """A 28×28 MNIST digit as dark ink on light, noisy paper, larger and off-centre."""
-    rng = np.random.default_rng(seed)
-    big = np.kron(digit, np.ones((5, 5)))  # 140×140
-    page = np.full((220, 180), 0.9) + rng.normal(0, 0.02, (220, 180))
-    page[30:170, 10:150] -= 0.75 * big
-    return (np.clip(page, 0, 1) * 255).astype(np.uint8)
 
 
 def ready_page() -> AppTest:
@@ -76,7 +60,7 @@ def test_blank_and_broken_uploads_get_a_clear_message(data, words):
 
 
 def test_models_trained_in_this_session_are_used():
-    from tests.test_page_train import tiny, train_and_wait
+    from tests.helpers import tiny, train_and_wait
 
     at = train_and_wait(tiny(AppTest.from_file("../pages/train.py", default_timeout=60).run(), "logreg", epochs=1))
     predict = AppTest.from_file(PAGE, default_timeout=60)

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.core import session_models
 from dashboard.representations import replay_state
 from dashboard.representations import state as rs
-from tests.test_page_train import tiny, train_and_wait
+from tests.helpers import tiny, train_and_wait
 
 PAGE = "../pages/representations.py"
 

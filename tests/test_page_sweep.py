@@ -1,13 +1,16 @@
 """AppTest of "Try several settings" on Training: a tiny 2×2 sweep, the heatmap, the single reveal."""
+import io
 import json
 import time
 
 import numpy as np
+import pandas as pd
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.core import session_models
 from dashboard.training import sweep_state
-from tests.test_page_train import run_page, tiny
+from tests.helpers import run_page, tiny
 
 
 def sweep_page(settings: dict, seeds: int = 1) -> AppTest:
@@ -43,7 +46,14 @@ def heatmap_of(at: AppTest) -> dict:
     return next(s for s in specs if "Validation accuracy" in s["layout"]["title"]["text"])
 
 
-def test_two_by_two_heatmap_matches_the_runs_and_test_scores_stay_hidden():
+def test_two_by_two_heatmap_matches_the_runs_and_test_scores_stay_hidden(monkeypatch):
+    served = {}  # what each download button hands the browser, by label
+    real = st.download_button
+
+    def recording(label, data, *args, **kwargs):
+        served[label] = data
+        return real(label, data, *args, **kwargs)
+    monkeypatch.setattr(st, "download_button", recording)
     at = sweep_page({"lr": [0.001, 0.01], "batch_size": [32, 64]})
     sweep = run_sweep(at)
     z = np.array(heatmap_of(at)["data"][0]["z"])
@@ -58,8 +68,13 @@ def test_two_by_two_heatmap_matches_the_runs_and_test_scores_stay_hidden():
     assert any(m.label.startswith("Final check") and m.value == "hidden" for m in at.metric)
     table = at.dataframe[-1].value
     assert (table["test accuracy"] == "hidden").all() and table["validation accuracy"].notna().all()
-    csv = next(b for b in at.get("download_button") if b.proto.label == "Download the sweep (CSV)")
-    assert csv is not None
+    assert any(b.proto.label == "Download the sweep (CSV)" for b in at.get("download_button"))
+    csv = pd.read_csv(io.StringIO(served["Download the sweep (CSV)"]))
+    assert list(csv.columns) == list(table.columns) and len(csv) == 4  # one row per run, the table's columns
+    assert list(csv.columns[-4:]) == ["seed", "status", "validation accuracy", "test accuracy"]
+    assert sorted(zip(csv.iloc[:, 0], csv.iloc[:, 1])) == [(0.001, 32), (0.001, 64), (0.01, 32), (0.01, 64)]
+    assert np.allclose(csv["validation accuracy"], vals) and (csv["status"] == "done").all()
+    assert csv["test accuracy"].isna().all()  # hidden in the file too
 
 
 def test_the_test_score_is_revealed_once_and_the_record_survives_start_over():

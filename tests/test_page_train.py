@@ -3,49 +3,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.core import session_models, training_jobs
 from dashboard.core.training_jobs import REGISTRY
-from dashboard.training.state import training_state
+from tests.helpers import models_of, run_page, runs_of, tiny, train_and_wait, watched_key
 
 PAGE = "../pages/train.py"
-
-
-def models_of(at: AppTest) -> dict:
-    """This session's models (the one owner: dashboard.core.session_models)."""
-    return session_models.state(at.session_state).models
-
-
-def runs_of(at: AppTest) -> list:
-    return session_models.state(at.session_state).runs
-
-
-def watched_key(at: AppTest) -> str | None:
-    """The key of the training job this session watches (None when it watches none)."""
-    job = training_state(at.session_state).job
-    return None if job is None else job.key
-
-
-def run_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def train_and_wait(at: AppTest) -> AppTest:
-    at.button(key="train_start").click().run()
-    assert not at.exception, at.exception
-    if watched_key(at) is not None:  # else it joined a finished run and already collected it
-        assert REGISTRY.get(watched_key(at)).wait(120)
-        at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def tiny(at: AppTest, kind: str, epochs: int = 1, data: str = "digits") -> AppTest:
-    at.selectbox(key="train_data").set_value(data)
-    at.radio(key="train_kind").set_value(kind)
-    at.slider(key="train_epochs").set_value(epochs).run()
-    return at
+pytestmark = pytest.mark.usefixtures("fresh_registries")  # each test: empty job registries
 
 
 def test_renders_with_defaults():
@@ -141,11 +103,12 @@ def test_link_opens_the_chosen_model_and_epochs():
 
 def test_models_prepared_in_netlens_models_dir_are_ready(tmp_path, monkeypatch):
     from analysis.compute.cluster.train_cli import main
+    from dashboard.core import training_jobs as training
 
     assert main(["--dataset", "digits", "--model", "logreg", "--epochs", "2", "--seed", "5", "--save", str(tmp_path)]) == 0
     (tmp_path / "junk.safetensors").write_bytes(b"\x80\x04 not a model")  # skipped, not fatal
     monkeypatch.setenv("NETLENS_MODELS_DIR", str(tmp_path))
-    training_jobs.prepared_models.clear()
+    training.prepared_models.clear()
     try:
         at = run_page()
         assert any("1 models prepared" in e.label for e in at.expander)
@@ -157,4 +120,4 @@ def test_models_prepared_in_netlens_models_dir_are_ready(tmp_path, monkeypatch):
         (name,) = models_of(at)
         assert name.endswith("(prepared)")
     finally:
-        training_jobs.prepared_models.clear()
+        training.prepared_models.clear()

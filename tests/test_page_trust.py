@@ -171,7 +171,7 @@ def test_receive_refuses_a_picture_that_is_not_a_digit_and_reset_forgets():
 
 
 def test_a_labelled_photo_set_is_checked():
-    from tests.test_page_predict import paper_photo, png
+    from tests.helpers import paper_photo, png
 
     image, _ = a_test_digit(2)
     at = ready_page()

@@ -12,9 +12,12 @@ import pytest
 
 pytest.importorskip("websockets")
 
-from benchmarks.load_steps import Student, jobs_run  # noqa: E402
-from benchmarks.server import Server  # noqa: E402
-from tests.test_isolation import run_in_own_loop
+from tests.helpers import run_in_own_loop
+from tests.servers import (  # noqa: E402
+    Server,  # noqa: E402
+    Student,
+    jobs_run,
+)
 
 ANSWER = "What each model says"  # Predict's heading over the models' answers
 WAITING = "being trained once for everyone"  # Predict's words while the default models train

@@ -12,9 +12,8 @@ import pytest
 
 pytest.importorskip("websockets")
 
-from benchmarks.load_steps import TRAINED_METRIC, Student  # noqa: E402
-from benchmarks.server import Server, process_tree  # noqa: E402
-from tests.test_isolation import run_in_own_loop
+from tests.helpers import run_in_own_loop
+from tests.servers import TRAINED_METRIC, Server, Student, process_tree  # noqa: E402  # noqa: E402
 
 DIED = "The worker process stopped unexpectedly"
 

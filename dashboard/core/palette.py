@@ -8,8 +8,6 @@ min ΔE00 17.3 with normal vision, 12.6 deuteranopia, 11.9 protanopia (tests/tes
 """
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 CLASS_COLOURS = ["#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6",
@@ -84,9 +82,3 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
            * 2 * np.sqrt(cp_bar ** 7 / (cp_bar ** 7 + 25 ** 7)))
     dl, dc, dhh = (L2 - L1) / s_l, (c2 - c1) / s_c, d_hue / s_h
     return np.sqrt(dl ** 2 + dc ** 2 + dhh ** 2 + r_t * dc * dhh)
-
-
-def min_difference(colours: list[str], kind: str = "normal") -> float:
-    """The smallest CIEDE2000 difference between any two colours, as `kind` vision sees them."""
-    lab = to_lab(simulate(np.array([hex_to_rgb(c) for c in colours]), kind))
-    return float(min(ciede2000(lab[i], lab[j]) for i, j in itertools.combinations(range(len(lab)), 2)))

@@ -128,10 +128,6 @@ def worker_stats() -> dict:
     return {"max_workers": 0, "threads_per_worker": None, "workers": [], "waiting": 0, "started_total": 0}
 
 
-def worker_pids() -> list[int]:
-    return EXECUTOR.pids() if isinstance(EXECUTOR, workers.ProcessExecutor) or CLUSTER else []
-
-
 # ---------------------------------------------------------------- warm from the start
 
 _warm = {"started": False, "state": "not started", "error": None}

@@ -58,7 +58,6 @@ from analysis.compute.store import Store
 
 __all__ = ["ClusterConfig", "RayExecutor", "CLUSTER_TASKS", "ADDRESS_ENV", "prepare_ray_env", "code_version"]
 
-TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 WHAT = {"train": "training", "project": "map", "replay": "replay"}
 
 

@@ -1,0 +1,276 @@
+"""Helpers shared by several test modules (no tests here): browser steps, pictures, the Training
+page driven by AppTest, a stand-in for Ray's job client, and waiting on a condition.
+
+Test modules import helpers from here, never from each other; what comes from benchmarks/ (the
+server launcher and its websocket client) comes through tests/servers.py. Imports that pull in
+Streamlit, the dashboard or the cluster back end happen inside the functions that need them.
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+import io
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+from PIL import Image
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
+
+    from analysis.compute.cluster.executor import RayExecutor
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str, every: float = 0.01):
+    """Poll `condition` until it returns something true (returned); fail the test after `timeout`
+    seconds, saying what did not happen. A generous timeout only detects a hang: it is not a bar."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"after {timeout} s: {what} did not happen"
+        time.sleep(every)
+
+
+def process_gone(pid: int) -> bool:
+    """True once `pid` has exited (no such process, or a zombie waiting for its parent to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+# ---------------------------------------------------------------- from tests/test_browser_convolution.py
+
+SHOTS = os.environ.get("NETLENS_SCREENSHOTS")
+
+
+def shot(page, name):
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+def photo(path: Path, w: int, h: int) -> Path:
+    """A smooth, photo-like JPEG (gradients and shapes) of w × h pixels."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = 127 + 120 * np.sin(xx / w * 6) * np.cos(yy / h * 4)
+    g = 255 * (yy / h)
+    b = np.where((xx - w / 2) ** 2 + (yy - h / 2) ** 2 < (h / 4) ** 2, 230, 40)
+    Image.fromarray(np.dstack([r, g, b]).astype(np.uint8)).save(path, quality=90)
+    return path
+
+
+def upload(page, path, label: str | None = None):
+    """Choose a file in the uploader (the one whose label contains `label`, else the first)."""
+    uploaders = page.locator('[data-testid="stFileUploader"]')
+    if label:
+        uploaders = uploaders.filter(has_text=label)
+    uploaders.first.locator('input[type="file"]').set_input_files(str(path))
+
+
+def idle(page, timeout=60_000):
+    """Wait until the app has finished its current run (no 'Running…' indicator)."""
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+
+
+def choose(page, label, option):
+    """Open the selectbox labelled `label` and pick `option`, as a user would."""
+    idle(page)
+    for attempt in range(3):  # a rerun landing mid-click can close the list: try again
+        page.get_by_role("combobox", name=label).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+
+
+# ---------------------------------------------------------------- from tests/test_browser_representations.py
+
+def lasso(page, share: float = 0.35):
+    """Draw a lasso (a box-shaped loop) around the middle `share` of the first map."""
+    plot = page.locator(".js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    area = plot.locator(".nsewdrag").first.bounding_box()
+    cx, cy = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2
+    w, h = area["width"] * share, area["height"] * share
+    page.mouse.move(cx - w, cy - h)
+    page.mouse.down()
+    for x, y in [(cx + w, cy - h), (cx + w, cy + h), (cx - w, cy + h), (cx - w, cy - h + 2)]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+
+
+# ---------------------------------------------------------------- from tests/test_page_predict.py
+
+def png(array) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def paper_photo(digit: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A 28×28 MNIST digit as dark ink on light, noisy paper, larger and off-centre."""
+    rng = np.random.default_rng(seed)
+    big = np.kron(digit, np.ones((5, 5)))  # 140×140
+    page = np.full((220, 180), 0.9) + rng.normal(0, 0.02, (220, 180))
+    page[30:170, 10:150] -= 0.75 * big
+    return (np.clip(page, 0, 1) * 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- from tests/test_page_train.py
+
+TRAIN_PAGE = "../pages/train.py"
+
+
+def models_of(at: AppTest) -> dict:
+    """This session's models (the one owner: dashboard.core.session_models)."""
+    from dashboard.core import session_models
+
+    return session_models.state(at.session_state).models
+
+
+def runs_of(at: AppTest) -> list:
+    from dashboard.core import session_models
+
+    return session_models.state(at.session_state).runs
+
+
+def watched_key(at: AppTest) -> str | None:
+    """The key of the training job this session watches (None when it watches none)."""
+    from dashboard.training.state import training_state
+
+    job = training_state(at.session_state).job
+    return None if job is None else job.key
+
+
+def run_page() -> AppTest:
+    """The Training page, run once (AppTest resolves the path from this file, like the tests' own)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(TRAIN_PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def train_and_wait(at: AppTest) -> AppTest:
+    from dashboard.core.training_jobs import REGISTRY
+
+    at.button(key="train_start").click().run()
+    assert not at.exception, at.exception
+    if watched_key(at) is not None:  # else it joined a finished run and already collected it
+        assert REGISTRY.get(watched_key(at)).wait(120)
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def tiny(at: AppTest, kind: str, epochs: int = 1, data: str = "digits") -> AppTest:
+    at.selectbox(key="train_data").set_value(data)
+    at.radio(key="train_kind").set_value(kind)
+    at.slider(key="train_epochs").set_value(epochs).run()
+    return at
+
+
+# ---------------------------------------------------------------- from tests/test_cluster_logic.py
+
+KWARGS = {"features": [[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]] * 10, "labels": [0, 1, 2] * 10, "method": "pca"}
+
+
+class Status(enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+
+class FakeClient:
+    """Ray's JobSubmissionClient as far as RayExecutor uses it; `script[sid]`: the statuses a job goes through."""
+
+    def __init__(self, existing: dict | None = None, script: list | None = None, on_run=None):
+        self.jobs = dict(existing or {})  # sid -> status name
+        self.script, self.on_run, self.submits, self.stopped = list(script or ["SUCCEEDED"]), on_run, [], []
+
+    def submit_job(self, *, entrypoint, submission_id, **kw):
+        if submission_id in self.jobs:
+            raise RuntimeError(f"Request failed with status code 500: Job with submission_id {submission_id} already exists.")
+        self.submits.append((submission_id, entrypoint, kw))
+        self.jobs[submission_id] = "PENDING"
+        return submission_id
+
+    def get_job_info(self, sid):
+        if self.jobs[sid] in ("PENDING", "RUNNING") and sid in [s for s, _, _ in self.submits] and self.script:
+            self.jobs[sid] = self.script.pop(0)
+            if self.jobs[sid] == "SUCCEEDED" and self.on_run:
+                self.on_run(sid)
+        return SimpleNamespace(status=Status(self.jobs[sid]), message=f"Job {self.jobs[sid].lower()}: exit code 1")
+
+    def get_job_logs(self, sid):
+        return '{"netlens": "progress", "t": 0, "progress": 0.5, "message": "half way"}\nTraceback\nValueError: boom\n'
+
+    def stop_job(self, sid):
+        self.stopped.append(sid)
+
+
+def make(tmp_path, client, **config) -> RayExecutor:
+    from analysis.compute.cluster.executor import ClusterConfig, RayExecutor
+    from analysis.compute.store import Store
+
+    ex = RayExecutor(ClusterConfig(address="http://head:8265", poll_s=0.01, **config), Store(str(tmp_path)), client=client)
+    ex._gpus = (float("inf"), 0.0)  # no GPU, never asked again
+    return ex
+
+
+def finish(ex: RayExecutor):
+    """on_run: the job writes its result, as analysis.compute.cluster.maps would."""
+    def write(sid):
+        buf = io.BytesIO()
+        np.save(buf, np.zeros((30, 2), np.float32))
+        ex.store.put(sid if sid.count("-") == 1 else sid.rsplit("-", 1)[0],
+                     {"coords.npy": buf.getvalue(), "result.json": json.dumps({"explained": [0.6, 0.4], "metrics": {}}).encode()})
+    return write
+
+
+# ---------------------------------------------------------------- from tests/test_isolation.py
+
+def run_in_own_loop(make_coroutine):
+    """asyncio.run in a fresh thread: Playwright's sync API (the browser tests) keeps an event
+    loop running in this thread, where asyncio.run refuses to start."""
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["value"] = asyncio.run(make_coroutine())
+        except BaseException as e:  # re-raised in the test's thread
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+# ---------------------------------------------------------------- from tests/test_cluster.py
+
+def jobs_for(ex: RayExecutor, key: str) -> list:
+    """The cluster's jobs for one job key (its first ID and the retries `<key>-2`, …)."""
+    return [j for j in ex.client().list_jobs() if j.submission_id == key or str(j.submission_id).startswith(key + "-")]
+
+
+# ---------------------------------------------------------------- from tests/test_cluster_servers.py
+
+TEST_METRIC = "Final check: test accuracy"

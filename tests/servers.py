@@ -1,0 +1,30 @@
+"""The one door from tests/ to benchmarks/: the server launcher (a real Streamlit server, a local
+Ray head, the cluster's app servers) and the websocket client that drives a server's sessions.
+
+Tests import these names from here, never from benchmarks/ directly, so what the suite borrows
+from the benchmarks is listed in one place. Each name is imported on first use (the websocket
+client needs the `websockets` package, which some tests first check for with importorskip).
+"""
+from __future__ import annotations
+
+import importlib
+
+_FROM = {
+    # benchmarks/server.py: one real NetLens server on a free loopback port, its process tree
+    "Server": "benchmarks.server", "free_port": "benchmarks.server", "process_tree": "benchmarks.server",
+    # benchmarks/ray_head.py: a local Ray head on free ports with a temp dir of its own
+    "RayHead": "benchmarks.ray_head",
+    # benchmarks/load_cluster.py: app servers sharing one Ray head and one store
+    "start_servers": "benchmarks.load_cluster",
+    # the websocket client (benchmarks/st_client.py, st_wire.py) and the student steps built on it
+    "Session": "benchmarks.st_client",
+    "Student": "benchmarks.load_steps", "TRAINED_METRIC": "benchmarks.load_steps",
+    "jobs_run": "benchmarks.load_steps", "make_photo": "benchmarks.load_steps",
+}
+__all__ = sorted(_FROM)
+
+
+def __getattr__(name: str):
+    if name not in _FROM:
+        raise AttributeError(f"tests.servers has no {name!r}; expected one of {', '.join(__all__)}")
+    return getattr(importlib.import_module(_FROM[name]), name)
