@@ -51,6 +51,7 @@ from analysis.store import LEASE_S, Store
 __all__ = ["ClusterConfig", "RayExecutor", "CLUSTER_TASKS", "ADDRESS_ENV", "prepare_ray_env", "code_version"]
 
 ADDRESS_ENV = "NETLENS_RAY_ADDRESS"
+INSECURE_ENV = "NETLENS_RAY_INSECURE"  # =1: a head without token authentication is accepted (shown in red on /admin)
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 PACKAGE = Path(__file__).resolve().parent  # the `analysis` package: what the cluster runs
 WHAT = {"train": "training", "project": "map", "replay": "replay"}
@@ -87,6 +88,7 @@ class ClusterConfig:
     poll_s: float = 1.0          # how often progress, status and leases are read
     lease_s: float = LEASE_S     # NETLENS_LEASE_S: a lease older than this keeps no job alive
     pending_limit_s: float = 900.0  # Ray's start timeout: pending longer is reported as a failure
+    insecure: bool = False       # NETLENS_RAY_INSECURE=1 and no token: the head is used without authentication
 
     @classmethod
     def from_env(cls, env=None) -> "ClusterConfig":
@@ -98,9 +100,17 @@ class ClusterConfig:
         share = _number(env, "NETLENS_GPU_SHARE", 0.25)
         if not 0 < share <= 1:
             raise ValueError(f"NETLENS_GPU_SHARE must be a fraction of a GPU above 0 and at most 1; got {share}.")
+        lease_s = _number(env, "NETLENS_LEASE_S", LEASE_S)
+        token = str(env.get("NETLENS_RAY_TOKEN") or env.get("RAY_AUTH_TOKEN") or "").strip()
+        insecure = str(env.get(INSECURE_ENV, "")).strip() == "1"
+        if not token and not insecure:
+            raise ValueError(f"{ADDRESS_ENV} is set but NETLENS_RAY_TOKEN is not: this app does not talk to a Ray "
+                             "head without token authentication (anyone who reaches its Jobs API can run any "
+                             "command on the cluster). Start the head with RAY_AUTH_MODE=token and set "
+                             f"NETLENS_RAY_TOKEN to its token; only on a private test cluster, set {INSECURE_ENV}=1.")
         return cls(address=address, gpu_share=share, python=str(env.get("NETLENS_RAY_PYTHON", "python")),
                    upload_code=str(env.get("NETLENS_RAY_UPLOAD_CODE", "1")).strip() != "0",
-                   lease_s=_number(env, "NETLENS_LEASE_S", LEASE_S))
+                   lease_s=lease_s, insecure=insecure and not token)
 
 
 def _number(env, name: str, default: float) -> float:
@@ -237,6 +247,12 @@ class RayExecutor:
                "NETLENS_LEASE_S": str(self.config.lease_s), "RAY_USAGE_STATS_ENABLED": "0"}
         if os.environ.get("NETLENS_MNIST_DIR"):
             env["NETLENS_MNIST_DIR"] = os.environ["NETLENS_MNIST_DIR"]
+        # The store's key never travels with a job: Ray keeps and shows the runtime env (and the command
+        # line and metadata). Only the key file's path goes; the node holds the file (analysis.store_key).
+        from analysis.store_key import KEY_FILE_ENV, key_file_path
+
+        if key_file_path():
+            env[KEY_FILE_ENV] = key_file_path()
         out: dict = {"env_vars": env}
         if self.config.upload_code:
             out.update(py_modules=[str(PACKAGE)], excludes=["__pycache__", "*.pyc"])
@@ -363,7 +379,7 @@ class RayExecutor:
         if hasattr(self.local, "stats"):
             local.update(self.local.stats())
         return {**local, "backend": "ray", "address": self.config.address, "store": str(self.store.root),
-                "submitted": len(self.submitted)}
+                "submitted": len(self.submitted), "insecure": self.config.insecure}
 
     def pids(self) -> list[int]:
         return self.local.pids() if hasattr(self.local, "pids") else []

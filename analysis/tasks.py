@@ -222,6 +222,15 @@ def as_job(executor, task: str, kwargs: dict, *, memory: "budget.MemoryBudget | 
     extra = {} if should_finish is None else {"should_finish": should_finish}
 
     def fn(job):
+        from analysis.store import OWNER
+
+        token = OWNER.set(holder)  # the data this job puts into the cluster's store counts against its session's quota
+        try:
+            return run(job)
+        finally:
+            OWNER.reset(token)
+
+    def run(job):
         if memory is None:
             return executor.run(task, kwargs, on_progress=job.report, should_stop=job.should_stop, **extra)
         with memory.reserve(nbytes, holder, label or task, hint=hint, should_stop=job.should_stop,

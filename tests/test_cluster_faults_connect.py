@@ -41,7 +41,7 @@ SLOW = pytest.mark.slow  # real servers, a real head and real trainings; they ru
 
 def _env(address: str, store: Path, **extra) -> dict:
     return {"NETLENS_RAY_ADDRESS": address, "NETLENS_STORE": str(store), "NETLENS_WARM": "0", "NETLENS_WORKERS": "0",
-            "NETLENS_ADMIN_PASSWORD": PASSWORD, **extra}
+            "NETLENS_ADMIN_PASSWORD": PASSWORD, "NETLENS_RAY_INSECURE": "1", **extra}  # heads on 127.0.0.1 only
 
 
 def _run(coro_fn):
