@@ -293,18 +293,18 @@ class Store:
         if owner is not None:
             used, quota = self.session_bytes(owner), self.config.session_mb * 1e6
             if used + nbytes > quota:
-                raise ValueError(f"Your session has put {used / 1e6:.1f} MB of data into the shared store, and "
-                                 f"{nbytes / 1e6:.1f} MB more would pass the per-session quota of "
+                raise ValueError(f"Your session has put {used / 1e6:.2f} MB of data into the shared store, and "
+                                 f"{nbytes / 1e6:.2f} MB more would pass the per-session quota of "
                                  f"{self.config.session_mb:g} MB (NETLENS_STORE_SESSION_MB). Use fewer or smaller "
                                  "uploads, or try again in an hour, when data no job uses has expired.")
         if self.config.max_mb is not None:
             cap = self.config.max_mb * 1e6
             if self.used_bytes() + nbytes > cap:
-                self.clean()
+                self.clean(room=nbytes)
                 used = self.used_bytes()
                 if used + nbytes > cap:
-                    raise ValueError(f"The shared store is full: {used / 1e6:.1f} MB in use after retention, and "
-                                     f"{nbytes / 1e6:.1f} MB more would pass NETLENS_STORE_MB={self.config.max_mb:g}. "
+                    raise ValueError(f"The shared store is full: {used / 1e6:.2f} MB in use after retention, and "
+                                     f"{nbytes / 1e6:.2f} MB more would pass NETLENS_STORE_MB={self.config.max_mb:g}. "
                                      "Try again later, or ask the administrator to raise NETLENS_STORE_MB.")
 
     def _get_data(self, digest: str, suffix: str, what: str) -> bytes:
@@ -378,8 +378,9 @@ class Store:
 
     # ------------------------------------------------------------ retention
 
-    def clean(self, now: float | None = None) -> dict:
-        """Retention (see the module docstring). Returns how many of each were removed."""
+    def clean(self, now: float | None = None, room: int = 0) -> dict:
+        """Retention (see the module docstring); under the size cap with ``room`` bytes to spare.
+        Returns how many of each were removed."""
         now = time.time() if now is None else now
         removed = {"results": 0, "data": 0, "leases": 0, "live": 0, "tmp": 0}
         entries = []  # (when, bytes, path, kind): what the size cap may remove, oldest first
@@ -404,7 +405,7 @@ class Store:
         cap = None if self.config.max_mb is None else self.config.max_mb * 1e6
         total = sum(e[1] for e in entries)
         for when, size, path, kind in sorted(entries, key=lambda e: e[0]):
-            if cap is None or total <= cap:
+            if cap is None or total + room <= cap:
                 break
             if kind == "data":
                 if now - when <= DATA_BUSY_S:

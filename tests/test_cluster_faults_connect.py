@@ -283,7 +283,8 @@ def test_store_problems_say_what_is_wrong_and_how_to_fix_it(tmp_path, monkeypatc
 def test_a_malformed_address_is_one_plain_problem(tmp_path, address):
     problems = settings_problems({"NETLENS_RAY_ADDRESS": address, "NETLENS_STORE": str(tmp_path)})
     assert len(problems) == 1 and "NETLENS_RAY_ADDRESS must be the Ray head's dashboard address" in problems[0]
-    assert settings_problems({"NETLENS_RAY_ADDRESS": "http://head:8265", "NETLENS_STORE": str(tmp_path)}) == []
+    assert settings_problems({"NETLENS_RAY_ADDRESS": "http://head:8265", "NETLENS_STORE": str(tmp_path),
+                              "NETLENS_RAY_TOKEN": "t", "NETLENS_STORE_KEY": "k" * 32}) == []
 
 
 def test_a_port_where_nothing_listens_is_not_answering():
