@@ -281,7 +281,8 @@ def test_store_problems_say_what_is_wrong_and_how_to_fix_it(tmp_path, monkeypatc
 
 @pytest.mark.parametrize("address", ["head:8265", "ftp://head:8265", "http://", "  "])
 def test_a_malformed_address_is_one_plain_problem(tmp_path, address):
-    problems = settings_problems({"NETLENS_RAY_ADDRESS": address, "NETLENS_STORE": str(tmp_path)})
+    problems = settings_problems({"NETLENS_RAY_ADDRESS": address, "NETLENS_STORE": str(tmp_path),
+                                  "NETLENS_STORE_KEY": "k" * 32})
     assert len(problems) == 1 and "NETLENS_RAY_ADDRESS must be the Ray head's dashboard address" in problems[0]
     assert settings_problems({"NETLENS_RAY_ADDRESS": "http://head:8265", "NETLENS_STORE": str(tmp_path),
                               "NETLENS_RAY_TOKEN": "t", "NETLENS_STORE_KEY": "k" * 32}) == []
