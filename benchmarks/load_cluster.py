@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import sys
 import tempfile
 import threading
@@ -128,7 +129,12 @@ def start_cluster(n_servers: int, logdir: Path) -> tuple[RayHead, list[Server]]:
     head = RayHead(num_cpus=2, nice=10)  # the cluster's jobs yield the cores to the app servers
     print(f"  Ray head at {head.address} in {head.start_s:.0f} s; starting {n_servers} servers…", flush=True)
     env = {"NETLENS_RAY_ADDRESS": head.address, "NETLENS_STORE": str(logdir / "store"), "NETLENS_WARM": "0",
-           "NETLENS_WORKERS": "0"}
+           "NETLENS_WORKERS": "0", "NETLENS_RAY_INSECURE": "1"}  # a head on 127.0.0.1 only, started here
+    if not (os.environ.get("NETLENS_STORE_KEY_FILE") or os.environ.get("NETLENS_STORE_KEY")):
+        key_file = logdir / "store.key"  # the store's signing key (analysis.compute.store_key): servers and head inherit it
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+        os.environ["NETLENS_STORE_KEY_FILE"] = env["NETLENS_STORE_KEY_FILE"] = str(key_file)
     try:
         return head, start_servers(n_servers, logdir, env)
     except BaseException:

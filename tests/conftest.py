@@ -7,9 +7,12 @@ a missing browser is a failure instead.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import secrets
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # No warm-up trainings in AppTest runs or the shared test server (tests/test_warm_start.py turns it on).
 os.environ.setdefault("NETLENS_WARM", "0")
+# The cluster store's signing key (analysis.compute.store_key), as a key file: every Store, app server and
+# local Ray head the tests start inherits it; jobs get only its path (never the key) in their env_vars.
+if not (os.environ.get("NETLENS_STORE_KEY_FILE") or os.environ.get("NETLENS_STORE_KEY")):
+    _KEY_DIR = Path(tempfile.mkdtemp(prefix="netlens-test-key-"))
+    (_KEY_DIR / "store.key").write_text(secrets.token_hex(32))
+    (_KEY_DIR / "store.key").chmod(0o600)
+    os.environ["NETLENS_STORE_KEY_FILE"] = str(_KEY_DIR / "store.key")
+    atexit.register(shutil.rmtree, _KEY_DIR, True)
 CHROMIUM = os.environ.get("NETLENS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

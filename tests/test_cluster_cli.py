@@ -181,7 +181,21 @@ def test_cluster_settings_say_what_to_fix(env, words):
 
     with pytest.raises(ValueError, match=words.replace("(", r"\(")):
         ClusterConfig.from_env(env)
-    assert ClusterConfig.from_env({"NETLENS_RAY_ADDRESS": "https://head:8265/"}).address == "https://head:8265"
+    ok = ClusterConfig.from_env({"NETLENS_RAY_ADDRESS": "https://head:8265/", "NETLENS_RAY_TOKEN": "t"})
+    assert ok.address == "https://head:8265" and not ok.insecure
+
+
+def test_a_head_without_a_token_is_refused_unless_insecure_is_explicit():
+    from analysis.compute.cluster.executor import ClusterConfig
+
+    with pytest.raises(ValueError, match="NETLENS_RAY_TOKEN is not: this app does not talk to a Ray head without "
+                                         "token authentication"):
+        ClusterConfig.from_env({"NETLENS_RAY_ADDRESS": "http://head:8265"})
+    with pytest.raises(ValueError, match="NETLENS_RAY_TOKEN is not"):  # only exactly 1 turns it off
+        ClusterConfig.from_env({"NETLENS_RAY_ADDRESS": "http://head:8265", "NETLENS_RAY_INSECURE": "yes"})
+    assert ClusterConfig.from_env({"NETLENS_RAY_ADDRESS": "http://head:8265", "NETLENS_RAY_INSECURE": "1"}).insecure
+    both = {"NETLENS_RAY_ADDRESS": "http://head:8265", "NETLENS_RAY_INSECURE": "1", "NETLENS_RAY_TOKEN": "t"}
+    assert not ClusterConfig.from_env(both).insecure  # with a token it is not insecure
 
 
 def test_the_job_key_changes_with_settings_code_and_data(tmp_path, monkeypatch):

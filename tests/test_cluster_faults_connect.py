@@ -41,7 +41,7 @@ SLOW = pytest.mark.slow  # real servers, a real head and real trainings; they ru
 
 def _env(address: str, store: Path, **extra) -> dict:
     return {"NETLENS_RAY_ADDRESS": address, "NETLENS_STORE": str(store), "NETLENS_WARM": "0", "NETLENS_WORKERS": "0",
-            "NETLENS_ADMIN_PASSWORD": PASSWORD, **extra}
+            "NETLENS_ADMIN_PASSWORD": PASSWORD, "NETLENS_RAY_INSECURE": "1", **extra}  # heads on 127.0.0.1 only
 
 
 def _run(coro_fn):
@@ -281,9 +281,11 @@ def test_store_problems_say_what_is_wrong_and_how_to_fix_it(tmp_path, monkeypatc
 
 @pytest.mark.parametrize("address", ["head:8265", "ftp://head:8265", "http://", "  "])
 def test_a_malformed_address_is_one_plain_problem(tmp_path, address):
-    problems = settings_problems({"NETLENS_RAY_ADDRESS": address, "NETLENS_STORE": str(tmp_path)})
+    problems = settings_problems({"NETLENS_RAY_ADDRESS": address, "NETLENS_STORE": str(tmp_path),
+                                  "NETLENS_STORE_KEY": "k" * 32})
     assert len(problems) == 1 and "NETLENS_RAY_ADDRESS must be the Ray head's dashboard address" in problems[0]
-    assert settings_problems({"NETLENS_RAY_ADDRESS": "http://head:8265", "NETLENS_STORE": str(tmp_path)}) == []
+    assert settings_problems({"NETLENS_RAY_ADDRESS": "http://head:8265", "NETLENS_STORE": str(tmp_path),
+                              "NETLENS_RAY_TOKEN": "t", "NETLENS_STORE_KEY": "k" * 32}) == []
 
 
 def test_a_port_where_nothing_listens_is_not_answering():

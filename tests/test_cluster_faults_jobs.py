@@ -58,7 +58,7 @@ class App:
     def __init__(self, head, folder: Path):
         self.folder = folder
         self.env = {"NETLENS_RAY_ADDRESS": head.address, "NETLENS_STORE": str(folder / "store"), "NETLENS_WARM": "0",
-                    "NETLENS_WORKERS": "0", "NETLENS_LEASE_S": str(LEASE_S)}
+                    "NETLENS_WORKERS": "0", "NETLENS_LEASE_S": str(LEASE_S), "NETLENS_RAY_INSECURE": "1"}
         self.probe = RayExecutor(ClusterConfig(address=head.address), Store(str(folder / "store")))
         self.store = self.probe.store
         self.servers: list[Server] = start_servers(2, folder, self.env)

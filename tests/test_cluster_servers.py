@@ -62,7 +62,7 @@ async def _sessions(servers: list[Server], per_server: int, timeout: float) -> l
 def test_two_servers_train_the_defaults_once_and_a_restart_reuses_it(ray_head, tmp_path):
     store_dir = tmp_path / "store"
     env = {"NETLENS_RAY_ADDRESS": ray_head.address, "NETLENS_STORE": str(store_dir), "NETLENS_WARM": "0",
-           "NETLENS_WORKERS": "0"}
+           "NETLENS_WORKERS": "0", "NETLENS_RAY_INSECURE": "1"}  # the test's head listens on 127.0.0.1 only
     probe = RayExecutor(ClusterConfig(address=ray_head.address), Store(str(store_dir)))
     key = train_plan(probe, dict(DEFAULTS)).key
     count = lambda: sum(1 for j in probe.client().list_jobs()  # noqa: E731

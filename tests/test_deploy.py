@@ -1,18 +1,22 @@
 """The deployment samples under deploy/ (README, "More than one machine"): the nginx front end and the
 Kubernetes manifests.
 
-- deploy/nginx/netlens.conf passes `nginx -t`; its upload limit is not below Streamlit's.
-- A REAL nginx with that file (rendered for 127.0.0.1 and two test ports: the upstream servers, the
-  listen address and the log path changed, nothing else) in front of two REAL app servers (the
-  single-machine back end, no warm-up): sessions through nginx render Home, upload a photo larger than
-  nginx's default 1 MB limit and see it convolved (Streamlit refuses an upload for a session it does not
-  hold, so that proves the upload reached the session's server), and nginx's log shows every request
-  of a browser answered by one server.
+- deploy/nginx/netlens.conf passes `nginx -t` with a self-signed certificate made here (openssl);
+  its upload limit is not below Streamlit's.
+- A REAL nginx with that file (rendered for 127.0.0.1 and test ports: the upstream servers, the two
+  listen addresses, the certificate paths and the log path changed, nothing else) answers plain HTTP
+  with a redirect to HTTPS and serves HTTPS with the certificate (verified, not ignored); in front of
+  two REAL app servers (the single-machine back end, no warm-up): sessions through nginx over HTTPS
+  and WSS render Home, upload a photo larger than nginx's default 1 MB limit and see it convolved
+  (Streamlit refuses an upload for a session it does not hold, so that proves the upload reached the
+  session's server), and nginx's log shows every request of a browser answered by one server.
 - deploy/kubernetes/*.yaml parse, and their key fields agree (the token Secret on every Ray container
   and the app, the same ReadWriteMany claim mounted at NETLENS_STORE in the Ray pods and the app, the
-  app pointed at the head's service, a GPU worker group, the head reachable only from the app).
+  app pointed at the head's service, a GPU worker group); they fail closed (every Secret required, the
+  store's key a mounted file in the app and every Ray pod, every pod non-root with no capabilities and
+  a read-only root file system, the app reaching only the head's Jobs API port).
 
-Needs nginx (Debian: apt-get install -y nginx). Without it the nginx tests skip with the reason; with
+Needs nginx (Debian: apt-get install -y nginx) and the openssl command. Without it the nginx tests skip with the reason; with
 NETLENS_REQUIRE_NGINX=1 (as in CI, .ci/run) a missing nginx is a failure instead.
 """
 from __future__ import annotations
@@ -22,9 +26,11 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 import tomllib
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
@@ -46,16 +52,36 @@ def nginx_binary() -> str:
     pytest.skip(why)
 
 
-def render(workdir: Path, upstreams: list[str], port: int) -> Path:
-    """deploy/nginx/netlens.conf for this machine: its upstream servers, listen address and log path
-    replaced (each must be found exactly as the sample has it), inside a main config whose pid, logs and
-    temp folders are under `workdir`. Returns the main config's path."""
+def self_signed(workdir: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (and its key), made with the openssl command."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        why = "the openssl command is not installed (Debian: apt-get install -y openssl)"
+        if os.environ.get("NETLENS_REQUIRE_NGINX") == "1":
+            pytest.fail(f"NETLENS_REQUIRE_NGINX=1 but {why}")
+        pytest.skip(why)
+    cert, key = workdir / "test.crt", workdir / "test.key"
+    out = subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                          "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                          "-out", str(cert)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return cert, key
+
+
+def render(workdir: Path, upstreams: list[str], port: int, http_port: int, cert: Path, key: Path) -> Path:
+    """deploy/nginx/netlens.conf for this machine: its upstream servers, listen addresses (HTTPS on
+    `port`, the redirect on `http_port`), certificate paths and log path replaced (each must be found
+    exactly as the sample has it), inside a main config whose pid, logs and temp folders are under
+    `workdir`. Returns the main config's path."""
     text = NGINX_CONF.read_text()
     servers = re.findall(r"^\s*server \d+\.\d+\.\d+\.\d+:\d+ [^;]*;\n", text, flags=re.M)
     assert len(servers) == 2, "the sample's upstream should list two example app servers"
     text = text.replace(servers[0], "".join(f"    server {u} max_fails=3 fail_timeout=10s;\n" for u in upstreams))
     text = text.replace(servers[1], "")
-    for old, new in ((r"^    listen 80;$", f"    listen 127.0.0.1:{port};"),
+    for old, new in ((r"^    listen 443 ssl;$", f"    listen 127.0.0.1:{port} ssl;"),
+                     (r"^    listen 80;$", f"    listen 127.0.0.1:{http_port};"),
+                     (r"^    ssl_certificate     \S+;$", f"    ssl_certificate     {cert};"),
+                     (r"^    ssl_certificate_key \S+;$", f"    ssl_certificate_key {key};"),
                      (r"/var/log/nginx/netlens\.access\.log", str(workdir / "access.log"))):
         text, n = re.subn(old, new, text, flags=re.M)
         assert n == 1, f"the sample should have {old!r} once, outside comments"
@@ -74,7 +100,7 @@ def nginx_cmd(nginx: str, main: Path, *args: str) -> list[str]:
 
 def test_the_nginx_sample_passes_nginx_t(tmp_path):
     nginx = nginx_binary()
-    main = render(tmp_path, ["127.0.0.1:18501", "127.0.0.1:18502"], 18080)
+    main = render(tmp_path, ["127.0.0.1:18501", "127.0.0.1:18502"], 18443, 18080, *self_signed(tmp_path))
     out = subprocess.run(nginx_cmd(nginx, main, "-t"), capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert "syntax is ok" in out.stderr and "test is successful" in out.stderr, out.stderr
@@ -87,25 +113,30 @@ def test_the_nginx_upload_limit_is_not_below_streamlits():
 
 
 class Nginx:
-    """A real nginx on 127.0.0.1 with the rendered sample; stopped by the pid in its pid file."""
+    """A real nginx on 127.0.0.1 with the rendered sample and a self-signed certificate (clients
+    verify it: SSL_CERT_FILE names it); stopped by the pid in its pid file."""
 
-    def __init__(self, nginx: str, workdir: Path, upstreams: list[str]):
+    def __init__(self, nginx: str, workdir: Path, upstreams: list[str], wait_for_app: bool = True):
         from tests.servers import free_port
 
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.main = render(workdir, upstreams, self.port)
+        self.port, self.http_port = free_port(), free_port()
+        self.base = f"https://127.0.0.1:{self.port}"
+        self.cert, key = self_signed(workdir)
+        self.tls = ssl.create_default_context(cafile=str(self.cert))
+        self.main = render(workdir, upstreams, self.port, self.http_port, self.cert, key)
         self.pid_file, self.log = workdir / "nginx.pid", workdir / "access.log"
         out = subprocess.run(nginx_cmd(nginx, self.main), capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, f"nginx did not start: {out.stderr}"
         deadline = time.monotonic() + 30
-        while not self._answers():
+        while not self._answers(200 if wait_for_app else None):
             assert time.monotonic() < deadline, "nginx did not answer /_stcore/health in 30 s"
             time.sleep(0.2)
 
-    def _answers(self) -> bool:
+    def _answers(self, want: int | None) -> bool:
         try:
-            return urllib.request.urlopen(f"{self.base}/_stcore/health", timeout=2).status == 200
+            return urllib.request.urlopen(f"{self.base}/_stcore/health", timeout=2, context=self.tls).status == want
+        except urllib.error.HTTPError:
+            return want is None
         except OSError:
             return False
 
@@ -141,12 +172,39 @@ async def _through(base: str, n: int, photo: bytes) -> list:
     return students
 
 
+def test_plain_http_redirects_to_https_with_the_certificate(tmp_path):
+    import http.client
+
+    nginx = nginx_binary()
+    from tests.servers import free_port
+
+    front = Nginx(nginx, tmp_path, [f"127.0.0.1:{free_port()}"], wait_for_app=False)  # no app server: 502
+    try:
+        plain = http.client.HTTPConnection("127.0.0.1", front.http_port, timeout=10)
+        plain.request("GET", "/train?x=1")
+        r = plain.getresponse()
+        assert r.status == 301 and r.getheader("Location") == "https://127.0.0.1/train?x=1", (r.status, r.getheaders())
+        plain.close()
+        secure = http.client.HTTPSConnection("127.0.0.1", front.port, timeout=10, context=front.tls)  # verified
+        secure.request("GET", "/")
+        r = secure.getresponse()
+        assert r.status == 502  # nginx itself answered over TLS with our certificate; no app behind it
+        assert "max-age=" in (r.getheader("Strict-Transport-Security") or "")
+        assert "Secure" in (r.getheader("Set-Cookie") or ""), r.getheaders()
+        secure.close()
+        with pytest.raises(urllib.error.URLError) as refused:  # a client that does not trust it is refused
+            urllib.request.urlopen(front.base, timeout=10, context=ssl.create_default_context())
+        assert isinstance(refused.value.reason, ssl.SSLCertVerificationError), refused.value
+    finally:
+        front.stop()
+
+
 @pytest.mark.slow  # two app servers and nginx: about 40 s; runs in CI
-def test_sessions_through_nginx_stay_on_their_server(tmp_path):
+def test_sessions_through_nginx_stay_on_their_server(tmp_path, monkeypatch):
     pytest.importorskip("websockets")
     nginx = nginx_binary()
-    from tests.helpers import run_in_own_loop
     from tests.servers import make_photo, start_servers
+    from tests.test_isolation import run_in_own_loop
 
     photo = make_photo(3200, 2400)
     assert len(photo) > 1024 * 1024  # above nginx's default client_max_body_size (1 MB)
@@ -154,6 +212,7 @@ def test_sessions_through_nginx_stay_on_their_server(tmp_path):
     front = None
     try:
         front = Nginx(nginx, tmp_path, [s.base.removeprefix("http://") for s in servers])
+        monkeypatch.setenv("SSL_CERT_FILE", str(front.cert))  # the sessions' HTTPS and WSS trust it (verified)
         students = run_in_own_loop(lambda: _through(front.base, 4, photo))
     finally:
         if front is not None:
@@ -241,8 +300,70 @@ def test_the_kubernetes_manifests_agree():
         backends = {p["backend"]["service"]["name"] for r in ing["spec"]["rules"] for p in r["http"]["paths"]}
         assert backends == {svc["metadata"]["name"]}
 
-    (policy,) = docs["NetworkPolicy"]  # the head's ports: from the app (and the Ray pods) only
-    assert policy["spec"]["podSelector"]["matchLabels"] == {"ray.io/cluster": ray["metadata"]["name"]}
-    allowed = [f["podSelector"]["matchLabels"] for rule in policy["spec"]["ingress"] for f in rule["from"]]
-    assert all(set(f) == {"podSelector"} for rule in policy["spec"]["ingress"] for f in rule["from"])
-    assert labels in allowed and all(a in (labels, {"ray.io/cluster": ray["metadata"]["name"]}) for a in allowed)
+    check_network_policies(docs["NetworkPolicy"], labels, ray["metadata"]["name"])
+
+
+def check_network_policies(policies: list[dict], app_labels: dict, cluster: str) -> None:
+    """What may reach the Ray pods: the Ray pods themselves (any port), and the app pods the head's
+    Jobs API port (8265, TCP) only. Every rule names its peers by pod labels (no open rule)."""
+    ray_pods = {"ray.io/cluster": cluster}
+    opened = []  # (pods the policy selects, peer labels, ports or None = all)
+    for policy in policies:
+        spec = policy["spec"]
+        assert spec["policyTypes"] == ["Ingress"], policy["metadata"]["name"]
+        selects = spec["podSelector"]["matchLabels"]
+        assert ray_pods.items() <= selects.items(), selects  # only Ray pods are selected
+        for rule in spec["ingress"]:
+            assert rule.get("from"), f"{policy['metadata']['name']}: a rule without 'from' opens to everyone"
+            for peer in rule["from"]:
+                assert set(peer) == {"podSelector"}, peer
+                ports = [(x.get("protocol", "TCP"), x["port"]) for x in rule["ports"]] if rule.get("ports") else None
+                opened.append((selects, peer["podSelector"]["matchLabels"], ports))
+    from_app = [(sel, ports) for sel, peer, ports in opened if peer == app_labels]
+    assert from_app == [({**ray_pods, "ray.io/node-type": "head"}, [("TCP", 8265)])], from_app
+    assert all(peer in (app_labels, ray_pods) for _, peer, _ in opened), opened
+    assert any(sel == ray_pods and peer == ray_pods for sel, peer, _ in opened)  # the Ray pods among themselves
+
+
+def pod_templates(docs) -> list[tuple[str, dict]]:
+    """(name, pod template) of the app Deployment and every Ray group."""
+    out = [(d["metadata"]["name"], d["spec"]["template"]) for d in docs["Deployment"]]
+    for ray in docs["RayCluster"]:
+        out.append((f"{ray['metadata']['name']} head", ray["spec"]["headGroupSpec"]["template"]))
+        out += [(f"{ray['metadata']['name']} {g['groupName']}", g["template"]) for g in ray["spec"]["workerGroupSpecs"]]
+    return out
+
+
+def test_the_kubernetes_manifests_fail_closed():
+    docs = manifests()
+    key_mounts = set()
+    for name, template in pod_templates(docs):
+        pod = template["spec"]
+        sc = pod.get("securityContext", {})
+        assert sc.get("runAsNonRoot") is True and sc.get("runAsUser", 0) != 0, name
+        assert pod.get("automountServiceAccountToken") is False, name
+        secret_volumes = {v["name"]: v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+        for c in pod["containers"]:
+            csc = c.get("securityContext", {})
+            assert csc.get("allowPrivilegeEscalation") is False, (name, c["name"])
+            assert csc.get("readOnlyRootFilesystem") is True, (name, c["name"])
+            assert csc.get("capabilities", {}).get("drop") == ["ALL"] and not csc["capabilities"].get("add"), name
+            assert not csc.get("privileged") and csc.get("runAsUser", 1) != 0, name
+            for e in c.get("env", []):  # a password or token Secret that is missing must stop the pod
+                ref = e.get("valueFrom", {}).get("secretKeyRef")
+                assert ref is None or not ref.get("optional"), (name, e["name"])
+                assert e["name"] != "NETLENS_STORE_KEY", f"{name}: the store's key belongs in a file, not in env"
+            writable = {m["mountPath"] for m in c.get("volumeMounts", []) if not m.get("readOnly")}
+            assert "/tmp" in writable, f"{name}: a read-only root file system needs a writable /tmp"
+            env = env_of(c)
+            mounts = {m["mountPath"]: secret_volumes[m["name"]] for m in c.get("volumeMounts", [])
+                      if m["name"] in secret_volumes}
+            key_file = env.get("NETLENS_STORE_KEY_FILE")
+            assert isinstance(key_file, str), f"{name}: NETLENS_STORE_KEY_FILE not set"
+            folder = str(Path(key_file).parent)
+            assert folder in mounts, f"{name}: {key_file} is not in a mounted Secret"
+            assert all(m.get("readOnly") for m in c["volumeMounts"] if m["mountPath"] == folder)
+            key_mounts.add((key_file, mounts[folder]))
+        for v in pod.get("volumes", []):
+            assert not v.get("secret", {}).get("optional"), (name, v["name"])
+    assert len(key_mounts) == 1, key_mounts  # one key, at one path, in the app and every Ray pod

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis.compute import store_key
 from analysis.compute.store import DATA_IDLE_S, Store, StoreConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,17 +58,24 @@ def test_keys_and_names_cannot_leave_the_store(tmp_path):
         store.put("ok", {"../f": b""})
 
 
+def _backdate(store: Store, key: str, created: float) -> None:
+    """Set a result's creation time, signed again with the store's key (as a job would have written it)."""
+    path = store.path(key) / "MANIFEST.json"
+    m = json.loads(path.read_text())
+    m["created"] = created
+    path.write_text(json.dumps(store_key.sign(m, store._key)))
+
+
 def test_retention_by_age_then_size_oldest_first(tmp_path):
-    store = Store(StoreConfig(root=str(tmp_path), days=7, max_mb=0.0025))  # 2,500 bytes
+    store = Store(StoreConfig(root=str(tmp_path), days=7))
     now = time.time()
     for i, age_days in enumerate([10, 3, 2, 1]):
         store.put(f"k{i}", {"f": bytes(1000)})
-        manifest_path = tmp_path / "results" / f"k{i}" / "MANIFEST.json"
-        m = json.loads(manifest_path.read_text())
-        m["created"] = now - age_days * 86400
-        manifest_path.write_text(json.dumps(m))
+        _backdate(store, f"k{i}", now - age_days * 86400)
+    entry = sum(f.stat().st_size for f in store.path("k3").iterdir())  # one result: its file and manifest
+    store = Store(StoreConfig(root=str(tmp_path), days=7, max_mb=(2.5 * entry) / 1e6))
     removed = store.clean(now)
-    # k0 is past 7 days; then k1 (the oldest left) goes to bring 3,000+ bytes under 2,500.
+    # k0 is past 7 days; then k1 (the oldest left) goes to bring 3 entries under 2.5 entries' bytes.
     assert removed["results"] == 2
     assert [k for k in ("k0", "k1", "k2", "k3") if store.has(k)] == ["k2", "k3"]
 
@@ -115,7 +123,7 @@ def test_store_settings_say_what_to_fix(env, words):
 def test_ray_is_never_imported_without_a_cluster_address():
     code = ("import sys; import dashboard.core.server, dashboard.training.state, dashboard.representations.state, "
             "analysis.compute.tasks, analysis.compute.store, analysis.compute.jobspec, analysis.compute.cluster.job, analysis.compute.cluster.maps; "
-            "import analysis.compute.cluster.train_cli; print('ray' in sys.modules, type(dashboard.core.server.EXECUTOR).__name__)")
+            "import analysis.train.cli; print('ray' in sys.modules, type(dashboard.core.server.EXECUTOR).__name__)")
     env = {k: v for k, v in os.environ.items() if k not in ("NETLENS_RAY_ADDRESS",)}
     env.update(NETLENS_WORKERS="0", PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

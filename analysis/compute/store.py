@@ -15,31 +15,60 @@ Layout (everything under the store's root)::
 - ``put(key, files)`` writes the files and the manifest into ``tmp/`` and renames the folder into
   ``results/<key>`` (``os.replace``): readers see the whole result or nothing. When another writer
   got there first, its result stays and this one is discarded.
-- ``get(key)`` verifies every file against the manifest; a partial or altered entry is removed and
-  reads as missing (the caller computes it again).
-- ``clean()`` applies retention: entries older than ``NETLENS_STORE_DAYS`` (default 7) go, then the
-  oldest until the store is under ``NETLENS_STORE_MB`` (default: no size cap); data arrays unused for
-  ``DATA_IDLE_S`` (an hour); leases and live files of jobs no one watches.
+- Signed (analysis.compute.store_key): the manifest carries an HMAC-SHA256 of itself (the job key, each
+  file's sha256 and size) made with the store's key, which only the app servers and the jobs hold;
+  a live file carries one of its bytes. A Store cannot be made without the key.
+- ``get(key)`` verifies the manifest's signature and every file against it; an unsigned, wrongly
+  signed, partial or altered entry is logged, removed and reads as missing (the caller computes it
+  again). A read that fails with an OSError (a stale NFS handle, too many open files) is not
+  damage: it is tried ``READ_TRIES`` times, then ``StoreReadError`` says so; the entry is kept.
+- ``clean()`` applies retention: entries older than ``NETLENS_STORE_DAYS`` (default 7) go, data
+  arrays unused for ``DATA_IDLE_S`` (an hour), then the oldest results *and data* until the store
+  is under ``NETLENS_STORE_MB`` (default: no size cap; data a job used in the last ``DATA_BUSY_S``
+  stays); leases and live files of jobs no one watches.
+- Quota: data put while ``OWNER`` names a session (analysis.compute.tasks.as_job sets it to the job's
+  holder) counts against that session's ``NETLENS_STORE_SESSION_MB`` (default 500); new data
+  past it, or past the size cap after retention, is refused with a plain ValueError. The count
+  is kept by the app server that holds the session (a session lives on one server).
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Store", "StoreConfig", "LEASE_S", "DATA_IDLE_S"]
+from analysis.compute import store_key
+
+__all__ = ["Store", "StoreConfig", "StoreReadError", "LEASE_S", "DATA_IDLE_S", "DATA_BUSY_S", "OWNER", "READ_TRIES"]
+
+log = logging.getLogger(__name__)
 
 LEASE_S = 30.0        # a watcher lease older than this no longer keeps a job alive
 DATA_IDLE_S = 3600.0  # user data (arrays by content hash) unused this long is deleted
+DATA_BUSY_S = 120.0   # data touched this recently (a watched job uses it) is never removed for the size cap
+READ_TRIES = 3        # a read failing with an OSError is tried this often before it is reported
+RETRY_WAIT_S = (0.1, 0.5)
+OWNER: contextvars.ContextVar = contextvars.ContextVar("netlens_store_owner", default=None)  # who puts data now
+
+
+class StoreReadError(RuntimeError):
+    """The store could not be read (an OSError, after ``READ_TRIES`` tries); nothing was removed."""
+
+
+class _Damaged(ValueError):
+    """An entry that is partial, altered, unsigned or signed with another key (removed)."""
 MANIFEST = "MANIFEST.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -58,7 +87,9 @@ def sha256(data: bytes) -> str:
 class StoreConfig:
     root: str = ""            # NETLENS_STORE
     days: float = 7.0         # NETLENS_STORE_DAYS: results older than this are removed
-    max_mb: float | None = None  # NETLENS_STORE_MB: the oldest results go until the store is under this
+    max_mb: float | None = None  # NETLENS_STORE_MB: the oldest results and data go until the store is under this
+    session_mb: float = 500.0    # NETLENS_STORE_SESSION_MB: the data one session may put into the store
+    key: bytes | None = field(default=None, repr=False)  # NETLENS_STORE_KEY(_FILE); None: read from os.environ
 
     @classmethod
     def from_env(cls, env=None) -> "StoreConfig":
@@ -68,7 +99,8 @@ class StoreConfig:
             raise ValueError("NETLENS_STORE is not set: expected the path of a folder every app server and "
                              "cluster node mounts (e.g. /srv/netlens/store). Set it, or unset NETLENS_RAY_ADDRESS.")
         return cls(root=root, days=_positive(env, "NETLENS_STORE_DAYS", 7.0),
-                   max_mb=_positive(env, "NETLENS_STORE_MB", None))
+                   max_mb=_positive(env, "NETLENS_STORE_MB", None),
+                   session_mb=_positive(env, "NETLENS_STORE_SESSION_MB", 500.0), key=store_key.load_key(env))
 
 
 def _positive(env, name: str, default):
@@ -87,9 +119,15 @@ def _positive(env, name: str, default):
 class Store:
     """The shared folder: results by job key, arrays by content hash, watcher leases."""
 
-    def __init__(self, config: StoreConfig | str):
+    def __init__(self, config: StoreConfig | str, key: bytes | None = None):
+        """``key``: the signing key; else the config's; else NETLENS_STORE_KEY(_FILE) from os.environ
+        (ValueError in plain words when there is none)."""
         self.config = config if isinstance(config, StoreConfig) else StoreConfig(root=str(config))
+        self._key = key or self.config.key or store_key.load_key()
         self.root = Path(self.config.root)
+        self._owned: dict[str, dict[Path, int]] = {}  # session -> the data files it put (this server)
+        self._lock = threading.Lock()
+        self._warned: set = set()
         for sub in ("results", "live", "data", "leases", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
@@ -109,7 +147,7 @@ class Store:
                 data = bytes(data)
                 (tmp / _check_name(name, "file name")).write_bytes(data)
                 manifest["files"][name] = {"sha256": sha256(data), "bytes": len(data)}
-            (tmp / MANIFEST).write_text(json.dumps(manifest, sort_keys=True))
+            (tmp / MANIFEST).write_text(json.dumps(store_key.sign(manifest, self._key), sort_keys=True))
             target = self.path(key)
             if target.exists() and self.get(key) is not None:
                 return False
@@ -122,24 +160,57 @@ class Store:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def get(self, key: str) -> dict[str, bytes] | None:
-        """The files under ``key``, each checked against the manifest; None when missing, partial
-        or altered (then the damaged entry is removed, so the work is done again)."""
+        """The files under ``key``, the manifest's signature and each file's checksum checked; None
+        when missing, or unsigned, wrongly signed, partial or altered (then logged and removed, so the
+        work is done again). StoreReadError when an OSError persists over READ_TRIES tries (kept)."""
         folder = self.path(key)
+        for attempt in range(READ_TRIES):
+            try:
+                return self._read(folder, key)
+            except _Damaged as e:
+                log.warning("NetLens store: the result %s in %s is not served and was removed: %s",
+                            key, self.root, e)
+                self._remove(folder)
+                return None
+            except OSError as e:  # not damage: a stale handle, too many open files, a network hiccup
+                if attempt + 1 == READ_TRIES:
+                    why = e.strerror or type(e).__name__
+                    log.error("NetLens store: could not read the result %s in %s (%s) after %d tries; kept it.",
+                              key, self.root, why, READ_TRIES)
+                    raise StoreReadError(f"The result {key} in the shared store {self.root} could not be read "
+                                         f"({why}) after {READ_TRIES} tries; it was kept. Press Retry in a "
+                                         "moment; if this goes on, check the store's mount on this app "
+                                         "server.") from None
+                time.sleep(RETRY_WAIT_S[min(attempt, len(RETRY_WAIT_S) - 1)])
+        return None  # not reached
+
+    def _read(self, folder: Path, key: str) -> dict[str, bytes] | None:
+        if not folder.exists():
+            return None
         try:
-            manifest = json.loads((folder / MANIFEST).read_text())
-            out = {}
-            for name, want in manifest["files"].items():
-                data = (folder / _check_name(name, "file name")).read_bytes()
-                if len(data) != want["bytes"] or sha256(data) != want["sha256"]:
-                    raise ValueError(f"{name} does not match its checksum")
-                out[name] = data
+            text = (folder / MANIFEST).read_text()
         except FileNotFoundError:
-            if folder.exists():
-                self._remove(folder)  # no manifest: not a complete entry
-            return None
-        except (OSError, ValueError, KeyError, TypeError):
-            self._remove(folder)
-            return None
+            raise _Damaged("it has no manifest (not a complete entry)") from None
+        try:
+            manifest = json.loads(text)
+        except ValueError:
+            raise _Damaged("its manifest is not valid JSON") from None
+        problem = store_key.verify(manifest, self._key)
+        if problem:
+            raise _Damaged(problem)
+        if manifest.get("key") != key or not isinstance(manifest.get("files"), dict):
+            raise _Damaged("its signed manifest is for another job key")
+        out = {}
+        for name, want in manifest["files"].items():
+            try:
+                data = (folder / _check_name(name, "file name")).read_bytes()
+            except FileNotFoundError:
+                raise _Damaged(f"its file {name} is missing") from None
+            except ValueError as e:
+                raise _Damaged(str(e)) from None
+            if not isinstance(want, dict) or len(data) != want.get("bytes") or sha256(data) != want.get("sha256"):
+                raise _Damaged(f"its file {name} does not match its checksum")
+            out[name] = data
         return out
 
     def has(self, key: str) -> bool:
@@ -158,16 +229,26 @@ class Store:
     def put_live(self, key: str, name: str, data: bytes) -> None:
         folder = self.root / "live" / _check_name(key, "job key")
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(folder / _check_name(name, "file name"), data, self.root / "tmp")
+        what = f"{key}/{name}"
+        _atomic_write(folder / _check_name(name, "file name"), store_key.sign_bytes(bytes(data), self._key, what),
+                      self.root / "tmp")
 
     def drop_live(self, key: str, name: str) -> None:
         (self.root / "live" / _check_name(key, "job key") / _check_name(name, "file name")).unlink(missing_ok=True)
 
     def get_live(self, key: str, name: str) -> bytes | None:
+        """A live file's data; None when it is not there (yet), or unsigned or signed with another key
+        (logged once per file)."""
         try:
-            return (self.root / "live" / _check_name(key, "job key") / _check_name(name, "file name")).read_bytes()
+            blob = (self.root / "live" / _check_name(key, "job key") / _check_name(name, "file name")).read_bytes()
         except OSError:
             return None
+        data = store_key.verify_bytes(blob, self._key, f"{key}/{name}")
+        if data is None and (key, name) not in self._warned and len(self._warned) < 1000:
+            self._warned.add((key, name))
+            log.warning("NetLens store: the live file %s/%s in %s is not signed with this store's key; ignored.",
+                        key, name, self.root)
+        return data
 
     # ------------------------------------------------------------ arrays by content hash
 
@@ -177,9 +258,54 @@ class Store:
         path = self.root / "data" / f"{digest}{suffix}"
         if path.exists():
             os.utime(path)  # used now
-        else:
+            return digest
+        owner = OWNER.get()
+        owner = None if owner is None or str(owner).startswith("server") else str(owner)  # the server's own warm-up: no quota
+        with self._lock:
+            self._admit(len(data), owner)
             _atomic_write(path, data, self.root / "tmp")
+            if owner is not None:
+                self._owned.setdefault(owner, {})[path] = len(data)
         return digest
+
+    def session_bytes(self, owner: str) -> int:
+        """The bytes of data ``owner`` put into the store that are still there (this server's count)."""
+        owned = self._owned.get(owner, {})
+        for path in [p for p in owned if not p.exists()]:
+            del owned[path]
+        if not owned:
+            self._owned.pop(owner, None)
+        return sum(owned.values())
+
+    def used_bytes(self) -> int:
+        """What the size cap counts: the results and the data."""
+        total = 0
+        for sub in ("results", "data"):
+            for p in (self.root / sub).rglob("*"):
+                try:
+                    total += p.stat().st_size if p.is_file() else 0
+                except OSError:
+                    pass
+        return total
+
+    def _admit(self, nbytes: int, owner: str | None) -> None:
+        """ValueError in plain words when ``nbytes`` more would pass the session's quota or the size cap."""
+        if owner is not None:
+            used, quota = self.session_bytes(owner), self.config.session_mb * 1e6
+            if used + nbytes > quota:
+                raise ValueError(f"Your session has put {used / 1e6:.2f} MB of data into the shared store, and "
+                                 f"{nbytes / 1e6:.2f} MB more would pass the per-session quota of "
+                                 f"{self.config.session_mb:g} MB (NETLENS_STORE_SESSION_MB). Use fewer or smaller "
+                                 "uploads, or try again in an hour, when data no job uses has expired.")
+        if self.config.max_mb is not None:
+            cap = self.config.max_mb * 1e6
+            if self.used_bytes() + nbytes > cap:
+                self.clean(room=nbytes)
+                used = self.used_bytes()
+                if used + nbytes > cap:
+                    raise ValueError(f"The shared store is full: {used / 1e6:.2f} MB in use after retention, and "
+                                     f"{nbytes / 1e6:.2f} MB more would pass NETLENS_STORE_MB={self.config.max_mb:g}. "
+                                     "Try again later, or ask the administrator to raise NETLENS_STORE_MB.")
 
     def _get_data(self, digest: str, suffix: str, what: str) -> bytes:
         """The bytes stored under ``digest``; ValueError when missing or not matching their hash (then removed)."""
@@ -252,30 +378,43 @@ class Store:
 
     # ------------------------------------------------------------ retention
 
-    def clean(self, now: float | None = None) -> dict:
-        """Retention (see the module docstring). Returns how many of each were removed."""
+    def clean(self, now: float | None = None, room: int = 0) -> dict:
+        """Retention (see the module docstring); under the size cap with ``room`` bytes to spare.
+        Returns how many of each were removed."""
         now = time.time() if now is None else now
         removed = {"results": 0, "data": 0, "leases": 0, "live": 0, "tmp": 0}
-        entries = []
+        entries = []  # (when, bytes, path, kind): what the size cap may remove, oldest first
         for folder in (self.root / "results").iterdir():
             try:
-                created = json.loads((folder / MANIFEST).read_text())["created"]
+                created = float(json.loads((folder / MANIFEST).read_text())["created"])
                 size = sum(f.stat().st_size for f in folder.iterdir())
             except (OSError, ValueError, KeyError, TypeError):
-                created, size = _mtime(folder), 0
-            entries.append((float(created), size, folder))
-        entries.sort(key=lambda e: e[0])
-        total = sum(e[1] for e in entries)
-        cap = None if self.config.max_mb is None else self.config.max_mb * 1e6
-        for created, size, folder in entries:
-            if now - created > self.config.days * 86400 or (cap is not None and total > cap):
+                created, size = _mtime(folder), _size(folder)
+            if now - created > self.config.days * 86400:
                 self._remove(folder)
-                total -= size
                 removed["results"] += 1
+            else:
+                entries.append((created, size, folder, "results"))
         for path in (self.root / "data").iterdir():
-            if now - _mtime(path) > DATA_IDLE_S:
+            used = _mtime(path)
+            if now - used > DATA_IDLE_S:
                 path.unlink(missing_ok=True)
                 removed["data"] += 1
+            else:
+                entries.append((used, _size(path), path, "data"))
+        cap = None if self.config.max_mb is None else self.config.max_mb * 1e6
+        total = sum(e[1] for e in entries)
+        for when, size, path, kind in sorted(entries, key=lambda e: e[0]):
+            if cap is None or total + room <= cap:
+                break
+            if kind == "data":
+                if now - when <= DATA_BUSY_S:
+                    continue  # a watched job uses it now
+                path.unlink(missing_ok=True)
+            else:
+                self._remove(path)
+            total -= size
+            removed[kind] += 1
         for sub, age in (("leases", 2 * LEASE_S), ("live", 86400.0), ("tmp", 3600.0)):
             for path in (self.root / sub).iterdir():
                 newest = max([_mtime(path)] + [_mtime(p) for p in path.glob("*")] if path.is_dir() else [_mtime(path)])
@@ -293,6 +432,13 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.iterdir())
+    except OSError:
+        return 0
 
 
 def _atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:

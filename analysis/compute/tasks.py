@@ -28,6 +28,7 @@ import numpy as np
 
 from analysis import embedding
 from analysis.compute import budget, workers
+from analysis.compute.store import OWNER
 from analysis.datasets import Dataset, load_dataset, split_dataset
 from analysis.models import ModelConfig, build_model, count_parameters
 from analysis.recording import MAX_DIMS, MAX_RECORDED_EPOCHS, RecordConfig, Recorder
@@ -222,6 +223,14 @@ def as_job(executor, task: str, kwargs: dict, *, memory: "budget.MemoryBudget | 
     extra = {} if should_finish is None else {"should_finish": should_finish}
 
     def fn(job):
+
+        token = OWNER.set(holder)  # the data this job puts into the cluster's store counts against its session's quota
+        try:
+            return run(job)
+        finally:
+            OWNER.reset(token)
+
+    def run(job):
         if memory is None:
             return executor.run(task, kwargs, on_progress=job.report, should_stop=job.should_stop, **extra)
         with memory.reserve(nbytes, holder, label or task, hint=hint, should_stop=job.should_stop,

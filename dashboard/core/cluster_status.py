@@ -35,6 +35,11 @@ def admin_section() -> None:
                 help="NETLENS_STORE: finished trainings and maps, shared by every app server.")
     if o.get("message"):
         (st.error if o.get("configuration") else st.warning)(o["message"])
+    if o.get("insecure"):
+        st.error("NETLENS_RAY_INSECURE=1: this server talks to the Ray head without a token. Anyone who can reach "
+                 "the head's Jobs API can run any command on the cluster. Turn on token authentication on the head "
+                 "(RAY_AUTH_MODE=token), set NETLENS_RAY_TOKEN here and unset NETLENS_RAY_INSECURE.",
+                 icon=":material/lock_open:")
     if "jobs" in o:
         states = " · ".join(f"{state} {n}" for state, n in sorted(o["jobs"].items())) or "none"
         st.markdown(f"**Jobs on the cluster by state:** {states}"

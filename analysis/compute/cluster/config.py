@@ -13,6 +13,7 @@ from typing import Any, Callable
 from analysis.compute.store import LEASE_S
 
 ADDRESS_ENV = "NETLENS_RAY_ADDRESS"
+INSECURE_ENV = "NETLENS_RAY_INSECURE"  # =1: a head without token authentication is accepted (shown in red on /admin)
 PACKAGE = Path(__file__).resolve().parents[2]  # the `analysis` package: what the cluster runs
 
 
@@ -47,6 +48,7 @@ class ClusterConfig:
     poll_s: float = 1.0          # how often progress, status and leases are read
     lease_s: float = LEASE_S     # NETLENS_LEASE_S: a lease older than this keeps no job alive
     pending_limit_s: float = 900.0  # Ray's start timeout: pending longer is reported as a failure
+    insecure: bool = False       # NETLENS_RAY_INSECURE=1 and no token: the head is used without authentication
 
     @classmethod
     def from_env(cls, env=None) -> "ClusterConfig":
@@ -58,9 +60,17 @@ class ClusterConfig:
         share = _number(env, "NETLENS_GPU_SHARE", 0.25)
         if not 0 < share <= 1:
             raise ValueError(f"NETLENS_GPU_SHARE must be a fraction of a GPU above 0 and at most 1; got {share}.")
+        lease_s = _number(env, "NETLENS_LEASE_S", LEASE_S)
+        token = str(env.get("NETLENS_RAY_TOKEN") or env.get("RAY_AUTH_TOKEN") or "").strip()
+        insecure = str(env.get(INSECURE_ENV, "")).strip() == "1"
+        if not token and not insecure:
+            raise ValueError(f"{ADDRESS_ENV} is set but NETLENS_RAY_TOKEN is not: this app does not talk to a Ray "
+                             "head without token authentication (anyone who reaches its Jobs API can run any "
+                             "command on the cluster). Start the head with RAY_AUTH_MODE=token and set "
+                             f"NETLENS_RAY_TOKEN to its token; only on a private test cluster, set {INSECURE_ENV}=1.")
         return cls(address=address, gpu_share=share, python=str(env.get("NETLENS_RAY_PYTHON", "python")),
                    upload_code=str(env.get("NETLENS_RAY_UPLOAD_CODE", "1")).strip() != "0",
-                   lease_s=_number(env, "NETLENS_LEASE_S", LEASE_S))
+                   lease_s=lease_s, insecure=insecure and not token)
 
 
 def _number(env, name: str, default: float) -> float:

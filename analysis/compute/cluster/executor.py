@@ -55,6 +55,7 @@ from analysis.compute.cluster.config import (
 from analysis.compute.cluster.health import CLUSTER_TASKS, ClusterDown, ClusterHealth
 from analysis.compute.cluster.job import FINISH, STOPPED_EXIT
 from analysis.compute.store import Store
+from analysis.compute.store_key import KEY_FILE_ENV, key_file_path
 
 __all__ = ["ClusterConfig", "RayExecutor", "CLUSTER_TASKS", "ADDRESS_ENV", "prepare_ray_env", "code_version"]
 
@@ -175,6 +176,10 @@ class RayExecutor:
                "NETLENS_LEASE_S": str(self.config.lease_s), "RAY_USAGE_STATS_ENABLED": "0"}
         if os.environ.get("NETLENS_MNIST_DIR"):
             env["NETLENS_MNIST_DIR"] = os.environ["NETLENS_MNIST_DIR"]
+        # The store's key never travels with a job: Ray keeps and shows the runtime env (and the command
+        # line and metadata). Only the key file's path goes; the node holds the file (analysis.compute.store_key).
+        if key_file_path():
+            env[KEY_FILE_ENV] = key_file_path()
         out: dict = {"env_vars": env}
         if self.config.upload_code:
             out.update(py_modules=[str(PACKAGE)], excludes=["__pycache__", "*.pyc"])
@@ -313,7 +318,7 @@ class RayExecutor:
         if hasattr(self.local, "stats"):
             local.update(self.local.stats())
         return {**local, "backend": "ray", "address": self.config.address, "store": str(self.store.root),
-                "submitted": len(self.submitted)}
+                "submitted": len(self.submitted), "insecure": self.config.insecure}
 
     def pids(self) -> list[int]:
         return self.local.pids() if hasattr(self.local, "pids") else []

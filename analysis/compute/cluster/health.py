@@ -3,8 +3,10 @@ the Ray head answers (checked at most every ``CHECK_EVERY_S``, cached). No Strea
 
 - ``settings_problems(env)``: every wrong setting of the cluster back end, each a plain message
   (what was expected, what came, how to fix it): ``NETLENS_RAY_ADDRESS`` malformed or not
-  http(s); ``NETLENS_STORE`` unset, missing, not writable or full (``NETLENS_STORE_MB`` reached
-  after retention, or under ``MIN_FREE_MB`` free on its disk); a malformed number.
+  http(s), or without a token (NETLENS_RAY_TOKEN) unless NETLENS_RAY_INSECURE=1; ``NETLENS_STORE``
+  unset, missing, not writable or full (``NETLENS_STORE_MB`` reached after retention, or under
+  ``MIN_FREE_MB`` free on its disk); no store key (NETLENS_STORE_KEY_FILE or NETLENS_STORE_KEY,
+  analysis.compute.store_key) or an unreadable one; a malformed number.
 - ``ClusterHealth(address, headers).check()``: GET ``<address>/api/version`` with a short timeout
   (the token travels in ``headers``), cached for ``CHECK_EVERY_S``; a request that fails in
   between marks it down at once (``mark_down``). Three answers: up; *not answering* (connection
@@ -181,7 +183,8 @@ def overview(ex) -> dict:
         return cached[1]
     health = ex.health.check()
     out = {"backend": "Ray", "address": ex.config.address, "answers": health.ok, "message": health.message,
-           "jobs": {}, "jobs_error": None, "store": str(ex.store.root), "submitted": len(ex.submitted)}
+           "jobs": {}, "jobs_error": None, "store": str(ex.store.root), "submitted": len(ex.submitted),
+           "insecure": bool(getattr(ex.config, "insecure", False))}
     if health.ok:
         try:
             for job in ex.client().list_jobs():
