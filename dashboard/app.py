@@ -19,6 +19,7 @@ from dashboard.representations import state as representations_state
 async def lifespan(_app):
     """Once, when the server starts: the GC thread, then the warm-up (dashboard.core.server)."""
     runtime.start_gc_thread()
+    runtime.guard_uploads(access.may_upload)  # before anyone connects
     server.warm_up(training_jobs.warm_models, representations_state.warm_maps)  # default models, then maps
     yield
 
@@ -28,11 +29,15 @@ def main() -> None:
     st.set_page_config(page_title="NetLens", page_icon=":material/visibility:", layout="wide",
                        initial_sidebar_state="collapsed" if chrome.presenting() else "auto")  # projector: fewer controls
     runtime.start_gc_thread()  # started by the lifespan already; here for AppTest, which has none
-    if access.configured(access.CLASS) and not st.session_state.get("access_password_ok"):
+    runtime.guard_uploads(access.may_upload)  # no upload is stored before the class password
+    locked = access.configured(access.CLASS) and not st.session_state.get("access_password_ok")
+    # The page is resolved before the gate (its menu hidden meanwhile): a shared link's page and settings
+    # survive the password.
+    page = st.navigation(pages.all_pages(), position="hidden" if locked else "sidebar")
+    if locked:
         st.title("NetLens")
     if not access.granted(access.CLASS):
         st.stop()
-    page = st.navigation(pages.all_pages())
     chrome.sidebar(page.url_path, reset=nav.reset_of(page.url_path))  # before the page: a page's st.stop() would drop anything drawn after it
     cluster_status.banner(page.url_path)  # a job page, when the cluster back end cannot run jobs now: why
     if pages.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty

@@ -1,12 +1,20 @@
 """The one password gate, for the class password (NETLENS_PASSWORD, the whole app) and the
-admin password (NETLENS_ADMIN_PASSWORD, the server status page)."""
+admin password (NETLENS_ADMIN_PASSWORD, the server status page). Each press of Enter is one try,
+through the gate's guessing limiter (analysis.compute.guesses: a few free tries, then growing waits per
+session; a high ceiling per client address; wrong tries logged without what was typed). Before the
+class password a session may upload nothing (may_upload, installed by dashboard/app.py), and a
+refused try drops whatever it stored."""
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 from dataclasses import dataclass
 
 import streamlit as st
+
+from analysis.compute.guesses import GuessLimiter
+from dashboard.core import runtime
 
 
 @dataclass(frozen=True)
@@ -14,7 +22,7 @@ class Gate:
     env: str  # the environment variable holding the password
     label: str  # the password box's label
     key: str  # the box's widget key; f"{key}_ok" remembers a granted session
-    wrong: str  # what a wrong password says
+    wrong: str  # what a wrong password says (kept for callers; the limiter's message is shown)
     help: str | None = None
 
 
@@ -27,6 +35,28 @@ def configured(gate: Gate) -> bool:
     return bool(os.environ.get(gate.env))
 
 
+LIMITERS = {CLASS.key: GuessLimiter("the class password"), ADMIN.key: GuessLimiter("the admin password")}
+
+
+def client_address() -> str:
+    """The browser's address: the connection's, or the X-Real-IP header that a reverse proxy on
+    this machine or the private network sets (deploy/nginx/netlens.conf does); 'local' for loopback."""
+    peer = st.context.ip_address  # None for loopback (a proxy on this machine, or a local browser)
+    real = (st.context.headers.get("X-Real-Ip") or "").strip()
+    try:
+        trusted = peer is None or ipaddress.ip_address(peer).is_private
+    except ValueError:
+        trusted = False
+    if real and trusted:
+        return real
+    return peer or "local"
+
+
+def may_upload(session_id: str) -> bool:
+    """Whether a session may store an upload: always without a class password, else once typed."""
+    return not configured(CLASS) or bool(runtime.session_value(session_id, f"{CLASS.key}_ok"))
+
+
 def granted(gate: Gate, open_without_password: bool = True) -> bool:
     """True once this session typed the password (compared in constant time). Without the
     variable set: everyone is let in, or no one (`open_without_password=False`)."""
@@ -35,11 +65,28 @@ def granted(gate: Gate, open_without_password: bool = True) -> bool:
         return open_without_password
     if st.session_state.get(f"{gate.key}_ok"):
         return True
-    typed = st.text_input(gate.label, type="password", key=gate.key, help=gate.help)
-    if typed:
-        if hmac.compare_digest(typed.encode(), secret.encode()):
-            st.session_state[f"{gate.key}_ok"] = True
-            del st.session_state[gate.key]
-            st.rerun()
-        st.error(gate.wrong)
+    st.text_input(gate.label, type="password", key=gate.key, help=gate.help, on_change=_try, args=(gate,))
+    said = st.session_state.get(f"{gate.key}_said")
+    if said:
+        st.error(said, icon=":material/lock:")
     return False
+
+
+def _try(gate: Gate) -> None:
+    """One try (the box's on_change, before the run): checked through the gate's limiter; the box
+    empties, so a rerun never counts the same try twice."""
+    typed = st.session_state.get(gate.key) or ""
+    st.session_state[gate.key] = ""
+    if not typed:
+        return
+    secret = os.environ.get(gate.env) or ""
+    sid = runtime.session_id()
+    verdict = LIMITERS[gate.key].attempt(sid, client_address(),
+                                         lambda: hmac.compare_digest(typed.encode(), secret.encode()))
+    if verdict.ok:
+        st.session_state[f"{gate.key}_ok"] = True
+        st.session_state.pop(f"{gate.key}_said", None)
+        return
+    st.session_state[f"{gate.key}_said"] = verdict.message
+    if gate is CLASS:
+        runtime.drop_uploads(sid)  # nothing stays from before the password

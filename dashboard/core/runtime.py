@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import gc
 import importlib
-import os
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analysis.compute import jobs
+from analysis.compute.cpus import usable_cpus
 from analysis.compute.malloc import give_back_free_memory, limit_malloc_arenas
 
 GC_INTERVAL_S = 10.0  # cheap once the libraries are frozen (below)
@@ -52,7 +52,8 @@ def start_gc_thread(interval_s: float = GC_INTERVAL_S) -> None:
     threading.Thread(target=loop, name="netlens-gc", daemon=True).start()
 
 
-FEATURE_PAGE_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))  # one per core
+FEATURE_PAGE_SLOTS = threading.BoundedSemaphore(usable_cpus())  # one per CPU this process may use
+_slot = threading.local()  # .held: this script thread holds a slot
 
 
 @contextmanager
@@ -61,16 +62,38 @@ def feature_page_slot(wait_s: float = 180.0, notice=None) -> Iterator[None]:
     …: photos, figures, models). Thirty of them at once would only share the cores while taking
     turns at the server's one interpreter lock, so a page switch, Home, the Glossary and the
     health check would wait behind all of them; in turn, each runs at full speed and the light
-    pages slip in between. ``notice(text)`` shows a wait of more than half a second."""
+    pages slip in between. ``notice(text)`` shows a wait of more than half a second. Slots: the
+    CPUs this process may use (affinity, the cgroup's ``cpu.max``), not ``os.cpu_count()``.
+    Work that waits inside (for memory) gives the slot back meanwhile: ``give_back_slot()``."""
     if not FEATURE_PAGE_SLOTS.acquire(timeout=0.5):
         if notice is not None:
             notice("Many students are working right now: this page starts in a moment.")
         if not FEATURE_PAGE_SLOTS.acquire(timeout=wait_s):
             raise TimeoutError("The server is very busy right now. Please try again in a minute.")
+    _slot.held = True
     try:
         yield
     finally:
-        FEATURE_PAGE_SLOTS.release()
+        if getattr(_slot, "held", False):
+            _slot.held = False
+            FEATURE_PAGE_SLOTS.release()
+
+
+def give_back_slot() -> bool:
+    """This thread's feature-page slot goes back while it waits (for memory), so other pages run;
+    True if it held one (then call retake_slot() before working again)."""
+    if not getattr(_slot, "held", False):
+        return False
+    _slot.held = False
+    FEATURE_PAGE_SLOTS.release()
+    return True
+
+
+def retake_slot(wait_s: float = 180.0) -> None:
+    """Take a slot again after give_back_slot(); TimeoutError (the busy message) after ``wait_s``."""
+    if not FEATURE_PAGE_SLOTS.acquire(timeout=wait_s):
+        raise TimeoutError("The server is very busy right now. Please try again in a minute.")
+    _slot.held = True
 
 
 def in_script_run() -> bool:
@@ -155,3 +178,51 @@ def server_stats() -> dict:
     """Sessions, memory and threads of this server process, for the admin view."""
     return {"sessions": active_sessions(), "kept": kept_sessions(), "rss_mb": rss_mb(),
             "threads": threading.active_count()}
+
+
+def session_value(session_id: str, key: str, default=None):
+    """A key of another session's st.session_state, read from outside its script run (the upload
+    guard); `default` when the session is not active or Streamlit's internals changed."""
+    try:
+        state = _runtime()._session_mgr.get_active_session_info(session_id).session.session_state
+        return state[key] if key in state else default
+    except Exception:  # no such session, not under a server, or Streamlit internals changed
+        return default
+
+
+def guard_uploads(allowed: Callable[[str], bool]) -> bool:
+    """Streamlit's upload endpoint (PUT /_stcore/upload_file/<session>/<file_id>) stores a file only
+    for a session that ``allowed(session_id)`` lets in; any other gets 403 and nothing is kept.
+    Installed once per server (later calls only replace ``allowed``); False outside a server or if
+    Streamlit's internals changed."""
+    try:
+        mgr = _runtime().uploaded_file_mgr
+    except Exception:  # not under a server
+        return False
+    if getattr(mgr, "_netlens_allowed", None) is None:
+        original = mgr.add_file
+
+        def add_file(session_id, file, *args, **kwargs):
+            if not mgr._netlens_allowed(session_id):
+                raise _refused("Type the class password first; then upload.")
+            return original(session_id, file, *args, **kwargs)
+
+        mgr.add_file = add_file
+    mgr._netlens_allowed = allowed
+    return True
+
+
+def _refused(text: str) -> Exception:
+    try:
+        from starlette.exceptions import HTTPException  # Streamlit's web server: answered as 403
+        return HTTPException(status_code=403, detail=text)
+    except ImportError:  # another server: refused all the same
+        return PermissionError(text)
+
+
+def drop_uploads(session_id: str) -> None:
+    """Forget every file this session uploaded (a refused password)."""
+    try:
+        _runtime().uploaded_file_mgr.remove_session_files(session_id)
+    except Exception:  # not under a server, or Streamlit internals changed
+        pass

@@ -1,0 +1,62 @@
+"""Real browser (issue 29): a shared link survives the class password. Chromium opens
+/train?model=cnn&epochs=5 (the hostile case in benchmarks/hostile_door.py) and
+/convolution?kernel=Sobel+x&pad=same on a server with NETLENS_PASSWORD, types the password, and must be
+on that page with those settings (it was the browser that rewrote the address to Home before)."""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from benchmarks.hostile_door import deep_link_through_password
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, _browser_missing
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def locked_server(tmp_path_factory):
+    missing = _browser_missing()
+    if missing:
+        pytest.skip(missing)
+    from benchmarks.server import Server
+
+    password = secrets.token_hex(6)
+    server = Server(tmp_path_factory.mktemp("locked"), env={"NETLENS_PASSWORD": password, "NETLENS_WARM": "0",
+                                                            "NETLENS_WORKERS": "0", "NETLENS_RAY_ADDRESS": ""},
+                    unset=("NETLENS_MODELS_DIR",), start_timeout=90)
+    try:
+        yield server, password
+    finally:
+        server.stop()
+
+
+def test_training_link_survives_the_password(locked_server):
+    server, password = locked_server
+    name, held, details = deep_link_through_password(server.base, password, chromium=CHROMIUM)
+    assert held, details
+
+
+def test_convolution_link_survives_the_password(locked_server):
+    from playwright.sync_api import sync_playwright
+
+    server, password = locked_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{server.base}/convolution?kernel=Sobel+x&pad=same")
+            box = page.locator('input[aria-label="Class password"]')
+            box.wait_for(timeout=60_000)
+            assert not page.get_by_text("The kernel").count()  # nothing of the page before the password
+            box.fill("a typo")
+            box.press("Enter")
+            page.get_by_text("That is not the class password").wait_for(timeout=30_000)
+            box.fill(password)
+            box.press("Enter")
+            page.get_by_text("Measures how fast brightness changes from left to right").wait_for(timeout=90_000)
+            page.wait_for_function("() => location.search.includes('pad=same')", timeout=30_000)
+            assert page.url.split("?")[0].endswith("/convolution"), page.url
+            assert "kernel=Sobel+x" in page.url or "kernel=Sobel%20x" in page.url, page.url
+        finally:
+            browser.close()
