@@ -12,6 +12,7 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from starlette.exceptions import HTTPException
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -213,11 +214,8 @@ def guard_uploads(allowed: Callable[[str], bool]) -> bool:
 
 
 def _refused(text: str) -> Exception:
-    try:
-        from starlette.exceptions import HTTPException  # Streamlit's web server: answered as 403
-        return HTTPException(status_code=403, detail=text)
-    except ImportError:  # another server: refused all the same
-        return PermissionError(text)
+    """Streamlit's web server (Starlette) answers this as 403 with the text."""
+    return HTTPException(status_code=403, detail=text)
 
 
 def drop_uploads(session_id: str) -> None:
