@@ -11,7 +11,7 @@ import contextlib
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from dashboard import access, chrome, cluster_status, nav, runtime, server
+from dashboard import access, chrome, cluster_status, guard, nav, runtime, server
 
 
 @contextlib.asynccontextmanager
@@ -34,16 +34,17 @@ def main() -> None:
     page = st.navigation(nav.all_pages())
     chrome.sidebar(page.url_path)  # before the page: a page's st.stop() would drop anything drawn after it
     cluster_status.banner(page.url_path)  # a job page, when the cluster back end cannot run jobs now: why
-    if nav.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty
-        spot = st.empty()
-        try:
-            with runtime.feature_page_slot(notice=lambda text: spot.info(text, icon=":material/hourglass_top:")):
-                spot.empty()
-                page.run()
-        except TimeoutError as e:
-            spot.warning(str(e), icon=":material/hourglass_top:")
-    else:
-        page.run()
+    with guard.page_errors(page.url_path):  # an unexpected error: a plain message and an id, never a traceback
+        if nav.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty
+            spot = st.empty()
+            try:
+                with runtime.feature_page_slot(notice=lambda text: spot.info(text, icon=":material/hourglass_top:")):
+                    spot.empty()
+                    page.run()
+            except TimeoutError as e:
+                spot.warning(str(e), icon=":material/hourglass_top:")
+        else:
+            page.run()
 
 
 if get_script_run_ctx(suppress_warning=True) is None:  # imported by `streamlit run` to serve, not a visit

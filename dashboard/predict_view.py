@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from dashboard.guard import plain
+
 from analysis.models import first_layer_weights, representations
 from analysis.preprocess import Steps
 from dashboard import figures, trust_state
@@ -29,8 +31,8 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
     reps = representations(model, x[None])
     scores, probs = reps["logits"][0], reps["probabilities"][0]
     win = int(np.argmax(probs))
-    st.markdown(f"**{name}** reads **{class_names[win]}** ({probs[win]:.0%} sure)"
-                + ("" if true is None else (" ✔ right" if win == true else f" ✘ the true label is {class_names[true]}")))
+    st.markdown(f"**{plain(name)}** reads **{plain(class_names[win])}** ({probs[win]:.0%} sure)"
+                + ("" if true is None else (" ✔ right" if win == true else f" ✘ the true label is {plain(class_names[true])}")))
     chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")
     if st.button("Why?", key=f"{key}_why", icon=":material/psychology_alt:",
                  help="Open this digit on the Trust page: what each model looked at, and whether to trust it."):

@@ -62,10 +62,31 @@ def feature_page_slot(wait_s: float = 180.0, notice=None) -> Iterator[None]:
             notice("Many students are working right now: this page starts in a moment.")
         if not FEATURE_PAGE_SLOTS.acquire(timeout=wait_s):
             raise TimeoutError("The server is very busy right now. Please try again in a minute.")
+    _held.slot = True
     try:
         yield
     finally:
+        _held.slot = False
         FEATURE_PAGE_SLOTS.release()
+
+
+_held = threading.local()  # whether this script thread holds a feature page slot
+
+
+@contextmanager
+def slot_released() -> Iterator[None]:
+    """Give this thread's feature page slot back while it only waits on another process (a zip decoded
+    in a worker): other pages run meanwhile. Taken again (waiting in turn) before the page goes on."""
+    if not getattr(_held, "slot", False):
+        yield
+        return
+    FEATURE_PAGE_SLOTS.release()
+    _held.slot = False
+    try:
+        yield
+    finally:
+        FEATURE_PAGE_SLOTS.acquire()
+        _held.slot = True
 
 
 def session_id() -> str:

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard.guard import plain
+
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
 from dashboard import figures, session_models, training_state, trust_state
 from dashboard.figures import NO_BAR, chart
@@ -158,7 +160,7 @@ def save_load(sm: SessionModel | None) -> None:
                    "weights_upload", ["safetensors"], accept=_restore, what="model file", show=False,
                    help="Only .safetensors files saved by NetLens; other files are refused, never run.")
     if up is not None and training_state.training_state().weights.showing:
-        st.success(f"Restored “{up.name}”.")
+        st.success(f"Restored “{plain(up.name)}”.")
 
 
 def _weights_file(t) -> bytes:
@@ -170,9 +172,9 @@ def _weights_file(t) -> bytes:
 
 def _restore(data: bytes, name: str) -> tuple[None, str]:
     """`accept` for a weights file: it becomes one of this session's models (its name is kept)."""
-    from analysis.recording import load_with_recording
+    from analysis.gate import open_weights
 
-    loaded, loaded.recording = load_with_recording(data)
+    loaded, loaded.recording = open_weights(data)  # every error on this path: the plain refusal
     ds = training_state.dataset(loaded.dataset_name) if loaded.dataset_name in training_state.KNOWN_DATASETS else None
     return None, training_state.add_model(training_state.with_split(loaded, ds), ds, suffix=" (from file)").name
 
