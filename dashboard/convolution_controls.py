@@ -13,6 +13,7 @@ from analysis.images import DISPLAY_MODES, SAMPLES
 from dashboard import links
 from dashboard.convolution_state import convolution_state
 from dashboard.session import PERSIST
+from dashboard.guard import plain
 from dashboard.uploads import PRIVACY, upload_ui
 
 LINK = [links.Param("kernel", "conv_preset", links.choice(*kernels.PRESETS, "Custom")),
@@ -46,7 +47,7 @@ def image_source_ui() -> Source:
         st.session_state.pop("conv_source", None)
     choice = st.radio("Picture", options, key="conv_source", persist_state=PERSIST,
                       help="A bundled photo or pattern, or the picture you uploaded.",
-                      captions=[SAMPLES.get(o, up.name if up else "") for o in options])
+                      captions=[SAMPLES.get(o, plain(up.name) if up else "") for o in options])
     if choice == mine:
         pic, note = up.value, ""
         if pic.reduced:

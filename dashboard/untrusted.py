@@ -25,7 +25,7 @@ from analysis.datasets import Dataset
 log = logging.getLogger(__name__)
 ZIP_TIME_LIMIT_S = 30.0  # the decode itself; a 1,000-PNG zip of digits takes about a second
 ZIP_WAIT_S = 120.0  # in line for the zip worker, before saying the server is busy
-TOO_SLOW = (f"Refused the zip: unpacking its images took longer than {ZIP_TIME_LIMIT_S:.0f} s, so it was stopped. "
+TOO_SLOW = ("Refused the zip: unpacking its images took longer than {:.0f} s, so it was stopped. "
             "Upload fewer or smaller images (they are shrunk to 64×64 anyway).")
 BUSY = "The server is busy unpacking other zips right now. Please try again in a minute."
 
@@ -73,7 +73,7 @@ def decode_zip(data: bytes, name: str) -> Dataset:
                 log.warning("zip worker ended: %s", e)
                 ds = None
     if ds is None:
-        raise ValueError(BUSY if clock["start"] is None else TOO_SLOW)
+        raise ValueError(BUSY if clock["start"] is None else TOO_SLOW.format(ZIP_TIME_LIMIT_S))
     return ds
 
 

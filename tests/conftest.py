@@ -16,6 +16,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # No warm-up trainings in AppTest runs or the shared test server (tests/test_warm_start.py turns it on).
 os.environ.setdefault("NETLENS_WARM", "0")
+# AppTest reads .streamlit/config.toml, whose showErrorDetails = "none" would redact at.exception's
+# message: in this process, tests see the full error (real servers keep the file's "none").
+import streamlit.config as _st_config  # noqa: E402
+
+_st_config.set_option("client.showErrorDetails", "full", "tests/conftest.py")
 CHROMIUM = os.environ.get("NETLENS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
