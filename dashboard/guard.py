@@ -38,6 +38,11 @@ def plain(text: object, limit: int = MAX_SHOWN) -> str:
     return _PUNCT.sub(r"\\\1", s)
 
 
+def unplain(markdown: str) -> str:
+    """What ``plain`` text shows on the page (its escapes removed): for tests reading AppTest's Markdown."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
 def _reraise() -> bool:
     flag = os.environ.get("NETLENS_RERAISE", "").strip()
     return flag == "1" if flag else "pytest" in sys.modules

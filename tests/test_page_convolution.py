@@ -6,6 +6,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from dashboard.guard import unplain
+
 from analysis.kernels import PRESETS
 
 PAGE = "../pages/convolution.py"  # relative to this file
@@ -66,7 +68,7 @@ def test_upload_good_then_bad_keeps_the_good_one():
     assert any("70 × 50 → 68 × 48" in m.value for m in at.markdown)
     at.file_uploader(key="conv_upload").set_value(("notes.png", b"this is text, not a picture", "image/png")).run()
     assert not at.exception
-    assert "notes.png" in at.error[0].value and "previous picture" in at.error[0].value
+    assert "notes.png" in unplain(at.error[0].value) and "previous picture" in at.error[0].value
     assert any("70 × 50 → 68 × 48" in m.value for m in at.markdown)  # still the good one
 
 
