@@ -274,8 +274,22 @@ def _entry_pixels(filename: str, blob: bytes, h: int, w: int) -> np.ndarray:
     return np.asarray(gray, np.float32) / 255.0
 
 
+def _check_pixels(raw, sizes, max_entry: int | None, max_total: int | None) -> None:
+    """ValueError when one entry or all of them together have more pixels than allowed (from the headers)."""
+    total = 0
+    for (filename, _, _), (w, h) in zip(raw, sizes):
+        if max_entry is not None and w * h > max_entry:
+            raise ValueError(f"Refused {filename!r}: it has {w}×{h} = {w * h:,} pixels; images in a zip may have at "
+                             f"most {max_entry:,} (they are shrunk to 64×64 anyway). Shrink the images and zip them again.")
+        total += w * h
+    if max_total is not None and total > max_total:
+        raise ValueError(f"Refused the zip: its images have {total:,} pixels in all, the limit is {max_total:,}. "
+                         "Upload fewer or smaller images.")
+
+
 def load_image_zip(data: bytes, name: str = "my images", size=None, max_entries: int = 5000,
-                   max_total_bytes: int = 200_000_000) -> Dataset:
+                   max_total_bytes: int = 200_000_000, max_entry_pixels: int | None = None,
+                   max_total_pixels: int | None = None, should_stop=None) -> Dataset | None:
     """Your own images from a .zip with one folder per class (ImageFolder layout), optionally
     inside one top folder: cats/1.png, dogs/2.jpg or pets/cats/1.png, pets/dogs/2.jpg.
 
@@ -286,7 +300,9 @@ def load_image_zip(data: bytes, name: str = "my images", size=None, max_entries:
     Images become grayscale float32 in [0, 1], resized to `size` (an int or (H, W)) or to the
     most common size, at most 64×64. Colors are not inverted. Every entry goes through
     `analysis.images.open_image` / `decode_image` (the uploads' format allow-list, pixel cap,
-    EXIF orientation and first frame); a refusal names the entry."""
+    EXIF orientation and first frame); a refusal names the entry. ``max_entry_pixels`` /
+    ``max_total_pixels``: caps read from the headers before any entry is decoded (analysis.gate);
+    ``should_stop()`` is asked between entries (a time limit): None when it says stop."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as e:
@@ -327,10 +343,13 @@ def load_image_zip(data: bytes, name: str = "my images", size=None, max_entries:
             raw.append((info.filename, parts[0], blob))
     fingerprint = hashlib.sha256(data).hexdigest()[:16]
     sizes = [_entry_size(filename, blob) for filename, _, blob in raw]
+    _check_pixels(raw, sizes, max_entry_pixels, max_total_pixels)
     target_h, target_w = _target_size(sizes, size)
     images = np.empty((len(raw), target_h, target_w), np.float32)
     labels = np.empty(len(raw), np.int64)
     for i, (filename, cls, blob) in enumerate(raw):
+        if should_stop is not None and should_stop():
+            return None
         images[i] = _entry_pixels(filename, blob, target_h, target_w)
         labels[i] = class_names.index(cls)
     return _make_dataset(name, images, labels, class_names, fingerprint)

@@ -74,7 +74,7 @@ def check_size(h: int, w: int) -> None:
 
 def _array_to_gray(arr: np.ndarray, work_side: int) -> np.ndarray:
     dt = arr.dtype
-    if dt == bool:
+    if dt == np.bool_:
         arr, scale = arr.astype(np.uint8), 1.0
     elif dt == np.uint8:
         scale = 255.0

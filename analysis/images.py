@@ -155,6 +155,9 @@ def _check_dimensions(w: int, h: int) -> None:
     if w * h > MAX_PIXELS:
         raise ValueError(f"This picture is too large ({w}×{h} = {w * h:,} pixels; at most "
                          f"{MAX_PIXELS:,}). Take a smaller photo or shrink it first.")
+    from analysis.gate import check_picture_shape
+
+    check_picture_shape(w, h)  # no thin strips (20000×1): every page can show and filter what comes
 
 
 def open_image(data: bytes) -> Image.Image:

@@ -57,6 +57,8 @@ def summarize(element) -> El:
         return El(kind, " | ".join(i.caption for i in e.imgs), extra=[i.url for i in e.imgs])
     if kind == "progress":
         return El(kind, e.text)
+    if kind == "bidi_component":  # a custom component (the drawing canvas): its name and widget id
+        return El(kind, e.component_name, e.id)
     if kind in ("selectbox", "radio"):
         return El(kind, e.label, e.id, list(e.options))
     if hasattr(e, "id") and hasattr(e, "label"):  # every other widget

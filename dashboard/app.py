@@ -11,7 +11,7 @@ import contextlib
 import streamlit as st
 
 from dashboard import nav
-from dashboard.core import access, chrome, cluster_status, pages, runtime, server, training_jobs
+from dashboard.core import access, chrome, cluster_status, guard, pages, runtime, server, training_jobs
 from dashboard.representations import state as representations_state
 
 
@@ -40,16 +40,17 @@ def main() -> None:
         st.stop()
     chrome.sidebar(page.url_path, reset=nav.reset_of(page.url_path))  # before the page: a page's st.stop() would drop anything drawn after it
     cluster_status.banner(page.url_path)  # a job page, when the cluster back end cannot run jobs now: why
-    if pages.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty
-        spot = st.empty()
-        try:
-            with runtime.feature_page_slot(notice=lambda text: spot.info(text, icon=":material/hourglass_top:")):
-                spot.empty()
-                page.run()
-        except TimeoutError as e:
-            spot.warning(str(e), icon=":material/hourglass_top:")
-    else:
-        page.run()
+    with guard.page_errors(page.url_path):  # an unexpected error: a plain message and an id, never a traceback
+        if pages.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty
+            spot = st.empty()
+            try:
+                with runtime.feature_page_slot(notice=lambda text: spot.info(text, icon=":material/hourglass_top:")):
+                    spot.empty()
+                    page.run()
+            except TimeoutError as e:
+                spot.warning(str(e), icon=":material/hourglass_top:")
+        else:
+            page.run()
 
 
 if not runtime.in_script_run():  # imported by `streamlit run` to serve, not a visit

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from dashboard.core.glossary_terms import TERMS
+from dashboard.core.guard import plain
 
 st.title("Glossary")
 st.markdown("The words used in the lecture and in NetLens, in plain language.")
@@ -13,6 +14,6 @@ query = st.text_input("Find a word", key="glossary_find", placeholder="e.g. soft
                       help="Type part of a word or of its explanation.").strip().lower()
 shown = {t: d for t, d in TERMS.items() if query in t.lower() or query in d.lower()}
 if not shown:
-    st.info(f"No entry mentions “{query}”.")
+    st.info(f"No entry mentions “{plain(query)}”.")
 for term, definition in shown.items():
     st.markdown(f"**{term}** — {definition}")

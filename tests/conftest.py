@@ -28,6 +28,12 @@ if not (os.environ.get("NETLENS_STORE_KEY_FILE") or os.environ.get("NETLENS_STOR
     (_KEY_DIR / "store.key").chmod(0o600)
     os.environ["NETLENS_STORE_KEY_FILE"] = str(_KEY_DIR / "store.key")
     atexit.register(shutil.rmtree, _KEY_DIR, True)
+
+# AppTest reads .streamlit/config.toml, whose showErrorDetails = "none" would redact at.exception's
+# message: in this process, tests see the full error (real servers keep the file's "none").
+import streamlit.config as _st_config  # noqa: E402
+
+_st_config.set_option("client.showErrorDetails", "full", "tests/conftest.py")
 CHROMIUM = os.environ.get("NETLENS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

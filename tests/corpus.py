@@ -54,6 +54,7 @@ def image_corpus() -> dict[str, bytes]:
         "svg-renamed.png": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
         "page.html.png": b"<html><body><script>alert('hi')</script></body></html>",
         "pickle.png": pickle.dumps({"not": "an image"}),
+        "strip-20000x1.png": encode(np.full((1, 20_000), 200, np.uint8)),  # a thin strip (issue 25)
     }
 
 
@@ -70,7 +71,15 @@ def zip_corpus() -> dict[str, bytes]:
         "bomb.zip": bomb.getvalue(),
         "one-class.zip": _zip({f"only/{i}.png": digit for i in range(20)}),
         "pickle.zip": pickle.dumps([1, 2, 3]),
+        "big-webp.zip": webp_zip(3, 2100),  # each entry 4.4 MP: over the zip's per-entry pixel cap (issue 25)
+        "many-entries.zip": _zip({f"a/{i}.txt": b"" for i in range(5001)}),  # over the entry cap, counted from the end record
     }
+
+
+def webp_zip(n: int, side: int) -> bytes:
+    """A small zip of ``n`` lossless side×side WebP images (a few KB each, side² pixels each when decoded)."""
+    tile = encode(np.zeros((side, side), np.uint8), "WEBP", lossless=True)
+    return _zip({f"{'ab'[i % 2]}/{i}.webp": tile for i in range(n)})
 
 
 def weights_corpus() -> dict[str, bytes]:
@@ -79,7 +88,23 @@ def weights_corpus() -> dict[str, bytes]:
         "pickle.safetensors": pickle.dumps({"weight": [1.0, 2.0]}),
         "random.safetensors": np.random.default_rng(2).bytes(4096),
         "text.safetensors": b"{\"__metadata__\": {}}",
+        "huge-shape.safetensors": crafted_weights(image_shape=[30_000, 30_000]),  # 36 GB if built (issue 25)
+        "many-classes.safetensors": crafted_weights(n_classes=5_000),
     }
+
+
+def crafted_weights(image_shape=(28, 28), n_classes: int = 10, kind: str = "mlp") -> bytes:
+    """A few hundred bytes of .safetensors: NetLens metadata describing a model, and no tensors."""
+    import json
+
+    meta = {"format": "netlens-weights", "version": "1",
+            "model_config": json.dumps({"kind": kind, "hidden": [512], "channels": [16, 32]}),
+            "train_config": "{}", "dataset_name": json.dumps("mnist5k"), "dataset_fingerprint": json.dumps(""),
+            "class_names": json.dumps([str(i) for i in range(n_classes)]), "image_shape": json.dumps(list(image_shape)),
+            "val_accuracy": "0.9", "test_accuracy": "0.9", "seconds": "1", "device": json.dumps("cpu"),
+            "history": json.dumps({"rows": [], "stopped": False})}
+    header = json.dumps({"__metadata__": meta}).encode()
+    return struct.pack("<Q", len(header)) + header
 
 
 class _WritesMarker:

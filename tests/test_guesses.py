@@ -97,7 +97,7 @@ def test_log_names_session_and_address_never_the_password_and_is_capped(caplog):
             clock.t += 0.5  # 40 tries in 20 s
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 5
-    assert all("session=sess" in l and "address=10.1.2.3" in l and secret_guess not in l for l in lines)
+    assert all("session=sess" in line and "address=10.1.2.3" in line and secret_guess not in line for line in lines)
     clock.t += 60
     with caplog.at_level(logging.WARNING, logger="netlens.guesses"):
         g.attempt("late", None, wrong)

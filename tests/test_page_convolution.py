@@ -7,6 +7,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from analysis.kernels import PRESETS
+from dashboard.core.guard import unplain
 
 PAGE = "../pages/convolution.py"  # relative to this file
 
@@ -66,7 +67,7 @@ def test_upload_good_then_bad_keeps_the_good_one():
     assert any("70 × 50 → 68 × 48" in m.value for m in at.markdown)
     at.file_uploader(key="conv_upload").set_value(("notes.png", b"this is text, not a picture", "image/png")).run()
     assert not at.exception
-    assert "notes.png" in at.error[0].value and "previous picture" in at.error[0].value
+    assert "notes.png" in unplain(at.error[0].value) and "previous picture" in at.error[0].value
     assert any("70 × 50 → 68 × 48" in m.value for m in at.markdown)  # still the good one
 
 
@@ -109,5 +110,5 @@ def test_link_settings_are_adopted_and_bad_ones_fall_back_with_a_notice():
     assert at.select_slider(key="conv_size").value == 7
     assert at.radio(key="conv_padding").value == "same"
     assert at.select_slider(key="conv_stride").value == 1  # 9 is not allowed: default
-    assert "stride='9'" in at.warning[0].value
+    assert "stride='9'" in unplain(at.warning[0].value)
     assert list(at.query_params["stride"]) == ["1"] and list(at.query_params["size"]) == ["7"]  # the URL shows the view

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis.compute.budget import MB, MemoryBudget, convolution_bytes, image_decode_bytes
 from dashboard.core import server
+from dashboard.core.guard import unplain
 
 PAGE = "../pages/convolution.py"  # relative to this file
 
@@ -45,7 +46,7 @@ def test_a_photo_that_could_never_fit_is_refused_plainly(small_budget):
     at = page()
     at.file_uploader(key="conv_upload").set_value(("big.png", png_bytes(1500, 2000), "image/png")).run()
     assert not at.exception
-    assert any("This needs more memory than the server has; try a smaller photo" in e.value for e in at.error)
+    assert any("This needs more memory than the server has; try a smaller photo" in unplain(e.value) for e in at.error)
     assert budget.stats()["reserved_bytes"] == 0 and not budget.stats()["waiting"]
 
 

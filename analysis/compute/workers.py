@@ -104,11 +104,14 @@ class _Channel:
         return self.stopped
 
 
-def _set_up(threads: int) -> None:
+def _set_up(threads: int, torch_threads: bool = True) -> None:
     """Once per worker process (OMP_NUM_THREADS and the like are set by the server already):
-    a lower CPU priority (before torch starts any thread, so every thread has it), torch's threads."""
+    a lower CPU priority (before torch starts any thread, so every thread has it), torch's threads
+    (``torch_threads=False``: workers whose tasks never use torch do not import it)."""
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
+    if not torch_threads:
+        return
     import torch
 
     torch.set_num_threads(threads)
@@ -150,8 +153,8 @@ def _child_main(fd: int) -> None:
     quit or the server goes away (the socket closes)."""
     conn = Connection(fd)
     try:
-        _, threads, tasks = _recv(conn)  # ("setup", threads, {name: "module:function"})
-        _set_up(threads)
+        _, threads, tasks, *torch_threads = _recv(conn)  # ("setup", threads, {name: "module:function"}[, torch])
+        _set_up(threads, *torch_threads)
         fns = {name: resolve_task(path) for name, path in tasks.items()}
     except Exception as e:
         _send(conn, _error_reply(e))
@@ -175,7 +178,7 @@ _CHILD = "import sys; from analysis.compute.workers import _child_main; _child_m
 class _Worker:
     """The server's handle on one worker process: the process and its end of the socket."""
 
-    def __init__(self, threads: int, tasks: dict[str, str]):
+    def __init__(self, threads: int, tasks: dict[str, str], torch_threads: bool = True):
         ours, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_ROOT, os.environ.get("PYTHONPATH"))))}
         # before the child's libraries start threads; IN_WORKER_ENV: the training loop leaves the count alone
@@ -186,7 +189,7 @@ class _Worker:
         finally:
             theirs.close()  # only the child holds it now: its death closes the socket for us
         self.conn, self.pid, self.task, self.jobs = Connection(ours.detach()), self.proc.pid, None, 0
-        _send(self.conn, ("setup", threads, tasks))
+        _send(self.conn, ("setup", threads, tasks, torch_threads))
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -232,13 +235,15 @@ class ProcessExecutor:
     seconds later has its worker killed (None: wait for it)."""
 
     def __init__(self, max_workers: int = 1, threads_per_worker: int = 1, *, tasks: Mapping[str, str] | None = None,
-                 start_timeout_s: float = 180.0, poll_s: float = 0.1, stop_grace_s: float | None = 20.0):
+                 start_timeout_s: float = 180.0, poll_s: float = 0.1, stop_grace_s: float | None = 20.0,
+                 torch_threads: bool = True):
         for name, value in (("max_workers", max_workers), ("threads_per_worker", threads_per_worker)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1; got {value!r}.")
         self.max_workers, self.threads_per_worker = max_workers, threads_per_worker
         self.tasks = dict(DEFAULT_TASKS if tasks is None else tasks)  # name -> "module:function"
         self.start_timeout_s, self.poll_s, self.stop_grace_s = float(start_timeout_s), float(poll_s), stop_grace_s
+        self.torch_threads = torch_threads  # False: its tasks never use torch (the zip decoder's worker)
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
@@ -313,7 +318,7 @@ class ProcessExecutor:
     def _new_worker(self) -> _Worker:
         """Start a worker for a slot already counted in _count (given back if the start fails)."""
         try:
-            worker, message = _Worker(self.threads_per_worker, self.tasks), None
+            worker, message = _Worker(self.threads_per_worker, self.tasks, self.torch_threads), None
             with contextlib.suppress(EOFError, OSError):
                 message = _recv(worker.conn) if worker.conn.poll(self.start_timeout_s) else None
             if message is None or message[0] != "ready":

@@ -74,6 +74,12 @@ def load_weights(data: bytes) -> TrainedModel:
         fingerprint = str(json.loads(meta.get("dataset_fingerprint", '""')))
         check_config(model_config)
         check_train_config(train_config)
+    except (KeyError, TypeError, ValueError) as e:
+        raise _refuse(f"This file's NetLens metadata is incomplete or invalid ({type(e).__name__}: {e}).") from None
+    from analysis.gate import check_weights_plan
+
+    check_weights_plan(header, model_config, image_shape, len(class_names))  # before any model is built
+    try:
         model = build_model(model_config, image_shape, len(class_names))
     except (KeyError, TypeError, ValueError) as e:
         raise _refuse(f"This file's NetLens metadata is incomplete or invalid ({type(e).__name__}: {e}).") from None

@@ -12,6 +12,7 @@ from analysis import kernels
 from analysis.images import DISPLAY_MODES, SAMPLES, sample_image
 from dashboard.convolution.state import convolution_state
 from dashboard.core import links
+from dashboard.core.guard import plain
 from dashboard.core.session import PERSIST
 from dashboard.core.uploads import PRIVACY, upload_ui
 
@@ -46,7 +47,7 @@ def image_source_ui() -> Source:
         st.session_state.pop("conv_source", None)
     choice = st.radio("Picture", options, key="conv_source", persist_state=PERSIST,
                       help="A bundled photo or pattern, or the picture you uploaded.",
-                      captions=[SAMPLES.get(o, up.name if up else "") for o in options])
+                      captions=[SAMPLES.get(o, plain(up.name) if up else "") for o in options])
     if choice == mine:
         pic, note = up.value, ""
         if pic.reduced:

@@ -36,7 +36,9 @@ def start_present_from_url() -> None:
         value = st.query_params.get("present")
         st.session_state["present"] = value in ("1", "true", "yes")
         if value not in (None, "0", "1", "true", "false", "yes", "no"):
-            st.toast(f"Ignored present={value!r} in the link (use 1 or 0).")
+            from dashboard.core.guard import plain
+
+            st.toast(f"Ignored present={plain(repr(value))} in the link (use 1 or 0).")
 
 
 def sidebar(url_path: str, reset: Callable[[], None] | None = None) -> None:

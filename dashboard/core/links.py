@@ -7,6 +7,8 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from dashboard.core.guard import plain
+
 
 @dataclass(frozen=True)
 class Param:
@@ -49,7 +51,7 @@ def adopt(page: str, params: list[Param]) -> None:
         try:
             st.session_state[p.key] = p.parse(text)
         except (ValueError, TypeError) as e:
-            bad.append(f"{p.name}={text!r} ({e})")
+            bad.append(plain(f"{p.name}={text!r} ({e})"))  # the link's text shows as typed, never as Markdown
     if bad:
         st.warning("This link had settings NetLens cannot use, so their defaults are shown: " + "; ".join(bad) + ".",
                    icon=":material/link_off:")

@@ -102,6 +102,18 @@ def in_script_run() -> bool:
     return get_script_run_ctx(suppress_warning=True) is not None
 
 
+@contextmanager
+def slot_released() -> Iterator[None]:
+    """Give this thread's feature page slot back while it only waits on another process (a zip decoded
+    in a worker): other pages run meanwhile. Taken again (waiting in turn) before the page goes on."""
+    gave = give_back_slot()
+    try:
+        yield
+    finally:
+        if gave:
+            retake_slot()
+
+
 def session_id() -> str:
     """This browser session's id (stable across reruns; 'bare' outside a Streamlit run)."""
     ctx = get_script_run_ctx()

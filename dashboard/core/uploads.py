@@ -22,6 +22,7 @@ from analysis import images
 from analysis.compute.budget import image_decode_bytes
 from analysis.images import decode_image, open_image
 from dashboard.core import memory
+from dashboard.core.guard import plain
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 PRIVACY = "Your upload stays in this server's memory for your session only and is sent nowhere else."
@@ -110,7 +111,7 @@ def take(slot: UploadSlot, file, accept: Accept, what: str) -> Upload | None:
             preview, value = accept(data, file.name)
             slot.current, slot.error = Upload(file.name, file.file_id, data, preview, value), None
         except ValueError as e:
-            slot.error = f"Could not use “{file.name}”: {e}"
+            slot.error = f"Could not use “{plain(file.name)}”: {plain(e, limit=600)}"
     if file is not None and slot.error and slot.seen_id == file.file_id:
         kept = f" The previous {what} is still in use." if slot.current is not None else ""
         st.error(slot.error + kept, icon=":material/error:")
@@ -128,7 +129,7 @@ def shown(slot: UploadSlot, key: str, what: str) -> None:
     a, b = st.columns([1, 2], vertical_alignment="center")
     if slot.current.preview is not None:
         a.image(slot.current.preview, width=THUMB_WIDTH)
-    b.caption(f"In use: {slot.current.name}")
+    b.caption(f"In use: {plain(slot.current.name)}")
     b.button("Remove", key=f"{key}_remove", on_click=_remove, args=(slot,), icon=":material/close:",
              help=f"Forget this {what}.")
 

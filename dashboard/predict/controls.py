@@ -11,6 +11,7 @@ from dashboard.core.session_models import SessionModel
 from dashboard.core.uploads import PRIVACY, camera_ui, upload_ui
 from dashboard.predict.state import PredictState, predict_state
 
+CANVAS_SIDE = 280  # the canvas's PNG is exactly this size at every devicePixelRatio (analysis.gate)
 SOURCES = {"draw": "Draw it", "photo": "Upload a photo", "camera": "Camera", "test": "A test digit"}
 
 
@@ -34,13 +35,20 @@ def drawing_ui(state: PredictState) -> np.ndarray | None:
     st.caption("Draw one digit with the mouse or a finger, large, filling the square.")
     if "predict_canvas" not in st.session_state:  # a new canvas (first visit or back from another page)
         state.canvas_start = state.drawing_json
-    result = st_canvas(stroke_width=22, stroke_color="#FFFFFF", background_color="#000000", height=280, width=280,
+    result = st_canvas(stroke_width=22, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS_SIDE,
+                       width=CANVAS_SIDE,
                        drawing_mode="freedraw", key="predict_canvas", return_image_data=True,
                        initial_drawing=state.canvas_start)
-    data = getattr(result, "image_data", None)
+    from dashboard.core.untrusted import canvas_picture
+
+    try:
+        data = canvas_picture(result, CANVAS_SIDE, CANVAS_SIDE)  # the gate decodes, never the component
+    except ValueError as e:
+        state.drawing, state.drawing_json, state.canvas_start = None, None, None  # nothing kept
+        st.error(str(e), icon=":material/error:")
+        return None
     if data is None:  # the canvas has not reported yet: what it was opened with
         return state.drawing
-    data = np.asarray(data)
     if data[..., :3].max() == 0:
         state.drawing, state.drawing_json = None, None
         return None

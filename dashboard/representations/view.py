@@ -3,6 +3,8 @@ plots whose lasso selection is kept in the feature's state), the separation tabl
 downloads and the selection's image grid."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -38,7 +40,7 @@ def scatter(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray, conf: np.n
                                marker=dict(symbol="x", color="#000000", size=9)))  # the legend explains the ×
     for k, (mx, my, xshift, shift) in cluster_labels(coords, labels, len(class_names)).items():
         # the digit written at its cluster's middle (colour is not the only cue), nudged apart where they meet
-        fig.add_annotation(x=mx, y=my, xshift=xshift, yshift=shift, text=f"<b>{class_names[k]}</b>", showarrow=False,
+        fig.add_annotation(x=mx, y=my, xshift=xshift, yshift=shift, text=f"<b>{html.escape(str(class_names[k]))}</b>", showarrow=False,
                            font=dict(size=15, color="#000000"), bgcolor="rgba(255,255,255,0.8)",
                            bordercolor=figures.class_colour(k), borderwidth=2, borderpad=5)
     fig.update_layout(title=dict(text=title, font=dict(size=16)), height=height, dragmode="lasso",

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from analysis.gate import open_weights
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
-from analysis.recording import load_with_recording, replay_unavailable, save_with_recording
+from analysis.recording import replay_unavailable, save_with_recording
 from dashboard.core import figures, session_models, training_jobs
 from dashboard.core.figures import NO_BAR, chart
+from dashboard.core.guard import plain
 from dashboard.core.session import PERSIST, hand_over
 from dashboard.core.session_models import SessionModel
 from dashboard.core.uploads import upload_ui
@@ -162,7 +164,7 @@ def save_load(sm: SessionModel | None) -> None:
                    "weights_upload", ["safetensors"], accept=_restore, what="model file", show=False,
                    help="Only .safetensors files saved by NetLens; other files are refused, never run.")
     if up is not None and training_state.training_state().weights.showing:
-        st.success(f"Restored “{up.name}”.")
+        st.success(f"Restored “{plain(up.name)}”.")
 
 
 def _weights_file(t) -> bytes:
@@ -174,7 +176,7 @@ def _weights_file(t) -> bytes:
 def _restore(data: bytes, name: str) -> tuple[None, str]:
     """`accept` for a weights file: it becomes one of this session's models (its name is kept)."""
 
-    loaded, loaded.recording = load_with_recording(data)
+    loaded, loaded.recording = open_weights(data)  # every error on this path: the plain refusal
     ds = training_jobs.dataset(loaded.dataset_name) if loaded.dataset_name in training_jobs.KNOWN_DATASETS else None
     return None, training_state.add_model(training_jobs.with_split(loaded, ds), ds, suffix=" (from file)").name
 

@@ -8,6 +8,7 @@ import streamlit as st
 from analysis.calibration import THRESHOLDS
 from analysis.preprocess import preprocess_steps
 from analysis.robustness import ORIGINAL, label
+from dashboard.core.guard import plain
 from dashboard.core.uploads import PRIVACY, upload_ui
 from dashboard.trust.state import TrustState
 
@@ -161,7 +162,7 @@ def photo_set_ui(ts: TrustState, size: int, class_names) -> None:
                      f"(up to {MAX_PHOTOS})."):
         try:
             ts.photos.append((preprocess_steps(image, size=size).result, int(truth)))
-            st.toast(f"Added “{name}” as a {class_names[truth]}.")
+            st.toast(f"Added “{plain(name)}” as a {plain(class_names[truth])}.")
         except ValueError as e:
             st.warning(str(e), icon=":material/ink_eraser:")
     if ts.photos and st.button(f"Clear my photo set ({len(ts.photos)})", key="trust_set_clear",

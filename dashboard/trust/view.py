@@ -9,6 +9,7 @@ import streamlit as st
 from analysis import explain as ex
 from analysis.models import first_layer_weights
 from dashboard.core import chrome, figures
+from dashboard.core.guard import plain
 from dashboard.trust import cache, controls
 from dashboard.trust import figures as tf
 from dashboard.trust.state import TrustState
@@ -27,7 +28,7 @@ def grid(rows, side: int | None = None) -> None:
     side = side or (196 if chrome.presenting() else 140)
     for name, panels in rows:
         if name:
-            st.markdown(f"**{name}**")
+            st.markdown(f"**{plain(name)}**")
         st.image([figures.enlarge(rgb, side) for _, rgb in panels], width=side, caption=[t for t, _ in panels])
 
 
@@ -235,7 +236,7 @@ def nearest_ui(ts: TrustState, models: dict, ok: dict, image) -> None:
             continue
         where = ("in **pixel space** — logistic regression has no hidden layer, so 'alike' means alike "
                  "pixel by pixel" if nb.pixel_space else f"in its last hidden layer ({nb.layer})")
-        st.markdown(f"**{name}**, {where} (under each: its label · its distance):")
+        st.markdown(f"**{plain(name)}**, {where} (under each: its label · its distance):")
         cls = sm.trained.class_names
         st.image([figures.enlarge(_u8(sm.dataset.images[i]), 84) for i in nb.indices], width=84,
                  caption=[f"{cls[y]} · {d:.1f}" for y, d in zip(nb.labels, nb.distances)])
