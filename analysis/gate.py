@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import logging
 import struct
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,6 @@ def canvas_picture(data_url: Any, width: int, height: int) -> np.ndarray:
     if (w, h, depth, colour) != (width, height, 8, 6):
         raise ValueError(CANVAS_REFUSAL)
     try:
-        import io
 
         with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
             if img.size != (width, height) or img.mode != "RGBA":
@@ -137,74 +137,8 @@ def zip_bytes(data_len: int, max_total_bytes: int = 200_000_000) -> int:
     return int(data_len + unpacked + ZIP_ENTRY_MAX_PIXELS * 8 + ZIP_MAX_ENTRIES * 64 * 64 * 4)
 
 
-def image_zip(report: Callable, should_stop: Callable[[], bool], *, data: bytes, name: str = "my images"):
-    """The worker task: a Dataset from the zip (analysis.datasets.load_image_zip with the gate's caps),
-    or ValueError. ``should_stop()`` (the time limit) is checked between entries: None when it stops."""
-    from analysis import datasets
-
-    report(0.0, "unpacking")
-    zip_entry_count(data)
-    ds = datasets.load_image_zip(data, name=name, max_entries=ZIP_MAX_ENTRIES,
-                                 max_entry_pixels=ZIP_ENTRY_MAX_PIXELS, max_total_pixels=ZIP_TOTAL_MAX_PIXELS,
-                                 should_stop=should_stop)
-    if ds is not None and ds.n_classes > MAX_CLASSES:
-        raise ValueError(f"Refused the zip: it has {ds.n_classes:,} class folders; NetLens trains on 2 to "
-                         f"{MAX_CLASSES}. Put fewer classes in the zip.")
-    return ds
-
-
 # ------------------------------------------------------------------------------ weights
 
 MAX_CLASSES = 100
 MAX_PARAMETERS = 20_000_000  # the largest model the Training page builds has ~13 M (80 MB of float32)
 WEIGHTS_FIX = "Upload a .safetensors file downloaded from NetLens's Training page."
-
-
-def check_weights_plan(header: dict, model_config, image_shape: tuple, n_classes: int) -> None:
-    """Before any model is built: ``image_shape`` within the app's maximum input size
-    (1…64 per side, analysis.datasets.MAX_IMAGE_SIDE), 2…MAX_CLASSES classes, and the model the
-    metadata describes (built on PyTorch's "meta" device: shapes only, no memory) matching the
-    header's tensors name by name and shape by shape, at most MAX_PARAMETERS in all."""
-    import torch
-
-    from analysis.datasets import MAX_IMAGE_SIDE
-    from analysis.models import build_model
-
-    if len(image_shape) != 2 or not all(1 <= s <= MAX_IMAGE_SIDE for s in image_shape):
-        raise ValueError(f"This file's image size {tuple(image_shape)} is outside what NetLens trains on "
-                         f"(1 to {MAX_IMAGE_SIDE} pixels per side). {WEIGHTS_FIX}")
-    if not 2 <= n_classes <= MAX_CLASSES:
-        raise ValueError(f"This file names {n_classes:,} classes; NetLens models have 2 to {MAX_CLASSES}. {WEIGHTS_FIX}")
-    declared = {k: v for k, v in header.items() if k != "__metadata__" and not k.startswith("recording.")}
-    shapes = {}
-    for k, v in declared.items():
-        shape = v.get("shape") if isinstance(v, dict) else None
-        if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
-            raise ValueError(f"This file's header is damaged (tensor {k!r} has no valid shape). {WEIGHTS_FIX}")
-        if v.get("dtype") != "F32":
-            raise ValueError(f"Weight {k!r} is {v.get('dtype')}; NetLens saves float32 weights. {WEIGHTS_FIX}")
-        shapes[k] = tuple(shape)
-    with torch.device("meta"):  # shapes only: nothing is allocated
-        expected = {k: tuple(t.shape) for k, t in build_model(model_config, image_shape, n_classes).state_dict().items()}
-    implied = sum(int(np.prod(s)) for s in expected.values())
-    if implied > MAX_PARAMETERS:
-        raise ValueError(f"This file describes a model of {implied:,} parameters; NetLens builds at most "
-                         f"{MAX_PARAMETERS:,}. {WEIGHTS_FIX}")
-    if shapes != expected:
-        wrong = sorted(set(shapes) ^ set(expected)) or sorted(k for k in shapes if shapes[k] != expected[k])
-        raise ValueError(f"The file's weights do not match the model its metadata describes (first difference: "
-                         f"{wrong[0]!r}). {WEIGHTS_FIX}")
-
-
-def open_weights(data: bytes):
-    """The one loader for a user's weights file: (TrainedModel, its recording or None), or ValueError.
-    Every error on this path, RuntimeError and MemoryError included, becomes the plain refusal."""
-    from analysis.recording import load_with_recording
-
-    try:
-        return load_with_recording(data)
-    except ValueError:
-        raise
-    except (Exception, MemoryError) as e:  # noqa: BLE001 - anything else is a file we cannot use
-        log.warning("weights file refused: %s: %s", type(e).__name__, e)
-        raise ValueError(f"This weights file could not be loaded. {WEIGHTS_FIX}") from None

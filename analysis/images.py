@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from analysis.gate import check_picture_shape
+
 SAMPLES = {
     "Photo: temple": "A Chinese temple (scikit-learn's bundled photo, 640 × 427).",
     "Photo: flower": "A flower (scikit-learn's bundled photo, 640 × 427).",
@@ -155,8 +157,6 @@ def _check_dimensions(w: int, h: int) -> None:
     if w * h > MAX_PIXELS:
         raise ValueError(f"This picture is too large ({w}×{h} = {w * h:,} pixels; at most "
                          f"{MAX_PIXELS:,}). Take a smaller photo or shrink it first.")
-    from analysis.gate import check_picture_shape
-
     check_picture_shape(w, h)  # no thin strips (20000×1): every page can show and filter what comes
 
 

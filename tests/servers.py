@@ -18,6 +18,8 @@ _FROM = {
     "start_servers": "benchmarks.load_cluster",
     # the websocket client (benchmarks/st_client.py, st_wire.py) and the student steps built on it
     "Session": "benchmarks.st_client",
+    "deep_link_through_password": "benchmarks.hostile_door", "forty_wrong_passwords": "benchmarks.hostile_door",
+    "open_door": "benchmarks.hostile_door", "put_upload": "benchmarks.hostile_door", "type_password": "benchmarks.hostile_door",
     "Student": "benchmarks.load_steps", "TRAINED_METRIC": "benchmarks.load_steps",
     "jobs_run": "benchmarks.load_steps", "make_photo": "benchmarks.load_steps",
 }

@@ -8,8 +8,8 @@ import secrets
 
 import pytest
 
-from benchmarks.hostile_door import deep_link_through_password
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, _browser_missing
+from tests.servers import deep_link_through_password
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +19,7 @@ def locked_server(tmp_path_factory):
     missing = _browser_missing()
     if missing:
         pytest.skip(missing)
-    from benchmarks.server import Server
+    from tests.servers import Server
 
     password = secrets.token_hex(6)
     server = Server(tmp_path_factory.mktemp("locked"), env={"NETLENS_PASSWORD": password, "NETLENS_WARM": "0",

@@ -22,80 +22,28 @@ NETLENS_REQUIRE_NGINX=1 (as in CI, .ci/run) a missing nginx is a failure instead
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
-import signal
 import ssl
 import subprocess
-import time
 import tomllib
 import urllib.error
 import urllib.request
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-NGINX_CONF = ROOT / "deploy" / "nginx" / "netlens.conf"
-KUBE = ROOT / "deploy" / "kubernetes"
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
-    if found:
-        return found
-    why = "nginx is not installed (Debian: apt-get install -y nginx)"
-    if os.environ.get("NETLENS_REQUIRE_NGINX") == "1":
-        pytest.fail(f"NETLENS_REQUIRE_NGINX=1 but {why}")
-    pytest.skip(why)
-
-
-def self_signed(workdir: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (and its key), made with the openssl command."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        why = "the openssl command is not installed (Debian: apt-get install -y openssl)"
-        if os.environ.get("NETLENS_REQUIRE_NGINX") == "1":
-            pytest.fail(f"NETLENS_REQUIRE_NGINX=1 but {why}")
-        pytest.skip(why)
-    cert, key = workdir / "test.crt", workdir / "test.key"
-    out = subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                          "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
-                          "-out", str(cert)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return cert, key
-
-
-def render(workdir: Path, upstreams: list[str], port: int, http_port: int, cert: Path, key: Path) -> Path:
-    """deploy/nginx/netlens.conf for this machine: its upstream servers, listen addresses (HTTPS on
-    `port`, the redirect on `http_port`), certificate paths and log path replaced (each must be found
-    exactly as the sample has it), inside a main config whose pid, logs and temp folders are under
-    `workdir`. Returns the main config's path."""
-    text = NGINX_CONF.read_text()
-    servers = re.findall(r"^\s*server \d+\.\d+\.\d+\.\d+:\d+ [^;]*;\n", text, flags=re.M)
-    assert len(servers) == 2, "the sample's upstream should list two example app servers"
-    text = text.replace(servers[0], "".join(f"    server {u} max_fails=3 fail_timeout=10s;\n" for u in upstreams))
-    text = text.replace(servers[1], "")
-    for old, new in ((r"^    listen 443 ssl;$", f"    listen 127.0.0.1:{port} ssl;"),
-                     (r"^    listen 80;$", f"    listen 127.0.0.1:{http_port};"),
-                     (r"^    ssl_certificate     \S+;$", f"    ssl_certificate     {cert};"),
-                     (r"^    ssl_certificate_key \S+;$", f"    ssl_certificate_key {key};"),
-                     (r"/var/log/nginx/netlens\.access\.log", str(workdir / "access.log"))):
-        text, n = re.subn(old, new, text, flags=re.M)
-        assert n == 1, f"the sample should have {old!r} once, outside comments"
-    (workdir / "netlens.conf").write_text(text)
-    user = "user root;\n" if os.geteuid() == 0 else ""  # root: workers as root, to reach the temp folders
-    temps = "".join(f"    {k}_temp_path {workdir / k};\n" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    main = workdir / "nginx.conf"
-    main.write_text(f"{user}worker_processes 1;\npid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
-                    f"events {{ worker_connections 1024; }}\nhttp {{\n{temps}    include {workdir / 'netlens.conf'};\n}}\n")
-    return main
-
-
-def nginx_cmd(nginx: str, main: Path, *args: str) -> list[str]:
-    return [nginx, "-c", str(main), "-p", str(main.parent), "-e", str(main.parent / "error.log"), *args]
+from tests.helpers import (
+    NGINX_CONF,
+    ROOT,
+    Nginx,
+    manifests,
+    nginx_binary,
+    nginx_cmd,
+    pod_templates,
+    render,
+    run_in_own_loop,
+    self_signed,
+)
 
 
 def test_the_nginx_sample_passes_nginx_t(tmp_path):
@@ -110,54 +58,6 @@ def test_the_nginx_upload_limit_is_not_below_streamlits():
     streamlit_mb = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
     found = re.findall(r"^\s*client_max_body_size (\d+)m;", NGINX_CONF.read_text(), flags=re.M)
     assert found and all(streamlit_mb <= int(mb) <= streamlit_mb + 5 for mb in found), (found, streamlit_mb)
-
-
-class Nginx:
-    """A real nginx on 127.0.0.1 with the rendered sample and a self-signed certificate (clients
-    verify it: SSL_CERT_FILE names it); stopped by the pid in its pid file."""
-
-    def __init__(self, nginx: str, workdir: Path, upstreams: list[str], wait_for_app: bool = True):
-        from tests.servers import free_port
-
-        self.port, self.http_port = free_port(), free_port()
-        self.base = f"https://127.0.0.1:{self.port}"
-        self.cert, key = self_signed(workdir)
-        self.tls = ssl.create_default_context(cafile=str(self.cert))
-        self.main = render(workdir, upstreams, self.port, self.http_port, self.cert, key)
-        self.pid_file, self.log = workdir / "nginx.pid", workdir / "access.log"
-        out = subprocess.run(nginx_cmd(nginx, self.main), capture_output=True, text=True, timeout=30)
-        assert out.returncode == 0, f"nginx did not start: {out.stderr}"
-        deadline = time.monotonic() + 30
-        while not self._answers(200 if wait_for_app else None):
-            assert time.monotonic() < deadline, "nginx did not answer /_stcore/health in 30 s"
-            time.sleep(0.2)
-
-    def _answers(self, want: int | None) -> bool:
-        try:
-            return urllib.request.urlopen(f"{self.base}/_stcore/health", timeout=2, context=self.tls).status == want
-        except urllib.error.HTTPError:
-            return want is None
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return
-        os.kill(pid, signal.SIGTERM)  # nginx's fast shutdown: the master ends its workers
-        deadline = time.monotonic() + 15
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-    def routes(self) -> dict[str, list[str]]:
-        """From the access log: each route key (one browser) -> the app server of each of its requests."""
-        seen: dict[str, list[str]] = defaultdict(list)
-        for line in self.log.read_text().splitlines():
-            m = re.search(r"route=(\S+) upstream=(\S+)", line)
-            if m:
-                seen[m.group(1)].append(m.group(2))
-        return seen
 
 
 async def _through(base: str, n: int, photo: bytes) -> list:
@@ -204,7 +104,6 @@ def test_sessions_through_nginx_stay_on_their_server(tmp_path, monkeypatch):
     pytest.importorskip("websockets")
     nginx = nginx_binary()
     from tests.servers import make_photo, start_servers
-    from tests.test_isolation import run_in_own_loop
 
     photo = make_photo(3200, 2400)
     assert len(photo) > 1024 * 1024  # above nginx's default client_max_body_size (1 MB)
@@ -230,18 +129,6 @@ def test_sessions_through_nginx_stay_on_their_server(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- Kubernetes (KubeRay) manifests
-
-
-def manifests() -> dict[str, list[dict]]:
-    """Every document of deploy/kubernetes/*.yaml, by kind."""
-    import yaml  # PyYAML, pinned in requirements.txt
-    docs: dict[str, list[dict]] = defaultdict(list)
-    for path in sorted(KUBE.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
-                assert {"apiVersion", "kind", "metadata"} <= doc.keys(), (path.name, doc)
-                docs[doc["kind"]].append(doc)
-    return docs
 
 
 def env_of(container: dict) -> dict[str, object]:
@@ -323,15 +210,6 @@ def check_network_policies(policies: list[dict], app_labels: dict, cluster: str)
     assert from_app == [({**ray_pods, "ray.io/node-type": "head"}, [("TCP", 8265)])], from_app
     assert all(peer in (app_labels, ray_pods) for _, peer, _ in opened), opened
     assert any(sel == ray_pods and peer == ray_pods for sel, peer, _ in opened)  # the Ray pods among themselves
-
-
-def pod_templates(docs) -> list[tuple[str, dict]]:
-    """(name, pod template) of the app Deployment and every Ray group."""
-    out = [(d["metadata"]["name"], d["spec"]["template"]) for d in docs["Deployment"]]
-    for ray in docs["RayCluster"]:
-        out.append((f"{ray['metadata']['name']} head", ray["spec"]["headGroupSpec"]["template"]))
-        out += [(f"{ray['metadata']['name']} {g['groupName']}", g["template"]) for g in ray["spec"]["workerGroupSpecs"]]
-    return out
 
 
 def test_the_kubernetes_manifests_fail_closed():

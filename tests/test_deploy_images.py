@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_deploy import manifests, pod_templates
+from tests.helpers import manifests, pod_templates
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "deploy" / "docker"

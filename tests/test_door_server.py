@@ -17,8 +17,8 @@ import pytest
 
 pytest.importorskip("websockets")
 
-from benchmarks.hostile_door import forty_wrong_passwords, open_door, put_upload, type_password  # noqa: E402
-from benchmarks.server import Server  # noqa: E402
+from tests.helpers import Nginx, nginx_binary, run_in_own_loop  # noqa: E402
+from tests.servers import Server, forty_wrong_passwords, open_door, put_upload, type_password  # noqa: E402
 
 PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(2000)  # small: what is checked is who may store, not the size
 
@@ -58,8 +58,6 @@ def check_uploads(out: dict, log: str) -> None:
 
 
 def test_no_upload_is_stored_before_the_password_on_a_bare_server(door):
-    from tests.test_isolation import run_in_own_loop
-
     server, password = door
     check_uploads(run_in_own_loop(lambda: _uploads(server.base, password)), server.log_tail())
 
@@ -85,13 +83,12 @@ async def _flood(base: str) -> tuple[list[int], int]:
 
 
 @pytest.mark.slow  # nginx in front of the app server
-def test_through_nginx_uploads_wait_for_the_password_and_one_browser_is_throttled_alone(door, tmp_path):
-    from tests.test_deploy import Nginx, nginx_binary
-    from tests.test_isolation import run_in_own_loop
+def test_through_nginx_uploads_wait_for_the_password_and_one_browser_is_throttled_alone(door, tmp_path, monkeypatch):
 
     nginx = nginx_binary()
     server, password = door
     front = Nginx(nginx, tmp_path, [server.base.removeprefix("http://")])
+    monkeypatch.setenv("SSL_CERT_FILE", str(front.cert))  # HTTPS and WSS through nginx, the certificate verified
     try:
         out = run_in_own_loop(lambda: _uploads(front.base, password))
         flood, mate = run_in_own_loop(lambda: _flood(front.base))

@@ -22,6 +22,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from analysis import gate
+from analysis.compute import untrusted_files
+from analysis.train import weights
 from dashboard.core.guard import plain, unplain
 from tests.corpus import crafted_weights, encode, webp_zip
 
@@ -156,17 +158,15 @@ def test_zip_total_pixel_cap():
     ({}, r"do not match the model"),  # the metadata's model, no tensors in the header
 ])
 def test_weights_bounds_checked_before_any_model_is_built(kw, match, monkeypatch):
-    import analysis.train.weights as weights
 
     monkeypatch.setattr(weights, "build_model", lambda *a, **k: pytest.fail("a model was built"))
     with pytest.raises(ValueError, match=match):
-        gate.open_weights(crafted_weights(**kw))
+        untrusted_files.open_weights(crafted_weights(**kw))
 
 
 @pytest.mark.parametrize("error", [RuntimeError("can't allocate memory: you tried to allocate 36 GB"),
                                    MemoryError(), OSError("disk")])
 def test_every_error_on_the_weights_path_is_the_plain_refusal(error, monkeypatch):
-    import analysis.train.weights as weights
     from analysis.models import ModelConfig, build_model
     from analysis.train import TrainConfig, save_weights
     from analysis.train.loop import History, TrainedModel
@@ -176,14 +176,14 @@ def test_every_error_on_the_weights_path_is_the_plain_refusal(error, monkeypatch
                            class_names=tuple("0123456789"), history=History(rows=[], stopped=False), val_accuracy=0.9,
                            test_accuracy=0.9, seconds=1.0, device="cpu", parameters=7850, split=None)
     data = save_weights(trained)
-    assert gate.open_weights(data)[0].parameters == 7850  # a file saved by the app still loads
+    assert untrusted_files.open_weights(data)[0].parameters == 7850  # a file saved by the app still loads
 
     def boom(*a, **k):
         raise error
 
     monkeypatch.setattr(weights, "build_model", boom)
     with pytest.raises(ValueError, match=r"could not be loaded\. Upload a \.safetensors file") as e:
-        gate.open_weights(data)
+        untrusted_files.open_weights(data)
     assert "allocate" not in str(e.value) and e.value.__cause__ is None
 
 
@@ -306,8 +306,7 @@ def test_crafted_canvas_value_through_the_websocket_is_refused_with_memory_bound
     its frontend sends it, ten times; then a real drawing. RSS sampled all along."""
     from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-    from benchmarks.server import Server
-    from benchmarks.st_client import Session
+    from tests.servers import Server, Session
 
     server = Server(tmp_path, env={"NETLENS_WARM": "0"})
     try:

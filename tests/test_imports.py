@@ -152,3 +152,17 @@ def test_imports_inside_functions_are_only_heavy_libraries(name):
     lazy = [f"{imported} (line {line})" for imported, line, inside in imports(MODULES[name])
             if inside and imported.split(".")[0] not in LAZY]
     assert lazy == [], f"{name}: move these imports to the top of the module"
+
+
+def test_tests_import_helpers_only_from_helpers_and_benchmarks_only_through_servers():
+    """Test modules never import each other (shared helpers: tests/helpers.py) and reach benchmarks/ only
+    through tests/servers.py (the server launcher and the websocket client)."""
+    wrong = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for imported, line, _ in imports(path):
+            top = imported.split(".")
+            if top[0] == "benchmarks" and path.name != "servers.py":
+                wrong.append(f"{path.name}:{line} imports {imported}")
+            if top[0] == "tests" and len(top) > 1 and top[1].startswith("test_"):
+                wrong.append(f"{path.name}:{line} imports {imported}")
+    assert wrong == []

@@ -369,3 +369,16 @@ def test_load_weights_never_unpickles(tmp_path):
         with pytest.raises(ValueError, match="pickle"):
             load_weights(data)
         assert not marker.exists(), name
+
+
+def test_a_saved_model_whose_header_length_starts_with_byte_0x80_still_loads():
+    """A safetensors header length is little-endian: 0x0b80 bytes starts the file with 0x80, which is no
+    pickle (a cluster replay's model once hit this)."""
+    ds = load_dataset("digits")
+    trained = fit(ds, default_config("logreg"), TrainConfig(epochs=1, seed=0))
+    data = save_weights(trained)
+    n = int.from_bytes(data[:8], "little")
+    pad = (0x80 - n) % 256 or 256
+    padded = (n + pad).to_bytes(8, "little") + data[8:8 + n] + b" " * pad + data[8 + n:]
+    assert padded[:1] == b"\x80"
+    assert load_weights(padded).parameters == trained.parameters

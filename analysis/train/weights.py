@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+import numpy as np
 import torch
 
+from analysis import gate, models
+from analysis.datasets import MAX_IMAGE_SIDE
 from analysis.models import ModelConfig, build_model, check_config, count_parameters
 from analysis.train.config import TrainConfig, check_train_config
 from analysis.train.loop import History, TrainedModel
@@ -50,10 +53,12 @@ def load_weights(data: bytes) -> TrainedModel:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise _refuse(f"Expected the file's bytes; got {type(data).__name__}.")
     data = bytes(data)
-    if data[:1] == b"\x80" or data[:2] == b"PK":
-        raise _refuse("This looks like a pickle or PyTorch .pt/.pth file; NetLens never loads those (they can run code).")
     n = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
     if not 2 <= n <= min(len(data) - 8, MAX_HEADER_BYTES) or data[8:9] != b"{":
+        # (a safetensors header's length may itself start with byte 0x80: only a file that is not one is a pickle)
+        if data[:1] == b"\x80" or data[:2] == b"PK":
+            raise _refuse("This looks like a pickle or PyTorch .pt/.pth file; NetLens never loads those "
+                          "(they can run code).")
         raise _refuse("This is not a .safetensors file (its header is missing or damaged).")
     try:
         header = json.loads(data[8:8 + n])
@@ -76,8 +81,6 @@ def load_weights(data: bytes) -> TrainedModel:
         check_train_config(train_config)
     except (KeyError, TypeError, ValueError) as e:
         raise _refuse(f"This file's NetLens metadata is incomplete or invalid ({type(e).__name__}: {e}).") from None
-    from analysis.gate import check_weights_plan
-
     check_weights_plan(header, model_config, image_shape, len(class_names))  # before any model is built
     try:
         model = build_model(model_config, image_shape, len(class_names))
@@ -104,3 +107,34 @@ def load_weights(data: bytes) -> TrainedModel:
         seconds=float(fields["seconds"]), device=str(fields["device"]), parameters=count_parameters(model),
         split=None, dataset_fingerprint=fingerprint,
     )
+
+
+def check_weights_plan(header: dict, model_config, image_shape: tuple, n_classes: int) -> None:
+    """Before any model is built: ``image_shape`` within the app's maximum input size
+    (1…64 per side, analysis.datasets.MAX_IMAGE_SIDE), 2…gate.MAX_CLASSES classes, and the model the
+    metadata describes (built on PyTorch's "meta" device: shapes only, no memory) matching the
+    header's tensors name by name and shape by shape, at most gate.MAX_PARAMETERS in all."""
+    if len(image_shape) != 2 or not all(1 <= s <= MAX_IMAGE_SIDE for s in image_shape):
+        raise ValueError(f"This file's image size {tuple(image_shape)} is outside what NetLens trains on "
+                         f"(1 to {MAX_IMAGE_SIDE} pixels per side). {gate.WEIGHTS_FIX}")
+    if not 2 <= n_classes <= gate.MAX_CLASSES:
+        raise ValueError(f"This file names {n_classes:,} classes; NetLens models have 2 to {gate.MAX_CLASSES}. {gate.WEIGHTS_FIX}")
+    declared = {k: v for k, v in header.items() if k != "__metadata__" and not k.startswith("recording.")}
+    shapes = {}
+    for k, v in declared.items():
+        shape = v.get("shape") if isinstance(v, dict) else None
+        if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+            raise ValueError(f"This file's header is damaged (tensor {k!r} has no valid shape). {gate.WEIGHTS_FIX}")
+        if v.get("dtype") != "F32":
+            raise ValueError(f"Weight {k!r} is {v.get('dtype')}; NetLens saves float32 weights. {gate.WEIGHTS_FIX}")
+        shapes[k] = tuple(shape)
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        expected = {k: tuple(t.shape) for k, t in models.build_model(model_config, image_shape, n_classes).state_dict().items()}
+    implied = sum(int(np.prod(s)) for s in expected.values())
+    if implied > gate.MAX_PARAMETERS:
+        raise ValueError(f"This file describes a model of {implied:,} parameters; NetLens builds at most "
+                         f"{gate.MAX_PARAMETERS:,}. {gate.WEIGHTS_FIX}")
+    if shapes != expected:
+        wrong = sorted(set(shapes) ^ set(expected)) or sorted(k for k in shapes if shapes[k] != expected[k])
+        raise ValueError(f"The file's weights do not match the model its metadata describes (first difference: "
+                         f"{wrong[0]!r}). {gate.WEIGHTS_FIX}")

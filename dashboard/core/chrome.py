@@ -7,6 +7,7 @@ from typing import Callable
 import streamlit as st
 
 from dashboard.core import pages
+from dashboard.core.guard import plain
 
 PRESENT_CSS = """
 <style>
@@ -36,7 +37,6 @@ def start_present_from_url() -> None:
         value = st.query_params.get("present")
         st.session_state["present"] = value in ("1", "true", "yes")
         if value not in (None, "0", "1", "true", "false", "yes", "no"):
-            from dashboard.core.guard import plain
 
             st.toast(f"Ignored present={plain(repr(value))} in the link (use 1 or 0).")
 

@@ -22,6 +22,8 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
+import streamlit as st
+
 log = logging.getLogger("netlens.errors")
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
 _BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
@@ -63,6 +65,4 @@ def page_errors(where: str = "") -> Iterator[None]:
             raise
         error_id = new_error_id()
         log.error("NetLens error id %s on page %r: %s", error_id, where or "?", type(e).__name__, exc_info=True)
-        import streamlit as st
-
         st.error(ERROR_TEXT.format(id=error_id), icon=":material/error:")

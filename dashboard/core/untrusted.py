@@ -22,6 +22,7 @@ import numpy as np
 from analysis import gate
 from analysis.compute import tasks, workers
 from analysis.datasets import Dataset
+from dashboard.core import memory, runtime, server
 
 log = logging.getLogger(__name__)
 ZIP_TIME_LIMIT_S = 30.0  # the decode itself; a 1,000-PNG zip of digits takes about a second
@@ -39,9 +40,8 @@ def zip_executor():
     global _executor
     with _lock:
         if _executor is None:
-            from dashboard.core import server
 
-            jobs = {"image_zip": "analysis.gate:image_zip"}
+            jobs = {"image_zip": "analysis.compute.untrusted_files:image_zip"}
             _executor = (tasks.InlineExecutor(tasks=jobs) if server.WORKERS == 0 else
                          workers.ProcessExecutor(max_workers=1, threads_per_worker=1, tasks=jobs, stop_grace_s=1.0,
                                                  start_timeout_s=60.0, torch_threads=False))
@@ -51,7 +51,6 @@ def zip_executor():
 def decode_zip(data: bytes, name: str) -> Dataset:
     """A Dataset from a user's zip, decoded in the zip worker under the budget and the time limit;
     ValueError (plain words) for anything refused, stopped or lost."""
-    from dashboard.core import memory, runtime
 
     gate.zip_entry_count(data)  # the cheap refusal first, before a process or any memory is involved
     clock = {"start": None, "asked": time.monotonic()}

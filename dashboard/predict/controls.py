@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.core import session_models
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
+from dashboard.core.untrusted import canvas_picture
 from dashboard.core.uploads import PRIVACY, camera_ui, upload_ui
 from dashboard.predict.state import PredictState, predict_state
 
@@ -39,7 +40,6 @@ def drawing_ui(state: PredictState) -> np.ndarray | None:
                        width=CANVAS_SIDE,
                        drawing_mode="freedraw", key="predict_canvas", return_image_data=True,
                        initial_drawing=state.canvas_start)
-    from dashboard.core.untrusted import canvas_picture
 
     try:
         data = canvas_picture(result, CANVAS_SIDE, CANVAS_SIDE)  # the gate decodes, never the component

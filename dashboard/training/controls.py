@@ -18,6 +18,7 @@ from analysis.models import (
 from analysis.train import LIMITS, OPTIMIZERS, TrainConfig, pick_device
 from dashboard.core import links, training_jobs
 from dashboard.core.session import PERSIST
+from dashboard.core.untrusted import decode_zip
 from dashboard.core.uploads import PRIVACY, upload_ui
 from dashboard.training import state as training_state
 
@@ -54,7 +55,6 @@ def data_ui() -> Dataset | None:
 
 
 def _zip(data: bytes, name: str) -> tuple[None, Dataset]:
-    from dashboard.core.untrusted import decode_zip
 
     return None, decode_zip(data, name=name.rsplit(".", 1)[0])  # in a worker process, budgeted, time-limited
 

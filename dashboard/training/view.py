@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.gate import open_weights
+from analysis.compute.untrusted_files import open_weights
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
 from analysis.recording import replay_unavailable, save_with_recording
 from dashboard.core import figures, session_models, training_jobs
