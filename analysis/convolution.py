@@ -18,7 +18,9 @@ PADDINGS = ("valid", "same")
 SEPARABLE_MIN_SIZE = 5  # below this a direct 2-D pass is as fast as two 1-D passes
 
 
-def output_size(height: int, width: int, kernel_shape: tuple[int, int], padding: str = "valid", stride: int = 1) -> tuple[int, int]:
+def output_size(
+    height: int, width: int, kernel_shape: tuple[int, int], padding: str = "valid", stride: int = 1
+) -> tuple[int, int]:
     """(out_h, out_w) = ⌊(H + 2p − k) / s⌋ + 1 per axis; p = 0 ("valid") or (k − 1)/2 ("same")."""
     kh, kw = kernel_shape
     ph, pw = (0, 0) if padding == "valid" else ((kh - 1) // 2, (kw - 1) // 2)
@@ -93,11 +95,15 @@ def _filter(img: np.ndarray, kernel: np.ndarray, p: Plan) -> np.ndarray:
             out *= value
         return out
     if p.method == "separable":
-        return cv2.sepFilter2D(img, cv2.CV_32F, p.row.astype(np.float32), p.column.astype(np.float32), borderType=border)
+        return cv2.sepFilter2D(
+            img, cv2.CV_32F, p.row.astype(np.float32), p.column.astype(np.float32), borderType=border
+        )
     return cv2.filter2D(img, cv2.CV_32F, kernel.astype(np.float32), borderType=border)
 
 
-def convolve(image: np.ndarray, kernel: np.ndarray, padding: str = "valid", stride: int = 1, flip: bool = False) -> np.ndarray:
+def convolve(
+    image: np.ndarray, kernel: np.ndarray, padding: str = "valid", stride: int = 1, flip: bool = False
+) -> np.ndarray:
     """Filter an image with a kernel, as `torch.nn.functional.conv2d` does
     (cross-correlation: the kernel is not flipped; `flip=True` gives true convolution).
 

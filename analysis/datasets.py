@@ -279,8 +279,10 @@ def _check_pixels(raw, sizes, max_entry: int | None, max_total: int | None) -> N
     total = 0
     for (filename, _, _), (w, h) in zip(raw, sizes):
         if max_entry is not None and w * h > max_entry:
-            raise ValueError(f"Refused {filename!r}: it has {w}×{h} = {w * h:,} pixels; images in a zip may have at "
-                             f"most {max_entry:,} (they are shrunk to 64×64 anyway). Shrink the images and zip them again.")
+            raise ValueError(
+                f"Refused {filename!r}: it has {w}×{h} = {w * h:,} pixels; images in a zip may have at "
+                f"most {max_entry:,} (they are shrunk to 64×64 anyway). Shrink the images and zip them again."
+            )
         total += w * h
     if max_total is not None and total > max_total:
         raise ValueError(f"Refused the zip: its images have {total:,} pixels in all, the limit is {max_total:,}. "
@@ -306,7 +308,9 @@ def load_image_zip(data: bytes, name: str = "my images", size=None, max_entries:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise ValueError(f"Expected a .zip file with one folder of images per class; could not open it ({e}).") from None
+        raise ValueError(
+            f"Expected a .zip file with one folder of images per class; could not open it ({e})."
+        ) from None
     with zf:
         infos = zf.infolist()
         if len(infos) > max_entries:

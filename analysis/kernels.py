@@ -25,14 +25,24 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
         Preset("Identity", "Copies each pixel unchanged: a 1 in the middle, 0 elsewhere."),
-        Preset("Box blur", "Each output pixel is the plain average of its neighbours (the lecture's 3×3 kernel of 1/9s).", sized=True),
+        Preset(
+            "Box blur",
+            "Each output pixel is the plain average of its neighbours (the lecture's 3×3 kernel of 1/9s).",
+            sized=True,
+        ),
         Preset("Gaussian blur", "A softer blur: near neighbours count more than far ones.", sized=True),
-        Preset("Horizontal edge", "The lecture's edge kernel [-1 -1 -1; 2 2 2; -1 -1 -1]: lights up thin horizontal lines and edges."),
+        Preset(
+            "Horizontal edge",
+            "The lecture's edge kernel [-1 -1 -1; 2 2 2; -1 -1 -1]: lights up thin horizontal lines and edges.",
+        ),
         Preset("Vertical edge", "The same kernel turned on its side: lights up vertical lines and edges."),
         Preset("Sobel x", "Measures how fast brightness changes from left to right (finds vertical edges)."),
         Preset("Sobel y", "Measures how fast brightness changes from top to bottom (finds horizontal edges)."),
         Preset("Sharpen", "Pushes each pixel away from its neighbours' average, so details stand out."),
-        Preset("Outline (Laplacian)", "Zero on flat areas, large where brightness changes in any direction: draws outlines."),
+        Preset(
+            "Outline (Laplacian)",
+            "Zero on flat areas, large where brightness changes in any direction: draws outlines.",
+        ),
         Preset("Emboss", "Makes the picture look pressed into metal, lit from one corner."),
     ]
 }

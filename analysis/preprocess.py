@@ -16,7 +16,8 @@ the desk) are dropped.  Pen strokes much thinner than MNIST's are thickened.  Wh
 to read (blank, uniform, too faint, too small) a ``ValueError`` says so in
 plain words instead of returning a confident wrong answer.
 
-Decoding a user's file is ``analysis.images.decode_image``; turning any picture into grayscale is ``analysis.grayscale``.
+Decoding a user's file is ``analysis.images.decode_image``; turning any picture into grayscale is
+``analysis.grayscale``.
 Pure NumPy / OpenCV: no Streamlit here.
 """
 
@@ -58,8 +59,13 @@ class Steps:
     ink: np.ndarray         # white ink on black, float32 [0,1], after lighting/threshold clean-up
     cropped: np.ndarray     # the ink's bounding box cut out of `ink`
     scaled: np.ndarray      # cropped, longest side -> round(size*20/28) px (20 for 28)
-    result: np.ndarray      # size×size float32 in [0,1], centred by centre of mass as MNIST
-    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # crop box in `gray`/`ink` coords: top, left, bottom, right (exclusive)
+    result: np.ndarray  # size×size float32 in [0,1], centred by centre of mass as MNIST
+    box: tuple[int, int, int, int] = (
+        0,
+        0,
+        0,
+        0,
+    )  # crop box in `gray`/`ink` coords: top, left, bottom, right (exclusive)
 
 
 def box_side(size: int) -> int:

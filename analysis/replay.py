@@ -34,8 +34,19 @@ import numpy as np
 from analysis.embedding import knn_accuracy, max_perplexity, pca, trustworthiness, tsne
 from analysis.recording import Recording, replay_unavailable
 
-__all__ = ["ReplayConfig", "ReplayResult", "procrustes", "movement", "warm_tsne", "neighbour_overlap", "replay", "replay_key",
-           "knn_over_training", "frames_csv", "METHODS"]
+__all__ = [
+    "ReplayConfig",
+    "ReplayResult",
+    "procrustes",
+    "movement",
+    "warm_tsne",
+    "neighbour_overlap",
+    "replay",
+    "replay_key",
+    "knn_over_training",
+    "frames_csv",
+    "METHODS",
+]
 
 METHODS = {"tsne": "t-SNE: neighbours stay neighbours; each frame starts from the previous map.",
            "pca": "PCA: the two directions of largest spread; each frame turned to match the previous one."}

@@ -128,7 +128,9 @@ def run_case(name, features, repeat, log_handler, gpu):
     print(f"TIME {name} sklearn={min(sk_times):.2f}s ours={min(our_times):.2f}s (best of {repeat})")
     print(f"RATIO {name} sklearn/ours={ratio:.2f}")
     print(f"TRUST {name} sklearn={t_sk:.4f} ours={t_ours:.4f} diff={t_ours - t_sk:+.4f}")
-    print(f"{'PASS' if passed else 'FAIL'} {name} (bar: ratio >= {CPU_RATIO_BAR}, trust >= sklearn - {TRUST_TOLERANCE})")
+    print(
+        f"{'PASS' if passed else 'FAIL'} {name} (bar: ratio >= {CPU_RATIO_BAR}, trust >= sklearn - {TRUST_TOLERANCE})"
+    )
     row = dict(case=name, sk=min(sk_times), ours=min(our_times), ratio=ratio, t_sk=t_sk, t_ours=t_ours, passed=passed)
     if gpu:
         gpu_times = []

@@ -258,7 +258,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 30], help="the Ns, one round each")
     ap.add_argument("--quick", action="store_true", help="N = 1 and 5, a 1600×1200 photo")
-    ap.add_argument("--photo", default=None, help="size of the uploaded photo, WxH (default 4000x3000; quick 1600x1200)")
+    ap.add_argument(
+        "--photo", default=None, help="size of the uploaded photo, WxH (default 4000x3000; quick 1600x1200)"
+    )
     ap.add_argument("--reruns", type=int, default=200, help="reruns of one page by one session (first round)")
     ap.add_argument("--keep-logs", action="store_true", help="keep the server logs and probe files")
     ap.add_argument("--watch", action="store_true", help="server CPU per second of training, 1 and 30 watchers")

@@ -131,7 +131,9 @@ def start_cluster(n_servers: int, logdir: Path) -> tuple[RayHead, list[Server]]:
     env = {"NETLENS_RAY_ADDRESS": head.address, "NETLENS_STORE": str(logdir / "store"), "NETLENS_WARM": "0",
            "NETLENS_WORKERS": "0", "NETLENS_RAY_INSECURE": "1"}  # a head on 127.0.0.1 only, started here
     if not (os.environ.get("NETLENS_STORE_KEY_FILE") or os.environ.get("NETLENS_STORE_KEY")):
-        key_file = logdir / "store.key"  # the store's signing key (analysis.compute.store_key): servers and head inherit it
+        key_file = (
+            logdir / "store.key"
+        )  # the store's signing key (analysis.compute.store_key): servers and head inherit it
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
         os.environ["NETLENS_STORE_KEY_FILE"] = env["NETLENS_STORE_KEY_FILE"] = str(key_file)
@@ -187,7 +189,9 @@ def run(n_servers: int, n_sessions: int, timeout: float, keep_logs: bool, front:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description="Load on the cluster back end (see benchmarks/load_cluster.py).")
-    ap.add_argument("--ray", action="store_true", required=True, help="the cluster back end (a local Ray head, or --url)")
+    ap.add_argument(
+        "--ray", action="store_true", required=True, help="the cluster back end (a local Ray head, or --url)"
+    )
     ap.add_argument("--servers", type=int, default=2, help="app servers sharing the head and the store")
     ap.add_argument("--sessions", type=int, default=30, help="sessions, spread evenly over the servers")
     ap.add_argument("--timeout", type=float, default=600, help="seconds each step may take")

@@ -117,9 +117,19 @@ def load_line(rnd, photo: str) -> str:
     refusals = sum(any(r in a for r in REFUSALS) for a in rnd.error_alerts)
     kept = (rnd.pss_open - rnd.pss_end) / rnd.n if rnd.pss_open and rnd.pss_end else float("nan")
     end = 100 * (rnd.pss_end - rnd.pss_warm) / rnd.pss_warm if rnd.pss_warm else float("nan")
-    fields = {"sessions": rnd.n, "photo": photo, "peak_pss_mb": f"{rnd.pss_peak:.0f}", "kept_mb_per_upload": f"{kept:.1f}",
-              "end_vs_warm_pct": f"{end:.1f}", "upload_p95_s": f"{p(rnd.conv_upload, 0.95):.2f}", "refusals": refusals,
-              "errors": len(rnd.errors) + rnd.n - rnd.completed, "trainings": rnd.trainings, "maps": rnd.tsne_jobs,
-              "health_max_s": f"{max(lat, default=float('nan')):.2f}", "health_p99_s": f"{p(lat, 0.99):.2f}",
-              "quiet_rerun_p95_s": f"{p(rnd.quiet, 0.95):.2f}"}
+    fields = {
+        "sessions": rnd.n,
+        "photo": photo,
+        "peak_pss_mb": f"{rnd.pss_peak:.0f}",
+        "kept_mb_per_upload": f"{kept:.1f}",
+        "end_vs_warm_pct": f"{end:.1f}",
+        "upload_p95_s": f"{p(rnd.conv_upload, 0.95):.2f}",
+        "refusals": refusals,
+        "errors": len(rnd.errors) + rnd.n - rnd.completed,
+        "trainings": rnd.trainings,
+        "maps": rnd.tsne_jobs,
+        "health_max_s": f"{max(lat, default=float('nan')):.2f}",
+        "health_p99_s": f"{p(lat, 0.99):.2f}",
+        "quiet_rerun_p95_s": f"{p(rnd.quiet, 0.95):.2f}",
+    }
     return "LOAD " + " ".join(f"{k}={v}" for k, v in fields.items())

@@ -56,10 +56,13 @@ def _notes(rounds: list) -> list[str]:
                     warnings.append(f"N={r.n}: /_stcore/health failed {failed} of {len(v)} probes during '{k}'")
         if r.reruns:
             rr = r.reruns
-            print(f"N={r.n}: {rr['done']} reruns of Convolution (one session, kernel presets in turn, median "
-                  f"{rr['median_s'] * 1000:.0f} ms each): RSS settled {rr['settled']:.0f} MB (after {BARS['rerun_settle_at']}), "
-                  f"final {rr['final']:.0f} MB, max {rr['max']:.0f} MB; every 10: "
-                  + " ".join(f"{m:.0f}" for _, m in rr["rss"]))
+            print(
+                f"N={r.n}: {rr['done']} reruns of Convolution (one session, kernel presets in turn, median "
+                f"{rr['median_s'] * 1000:.0f} ms each): RSS settled {rr['settled']:.0f} MB "
+                f"(after {BARS['rerun_settle_at']}), "
+                f"final {rr['final']:.0f} MB, max {rr['max']:.0f} MB; every 10: "
+                + " ".join(f"{m:.0f}" for _, m in rr["rss"])
+            )
         for e in r.errors[:10]:
             print(f"N={r.n} error: {e}")
         if len(r.errors) > 10:

@@ -36,7 +36,9 @@ def make_photo(width: int, height: int) -> bytes:
 
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([120 + 80 * np.sin(x / width * 3.1), 100 + 90 * (y / height), 140 + 60 * np.cos((x + y) / width * 2)], -1)
+    base = np.stack(
+        [120 + 80 * np.sin(x / width * 3.1), 100 + 90 * (y / height), 140 + 60 * np.cos((x + y) / width * 2)], -1
+    )
     img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     for _ in range(12):
@@ -71,7 +73,9 @@ class Student(Session):
         t0 = time.monotonic()
         self.marks["conv0"] = time.time()
         seq = await self.goto("convolution")
-        if not await self.wait(seq, lambda s: s.widget("file_uploader", "Upload your own picture"), timeout, "Convolution"):
+        if not await self.wait(
+            seq, lambda s: s.widget("file_uploader", "Upload your own picture"), timeout, "Convolution"
+        ):
             return False
         self.times["conv_render"] = time.monotonic() - t0
         t1 = time.monotonic()
@@ -104,7 +108,9 @@ class Student(Session):
         if not await self.upload(self.widget("file_uploader", label), name, data, "application/octet-stream", timeout):
             return False
         seq = await self.rerun()
-        ok = await self.wait(seq, lambda s: s.has("alert", f"Could not use “{name}”"), timeout, f"the refusal of {name}")
+        ok = await self.wait(
+            seq, lambda s: s.has("alert", f"Could not use “{name}”"), timeout, f"the refusal of {name}"
+        )
         if ok and kind == "zip":  # back to the built-in digits, as a student would (the page keeps the choice)
             from analysis.datasets import DATASET_LABELS
 

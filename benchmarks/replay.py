@@ -200,9 +200,12 @@ def turns_overhead(ds, kind, tc, pairs):
             t.join()
         runs.append(out)
         plain, rec = (np.sum(out[me], axis=0) for me in (0, 1))
-        print(f"  fits {kind} taking turns: plain {plain[0]:.2f} s (CPU {plain[1]:.2f} s), recorded {rec[0]:.2f} s "
-              f"(CPU {rec[1]:.2f} s): {(rec[0] / plain[0] - 1) * 100:+.1f}% (CPU {(rec[1] / plain[1] - 1) * 100:+.1f}%), "
-              f"load {os.getloadavg()[0]:.2f}", flush=True)
+        print(
+            f"  fits {kind} taking turns: plain {plain[0]:.2f} s (CPU {plain[1]:.2f} s), recorded {rec[0]:.2f} s "
+            f"(CPU {rec[1]:.2f} s): {(rec[0] / plain[0] - 1) * 100:+.1f}% (CPU {(rec[1] / plain[1] - 1) * 100:+.1f}%), "
+            f"load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
     best = {me: np.min([run[me] for run in runs], axis=0).sum(axis=0) for me in (0, 1)}  # (wall, CPU)
     own = statistics.median(run["own1"] / np.sum(run[0], axis=0)[1] * 100 for run in runs)
     return float((best[1][0] / best[0][0] - 1) * 100), float((best[1][1] / best[0][1] - 1) * 100), own

@@ -177,8 +177,18 @@ def probe_main(url: str, out: str, max_s: float) -> None:
 
 def start_probe(server: Server, logdir: Path, max_s: float) -> tuple[subprocess.Popen, Path]:
     out = logdir / f"health-{server.port}.txt"
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--probe", f"{server.base}/_stcore/health", str(out),
-                             str(max_s)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--probe",
+            f"{server.base}/_stcore/health",
+            str(out),
+            str(max_s),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return proc, out
 
 

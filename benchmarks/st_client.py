@@ -229,7 +229,9 @@ class Session:
         return next((e for e in self.elements.values() if e.kind == kind and e.wid and e.text.startswith(label)), None)
 
     def summary(self) -> str:
-        words = [f"{e.kind}:{e.text[:50]}" for e in self.ordered() if e.kind in ("heading", "alert", "exception", "progress")]
+        words = [
+            f"{e.kind}:{e.text[:50]}" for e in self.ordered() if e.kind in ("heading", "alert", "exception", "progress")
+        ]
         return "; ".join(words)[:400]
 
     def choose(self, widget: El, value: str) -> None:

@@ -183,7 +183,9 @@ def main(argv=None):
         return
     rounds = 3 if args.quick else 9
     torch.set_num_threads(cpu_threads_per_job())  # as the app does for one job
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), batch {BATCH}, Adam lr 1e-3", flush=True)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), batch {BATCH}, Adam lr 1e-3", flush=True
+    )
 
     ds = load_dataset("mnist5k")
     split = split_dataset(ds, seed=0)

@@ -26,8 +26,12 @@ async def lifespan(_app):
 
 def main() -> None:
     chrome.start_present_from_url()
-    st.set_page_config(page_title="NetLens", page_icon=":material/visibility:", layout="wide",
-                       initial_sidebar_state="collapsed" if chrome.presenting() else "auto")  # projector: fewer controls
+    st.set_page_config(
+        page_title="NetLens",
+        page_icon=":material/visibility:",
+        layout="wide",
+        initial_sidebar_state="collapsed" if chrome.presenting() else "auto",
+    )  # projector: fewer controls
     runtime.start_gc_thread()  # started by the lifespan already; here for AppTest, which has none
     runtime.guard_uploads(access.may_upload)  # no upload is stored before the class password
     locked = access.configured(access.CLASS) and not st.session_state.get("access_password_ok")
@@ -38,7 +42,9 @@ def main() -> None:
         st.title("NetLens")
     if not access.granted(access.CLASS):
         st.stop()
-    chrome.sidebar(page.url_path, reset=nav.reset_of(page.url_path))  # before the page: a page's st.stop() would drop anything drawn after it
+    chrome.sidebar(
+        page.url_path, reset=nav.reset_of(page.url_path)
+    )  # before the page: a page's st.stop() would drop anything drawn after it
     cluster_status.banner(page.url_path)  # a job page, when the cluster back end cannot run jobs now: why
     with guard.page_errors(page.url_path):  # an unexpected error: a plain message and an id, never a traceback
         if pages.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty

@@ -30,8 +30,21 @@ st.subheader("Memory budget")
 rows = [{"state": "holds", **r} for r in memory["holders"]] + [{"state": f"waits (place {r['position']})", **r}
                                                                   for r in memory["waiting"]]
 if rows:
-    st.dataframe(pd.DataFrame([{"state": r["state"], "who": r["holder"], "what": r["label"], "MB": round(r["bytes"] / MB),
-                                "seconds": r["seconds"]} for r in rows]), hide_index=True)
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "state": r["state"],
+                    "who": r["holder"],
+                    "what": r["label"],
+                    "MB": round(r["bytes"] / MB),
+                    "seconds": r["seconds"],
+                }
+                for r in rows
+            ]
+        ),
+        hide_index=True,
+    )
 else:
     st.write("No reservations: no heavy work running or waiting.")
 st.subheader("Worker processes")

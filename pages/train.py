@@ -46,8 +46,13 @@ if ds is not None:
         st.info(state.notice)
         state.notice = None
     if training_state.watched() is None:
-        if st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start",
-                     help="Start training with these settings. Identical runs on this server are reused, not repeated."):
+        if st.button(
+            "Train",
+            type="primary",
+            icon=":material/play_arrow:",
+            key="train_start",
+            help="Start training with these settings. Identical runs on this server are reused, not repeated.",
+        ):
             try:
                 training_state.start(ds, mc, tc)
             except (ValueError, RuntimeError) as e:

@@ -19,7 +19,8 @@ _CHART_TEXTS = """(gd) => {
   if (box.height < 2) return null;
   const out = [];
   for (const t of gd.querySelectorAll('text, tspan')) {
-    const own = [...t.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').replace(/\u200b/g, '').trim();
+    const own = [...t.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('')
+      .replace(/\u200b/g, '').trim();
     if (!own) continue;
     const cs = getComputedStyle(t);
     if (cs.display === 'none' || cs.visibility === 'hidden' || parseFloat(cs.opacity) === 0) continue;
@@ -51,10 +52,12 @@ _PAGE_BOXES = """() => {
   }
   const tables = [...document.querySelectorAll('[data-testid="stTable"], [data-testid="stMarkdownContainer"] table')]
     .filter(t => t.scrollWidth > t.parentElement.clientWidth + 1).map(t => t.innerText.slice(0, 60));
-  const metrics = [...document.querySelectorAll('[data-testid="stMetricValue"]')].map(m => parseFloat(getComputedStyle(m).fontSize));
+  const metrics = [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+    .map(m => parseFloat(getComputedStyle(m).fontSize));
   const canvases = document.querySelectorAll('[data-testid="stDataFrame"]').length;
   const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
-  const empty = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(c => !c.querySelector('.main-svg')).length;
+  const empty = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .filter(c => !c.querySelector('.main-svg')).length;
   return {clipped, tables, metrics, canvases, charts, empty};
 }"""
 

@@ -26,7 +26,9 @@ def png_header_only(width: int, height: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 # Files in formats outside the allow-list, each renamed .png by its maker.
@@ -72,7 +74,9 @@ def zip_corpus() -> dict[str, bytes]:
         "one-class.zip": _zip({f"only/{i}.png": digit for i in range(20)}),
         "pickle.zip": pickle.dumps([1, 2, 3]),
         "big-webp.zip": webp_zip(3, 2100),  # each entry 4.4 MP: over the zip's per-entry pixel cap (issue 25)
-        "many-entries.zip": _zip({f"a/{i}.txt": b"" for i in range(5001)}),  # over the entry cap, counted from the end record
+        "many-entries.zip": _zip(
+            {f"a/{i}.txt": b"" for i in range(5001)}
+        ),  # over the entry cap, counted from the end record
     }
 
 

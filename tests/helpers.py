@@ -214,7 +214,9 @@ class FakeClient:
 
     def submit_job(self, *, entrypoint, submission_id, **kw):
         if submission_id in self.jobs:
-            raise RuntimeError(f"Request failed with status code 500: Job with submission_id {submission_id} already exists.")
+            raise RuntimeError(
+                f"Request failed with status code 500: Job with submission_id {submission_id} already exists."
+            )
         self.submits.append((submission_id, entrypoint, kw))
         self.jobs[submission_id] = "PENDING"
         return submission_id
@@ -237,7 +239,9 @@ def make(tmp_path, client, **config) -> RayExecutor:
     from analysis.compute.cluster.executor import ClusterConfig, RayExecutor
     from analysis.compute.store import Store
 
-    ex = RayExecutor(ClusterConfig(address="http://head:8265", poll_s=0.01, **config), Store(str(tmp_path)), client=client)
+    ex = RayExecutor(
+        ClusterConfig(address="http://head:8265", poll_s=0.01, **config), Store(str(tmp_path)), client=client
+    )
     ex._gpus = (float("inf"), 0.0)  # no GPU, never asked again
     return ex
 
@@ -247,8 +251,14 @@ def finish(ex: RayExecutor):
     def write(sid):
         buf = io.BytesIO()
         np.save(buf, np.zeros((30, 2), np.float32))
-        ex.store.put(sid if sid.count("-") == 1 else sid.rsplit("-", 1)[0],
-                     {"coords.npy": buf.getvalue(), "result.json": json.dumps({"explained": [0.6, 0.4], "metrics": {}}).encode()})
+        ex.store.put(
+            sid if sid.count("-") == 1 else sid.rsplit("-", 1)[0],
+            {
+                "coords.npy": buf.getvalue(),
+                "result.json": json.dumps({"explained": [0.6, 0.4], "metrics": {}}).encode(),
+            },
+        )
+
     return write
 
 
@@ -293,7 +303,9 @@ KUBE = ROOT / "deploy" / "kubernetes"
 
 
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+    )
     if found:
         return found
     why = "nginx is not installed (Debian: apt-get install -y nginx)"
@@ -339,8 +351,10 @@ def render(workdir: Path, upstreams: list[str], port: int, http_port: int, cert:
     user = "user root;\n" if os.geteuid() == 0 else ""  # root: workers as root, to reach the temp folders
     temps = "".join(f"    {k}_temp_path {workdir / k};\n" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     main = workdir / "nginx.conf"
-    main.write_text(f"{user}worker_processes 1;\npid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
-                    f"events {{ worker_connections 1024; }}\nhttp {{\n{temps}    include {workdir / 'netlens.conf'};\n}}\n")
+    main.write_text(
+        f"{user}worker_processes 1;\npid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
+        f"events {{ worker_connections 1024; }}\nhttp {{\n{temps}    include {workdir / 'netlens.conf'};\n}}\n"
+    )
     return main
 
 

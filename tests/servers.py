@@ -11,17 +11,24 @@ import importlib
 
 _FROM = {
     # benchmarks/server.py: one real NetLens server on a free loopback port, its process tree
-    "Server": "benchmarks.server", "free_port": "benchmarks.server", "process_tree": "benchmarks.server",
+    "Server": "benchmarks.server",
+    "free_port": "benchmarks.server",
+    "process_tree": "benchmarks.server",
     # benchmarks/ray_head.py: a local Ray head on free ports with a temp dir of its own
     "RayHead": "benchmarks.ray_head",
     # benchmarks/load_cluster.py: app servers sharing one Ray head and one store
     "start_servers": "benchmarks.load_cluster",
     # the websocket client (benchmarks/st_client.py, st_wire.py) and the student steps built on it
     "Session": "benchmarks.st_client",
-    "deep_link_through_password": "benchmarks.hostile_door", "forty_wrong_passwords": "benchmarks.hostile_door",
-    "open_door": "benchmarks.hostile_door", "put_upload": "benchmarks.hostile_door", "type_password": "benchmarks.hostile_door",
-    "Student": "benchmarks.load_steps", "TRAINED_METRIC": "benchmarks.load_steps",
-    "jobs_run": "benchmarks.load_steps", "make_photo": "benchmarks.load_steps",
+    "deep_link_through_password": "benchmarks.hostile_door",
+    "forty_wrong_passwords": "benchmarks.hostile_door",
+    "open_door": "benchmarks.hostile_door",
+    "put_upload": "benchmarks.hostile_door",
+    "type_password": "benchmarks.hostile_door",
+    "Student": "benchmarks.load_steps",
+    "TRAINED_METRIC": "benchmarks.load_steps",
+    "jobs_run": "benchmarks.load_steps",
+    "make_photo": "benchmarks.load_steps",
 }
 __all__ = sorted(_FROM)
 

@@ -64,11 +64,17 @@ def test_weights_upload_refuses_and_never_unpickles(name, tmp_path):
     assert not marker.exists(), "a user file was unpickled"
 
 
-@pytest.mark.parametrize("page,params", [
-    ("../pages/convolution.py", {"kernel": "<script>alert(1)</script>", "size": "1e9", "pad": "'; DROP", "stride": "-1"}),
-    ("../pages/train.py", {"model": "__import__('os')", "epochs": "99999", "data": "../../etc/passwd"}),
-    ("../pages/representations.py", {"perplexity": "nan", "n": "-5", "method": "umap"}),
-])
+@pytest.mark.parametrize(
+    "page,params",
+    [
+        (
+            "../pages/convolution.py",
+            {"kernel": "<script>alert(1)</script>", "size": "1e9", "pad": "'; DROP", "stride": "-1"},
+        ),
+        ("../pages/train.py", {"model": "__import__('os')", "epochs": "99999", "data": "../../etc/passwd"}),
+        ("../pages/representations.py", {"perplexity": "nan", "n": "-5", "method": "umap"}),
+    ],
+)
 def test_bad_url_parameters_fall_back_to_defaults_with_a_notice(page, params):
     at = AppTest.from_file(page, default_timeout=120)
     at.query_params.update(params)

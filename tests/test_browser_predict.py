@@ -27,7 +27,11 @@ def test_upload_a_digit_photo_and_see_probabilities(page, tmp_path):
 def test_drawing_canvas_reads_a_stroke(page):
     page.goto(f"{page.base_url}/predict")
     page.get_by_text("Where the digit comes from").wait_for(timeout=120_000)
-    canvas = page.frame_locator("iframe").first.locator("canvas").last if page.locator("iframe").count() else page.locator("canvas").last
+    canvas = (
+        page.frame_locator("iframe").first.locator("canvas").last
+        if page.locator("iframe").count()
+        else page.locator("canvas").last
+    )
     canvas.wait_for()
     box = canvas.bounding_box()
     x, y = box["x"], box["y"]

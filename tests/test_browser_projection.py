@@ -40,7 +40,9 @@ def _ready(page, url_path: str) -> None:
 
 
 def _sidebar_width(page) -> float:
-    return page.evaluate("() => document.querySelector('[data-testid=\"stSidebar\"]')?.getBoundingClientRect().width || 0")
+    return page.evaluate(
+        "() => document.querySelector('[data-testid=\"stSidebar\"]')?.getBoundingClientRect().width || 0"
+    )
 
 
 def _set_sidebar(page, want_open: bool) -> None:
@@ -101,7 +103,9 @@ def test_every_page_reads_from_the_back_row(browser, app_url, normal, width, hei
                 problems.append(f"{where}: {found.chart_text_count} chart texts, {base.chart_text_count} in normal "
                                 f"mode; missing {sorted(missing.elements())[:12]}")
             if found.canvases:
-                problems.append(f"{where}: {found.canvases} st.dataframe canvas tables (use st.table in projection mode)")
+                problems.append(
+                    f"{where}: {found.canvases} st.dataframe canvas tables (use st.table in projection mode)"
+                )
             if base.metrics and (not found.metrics or min(found.metrics) <= max(base.metrics)):
                 problems.append(f"{where}: metrics {found.metrics} px not larger than in normal mode {base.metrics}")
     finally:

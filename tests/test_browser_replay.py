@@ -13,7 +13,9 @@ STATE = """() => { const gd = document.querySelector('.js-plotly-plot');
 def test_press_play_and_the_frame_changes(page):
     page.goto(f"{page.base_url}/representations")
     page.get_by_role("radio", name="Over training").click()
-    page.locator("[data-testid=stSidebar]").get_by_text("PCA", exact=True).click(timeout=180_000)  # the quick projection (after the default model)
+    page.locator("[data-testid=stSidebar]").get_by_text("PCA", exact=True).click(
+        timeout=180_000
+    )  # the quick projection (after the default model)
     play = page.locator(".updatemenu-button").filter(has_text="Play")
     play.wait_for(timeout=180_000)
     before = page.evaluate(STATE)

@@ -54,7 +54,10 @@ def test_bad_training_settings_are_refused_with_what_to_fix(text, words):
 def test_the_command_line_exits_2_with_the_message(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--config", '{"train": {"epochs": 99}}'])
-    assert info.value.code == 2 and "number of epochs must be a whole number from 1 to 50; got 99" in capsys.readouterr().err
+    assert (
+        info.value.code == 2
+        and "number of epochs must be a whole number from 1 to 50; got 99" in capsys.readouterr().err
+    )
     with pytest.raises(SystemExit) as info:
         main(["--config", "{}", "--store", "/tmp/x"])  # --store without --key
     assert info.value.code == 2 and "--store and --key go together" in capsys.readouterr().err
@@ -233,4 +236,6 @@ def test_a_users_own_data_trains_from_its_arrays_in_the_store(tmp_path, capsys):
     assert main(plan.argv[2:]) == 0  # what the cluster runs: python -m analysis.train <these>
     trained = plan.result(ex.store.get(plan.key))
     assert trained.dataset_name == "holiday snaps" and trained.dataset_fingerprint == "beef"
-    assert trained.split is not None and len(trained.split.test) + len(trained.split.val) + len(trained.split.train) == 400
+    assert (
+        trained.split is not None and len(trained.split.test) + len(trained.split.val) + len(trained.split.train) == 400
+    )

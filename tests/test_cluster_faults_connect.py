@@ -111,7 +111,9 @@ async def _down_then_up(base: str, port: int, heads: list) -> dict:
     try:
         await s.connect()
         out["single_pages"] = await _single_machine_pages(s)
-        out["page_says"] = await s.wait(await s.goto("train"), lambda x: x.has("alert", NOT_ANSWERING), 60, "the notice")
+        out["page_says"] = await s.wait(
+            await s.goto("train"), lambda x: x.has("alert", NOT_ANSWERING), 60, "the notice"
+        )
         seq = await _press_train(s)
         out["job_waits"] = await s.wait(seq, lambda x: x.has("progress", NOT_ANSWERING), 60, "the training waiting")
         heads.append(await asyncio.to_thread(_head, dashboard_port=port))  # the cluster comes (back)
@@ -158,7 +160,9 @@ async def _refused_then_trained(no_token_base: str, token_base: str) -> dict:
         out["no_token_says"] = await _until(a, "train", lambda x: x.has("alert", REFUSED), 40, "the refusal")
         await b.connect()
         seq = await _press_train(b)
-        out["token_trained"] = await b.wait(seq, lambda x: x.has("metric", TRAINED_METRIC), 300, "training with the token")
+        out["token_trained"] = await b.wait(
+            seq, lambda x: x.has("metric", TRAINED_METRIC), 300, "training with the token"
+        )
     finally:
         await asyncio.gather(a.close(), b.close(), return_exceptions=True)
     out["errors"] = a.errors + b.errors
@@ -180,7 +184,9 @@ def test_token_authentication_on_the_head(no_head):
         wrong = ClusterHealth(head.address, {"Authorization": "Bearer wrong"}).check()
         assert wrong.refused and REFUSED in wrong.message and "not the token the head was started with" in wrong.message
         assert ClusterHealth(head.address, head.headers()).check().ok
-        servers = start_servers(1, no_head.tmp, _env(head.address, no_head.tmp / "store-token", NETLENS_RAY_TOKEN=token))
+        servers = start_servers(
+            1, no_head.tmp, _env(head.address, no_head.tmp / "store-token", NETLENS_RAY_TOKEN=token)
+        )
         out = _run(lambda: _refused_then_trained(no_head.server.base, servers[0].base))
     finally:
         for s in servers:
@@ -275,7 +281,9 @@ def test_store_problems_say_what_is_wrong_and_how_to_fix_it(tmp_path, monkeypatc
     (tmp_path / "store" / "data" / "in-use.npy").write_bytes(b"\0" * 20_000)  # recent: retention keeps it
     full = store_problem(StoreConfig(root=str(tmp_path / "store"), max_mb=0.01))
     assert "is full" in full and "NETLENS_STORE_MB=0.01" in full and "Raise NETLENS_STORE_MB" in full
-    monkeypatch.setattr("analysis.compute.cluster.health.shutil.disk_usage", lambda p: namedtuple("U", "total used free")(1, 1, 5e6))
+    monkeypatch.setattr(
+        "analysis.compute.cluster.health.shutil.disk_usage", lambda p: namedtuple("U", "total used free")(1, 1, 5e6)
+    )
     assert "its disk has 5 MB free" in store_problem(StoreConfig(root=str(tmp_path / "store")))
 
 

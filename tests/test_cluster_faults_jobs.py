@@ -103,7 +103,11 @@ class Training:
 
     def __init__(self, app: App, data: str, model: str, epochs: int, seed: int):
         self.query = f"data={data}&model={model}&epochs={epochs}&seed={seed}"
-        kwargs = {"dataset": data, "model_config": default_config(model), "train_config": TrainConfig(epochs=epochs, seed=seed)}
+        kwargs = {
+            "dataset": data,
+            "model_config": default_config(model),
+            "train_config": TrainConfig(epochs=epochs, seed=seed),
+        }
         self.key = train_plan(app.probe, kwargs).key
         self.store = app.store
 

@@ -23,7 +23,10 @@ def test_a_new_job_is_submitted_under_its_key_with_one_cpu_and_quoted_json(tmp_p
     key = project_plan(ex, dict(KWARGS)).key
     (sid, entrypoint, kw), = client.submits
     assert sid == key and kw["entrypoint_num_cpus"] == 1 and kw["entrypoint_num_gpus"] is None
-    assert entrypoint.startswith("python -m analysis.compute.cluster.maps --config '{") and out["coords"].shape == (30, 2)
+    assert entrypoint.startswith("python -m analysis.compute.cluster.maps --config '{") and out["coords"].shape == (
+        30,
+        2,
+    )
     assert (None, "waiting on the cluster") in seen and (0.5, "half way") in seen
 
 
@@ -51,8 +54,11 @@ def test_a_failed_stopped_or_lost_job_is_retried_under_the_next_id(tmp_path, ear
 
 def test_a_failed_job_says_so_plainly(tmp_path):
     ex = make(tmp_path, FakeClient(script=["RUNNING", "FAILED"]))
-    with pytest.raises(RuntimeError, match=r"The map stopped on the cluster: Job failed: exit code 1 \(ValueError: boom\)"
-                                           r"\. Press Retry"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"The map stopped on the cluster: Job failed: exit code 1 \(ValueError: boom\)"
+        r"\. Press Retry",
+    ):
         ex.run("project", dict(KWARGS))
 
 
@@ -92,13 +98,24 @@ def test_a_job_on_another_code_version_stops_before_any_work(capsys):
 RAY_FAILED = "Job entrypoint command failed with exit code {}, last available logs (truncated to 20,000 chars):\n{}"
 
 
-@pytest.mark.parametrize("code, message, words", [
-    (137, RAY_FAILED.format(137, '{"netlens": "progress"}\nKilled'), "its process was killed (exit status 137: out of memory"),
-    (-9, RAY_FAILED.format(-9, "x"), "its process was killed (exit status -9"),
-    (3, RAY_FAILED.format(3, '{"netlens": "stopped"}'), "it stopped itself because no app server renewed its watcher lease"),
-    (1, RAY_FAILED.format(1, "Traceback\nValueError: boom"), "its command failed with exit status 1"),
-    (None, "Job was intentionally stopped.", "Job was intentionally stopped."),
-])
+@pytest.mark.parametrize(
+    "code, message, words",
+    [
+        (
+            137,
+            RAY_FAILED.format(137, '{"netlens": "progress"}\nKilled'),
+            "its process was killed (exit status 137: out of memory",
+        ),
+        (-9, RAY_FAILED.format(-9, "x"), "its process was killed (exit status -9"),
+        (
+            3,
+            RAY_FAILED.format(3, '{"netlens": "stopped"}'),
+            "it stopped itself because no app server renewed its watcher lease",
+        ),
+        (1, RAY_FAILED.format(1, "Traceback\nValueError: boom"), "its command failed with exit status 1"),
+        (None, "Job was intentionally stopped.", "Job was intentionally stopped."),
+    ],
+)
 def test_why_a_job_ended_is_one_plain_line_without_ray_s_log_tail(code, message, words):
     from analysis.compute.cluster.executor import _why
 
@@ -148,4 +165,6 @@ def test_a_token_turns_on_token_auth_before_ray_is_imported(monkeypatch):
     assert prepare_ray_env({}) == {} and "RAY_AUTH_MODE" not in __import__("os").environ
     assert prepare_ray_env({"NETLENS_RAY_TOKEN": " s3cret "}) == {"Authorization": "Bearer s3cret"}
     env = __import__("os").environ
-    assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN"] == "s3cret" and env["RAY_USAGE_STATS_ENABLED"] == "0"
+    assert (
+        env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN"] == "s3cret" and env["RAY_USAGE_STATS_ENABLED"] == "0"
+    )

@@ -46,7 +46,9 @@ def test_every_fast_path_matches_ndimage(kernel):
     rng = np.random.default_rng(1)
     image = (rng.random((64, 80, 3)) * 255).astype(np.uint8)
     got = convolve(image, kernel, "same")
-    want = np.stack([ndimage.correlate(image[:, :, c].astype(np.float64), kernel, mode="constant") for c in range(3)], 2)
+    want = np.stack(
+        [ndimage.correlate(image[:, :, c].astype(np.float64), kernel, mode="constant") for c in range(3)], 2
+    )
     np.testing.assert_allclose(got, want, rtol=0, atol=tolerance(image, kernel))
 
 
@@ -65,8 +67,16 @@ def test_flip_is_true_convolution():
     np.testing.assert_allclose(got, signal.convolve2d(image, kernel, mode="same"), atol=1e-5)
 
 
-@pytest.mark.parametrize("h,w,k,padding,stride", [(300, 400, 3, "valid", 1), (300, 400, 3, "same", 1),
-                                                  (300, 400, 5, "valid", 2), (7, 9, 3, "same", 4), (3, 3, 3, "valid", 3)])
+@pytest.mark.parametrize(
+    "h,w,k,padding,stride",
+    [
+        (300, 400, 3, "valid", 1),
+        (300, 400, 3, "same", 1),
+        (300, 400, 5, "valid", 2),
+        (7, 9, 3, "same", 4),
+        (3, 3, 3, "valid", 3),
+    ],
+)
 def test_output_size_formula(h, w, k, padding, stride):
     p = 0 if padding == "valid" else (k - 1) // 2
     want = ((h + 2 * p - k) // stride + 1, (w + 2 * p - k) // stride + 1)
@@ -126,7 +136,9 @@ def test_step_through_numbers_match_hand_computed_sums():
     strided = explain_pixel(FIVE, np.ones((3, 3)), 1, 1, stride=2)
     assert (strided.top, strided.left) == (2, 2) and strided.total == 13 + 14 + 15 + 18 + 19 + 20 + 23 + 24 + 25
     flipped = explain_pixel(FIVE, np.arange(9.0).reshape(3, 3), 0, 0, flip=True)
-    assert flipped.kernel[0, 0] == 8 and flipped.total == pytest.approx(np.sum(FIVE[:3, :3] * np.arange(9.0)[::-1].reshape(3, 3)))
+    assert flipped.kernel[0, 0] == 8 and flipped.total == pytest.approx(
+        np.sum(FIVE[:3, :3] * np.arange(9.0)[::-1].reshape(3, 3))
+    )
 
 
 @pytest.mark.parametrize("padding,stride,flip", [("valid", 1, False), ("same", 2, True), ("same", 3, False)])

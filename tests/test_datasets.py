@@ -196,27 +196,59 @@ def bomb_zip(declared_small=False) -> bytes:
     return data
 
 
-@pytest.mark.parametrize("data, kwargs, words", [
-    (b"this is not a zip", {}, "Expected a .zip"),
-    (make_zip(good_entries() | {"../evil.png": png()}), {}, r"outside the archive"),
-    (make_zip(good_entries() | {"cats/../../evil.png": png()}), {}, r"outside the archive"),
-    (make_zip(good_entries() | {"/etc/evil.png": png()}), {}, "absolute path"),
-    (make_zip(good_entries() | {"C:/evil.png": png()}), {}, "absolute path"),
-    (make_zip(good_entries(), symlinks=["cats/link.png"]), {}, "symbolic link"),
-    (make_zip(good_entries()), {"max_entries": 4}, "5 entries, the limit is 4"),
-    (bomb_zip(), {"max_total_bytes": 1_000_000}, "declares 3,0"),
-    (bomb_zip(declared_small=True), {"max_total_bytes": 1_000_000}, "damaged"),
-    (make_zip({"cats/1.png": png(), "cats/2.png": png()}), {}, "at least two class folders"),
-    (make_zip({"pets/cats/1.png": png(), "pets/cats/2.png": png()}), {}, "at least two class folders"),
-    (make_zip({"1.png": png(), "dogs/1.png": png()}), {}, "inside a class folder"),
-    (make_zip({"readme.txt": b"hi", "a/b.csv": b"1"}), {}, "the zip has none"),
-    (make_zip(good_entries() | {"dogs/bad.png": b"not an image at all"}), {}, "Refused 'dogs/bad.png'.*not a picture"),
-    (make_zip(good_entries() | {"dogs/cut.png": png(50, 50, mode="RGB")[:60]}), {}, "dogs/cut.png"),
-    (make_zip(good_entries() | {"dogs/huge.png": patch_png_size(png(), 8000, 6000)}), {}, "Refused 'dogs/huge.png'.*too large"),
-    (make_zip(good_entries() | {"dogs/bomb.png": patch_png_size(png(), 30000, 30000)}), {}, "Refused 'dogs/bomb.png'.*far too large"),
-], ids=["not-a-zip", "parent-folder", "climbs-out-of-class", "absolute-unix", "absolute-drive", "symlink",
-        "too-many-entries", "declared-too-big", "declared-size-lies", "one-class", "one-class-under-top",
-        "image-outside-class", "no-images", "not-a-picture", "cut-png", "huge-png", "png-bomb"])
+@pytest.mark.parametrize(
+    "data, kwargs, words",
+    [
+        (b"this is not a zip", {}, "Expected a .zip"),
+        (make_zip(good_entries() | {"../evil.png": png()}), {}, r"outside the archive"),
+        (make_zip(good_entries() | {"cats/../../evil.png": png()}), {}, r"outside the archive"),
+        (make_zip(good_entries() | {"/etc/evil.png": png()}), {}, "absolute path"),
+        (make_zip(good_entries() | {"C:/evil.png": png()}), {}, "absolute path"),
+        (make_zip(good_entries(), symlinks=["cats/link.png"]), {}, "symbolic link"),
+        (make_zip(good_entries()), {"max_entries": 4}, "5 entries, the limit is 4"),
+        (bomb_zip(), {"max_total_bytes": 1_000_000}, "declares 3,0"),
+        (bomb_zip(declared_small=True), {"max_total_bytes": 1_000_000}, "damaged"),
+        (make_zip({"cats/1.png": png(), "cats/2.png": png()}), {}, "at least two class folders"),
+        (make_zip({"pets/cats/1.png": png(), "pets/cats/2.png": png()}), {}, "at least two class folders"),
+        (make_zip({"1.png": png(), "dogs/1.png": png()}), {}, "inside a class folder"),
+        (make_zip({"readme.txt": b"hi", "a/b.csv": b"1"}), {}, "the zip has none"),
+        (
+            make_zip(good_entries() | {"dogs/bad.png": b"not an image at all"}),
+            {},
+            "Refused 'dogs/bad.png'.*not a picture",
+        ),
+        (make_zip(good_entries() | {"dogs/cut.png": png(50, 50, mode="RGB")[:60]}), {}, "dogs/cut.png"),
+        (
+            make_zip(good_entries() | {"dogs/huge.png": patch_png_size(png(), 8000, 6000)}),
+            {},
+            "Refused 'dogs/huge.png'.*too large",
+        ),
+        (
+            make_zip(good_entries() | {"dogs/bomb.png": patch_png_size(png(), 30000, 30000)}),
+            {},
+            "Refused 'dogs/bomb.png'.*far too large",
+        ),
+    ],
+    ids=[
+        "not-a-zip",
+        "parent-folder",
+        "climbs-out-of-class",
+        "absolute-unix",
+        "absolute-drive",
+        "symlink",
+        "too-many-entries",
+        "declared-too-big",
+        "declared-size-lies",
+        "one-class",
+        "one-class-under-top",
+        "image-outside-class",
+        "no-images",
+        "not-a-picture",
+        "cut-png",
+        "huge-png",
+        "png-bomb",
+    ],
+)
 def test_zip_refusals(data, kwargs, words):
     with pytest.raises(ValueError, match=words):
         load_image_zip(data, **kwargs)

@@ -16,7 +16,8 @@ Kubernetes manifests.
   store's key a mounted file in the app and every Ray pod, every pod non-root with no capabilities and
   a read-only root file system, the app reaching only the head's Jobs API port).
 
-Needs nginx (Debian: apt-get install -y nginx) and the openssl command. Without it the nginx tests skip with the reason; with
+Needs nginx (Debian: apt-get install -y nginx) and the openssl command. Without it the nginx tests skip with the
+reason; with
 NETLENS_REQUIRE_NGINX=1 (as in CI, .ci/run) a missing nginx is a failure instead.
 """
 from __future__ import annotations
@@ -155,7 +156,9 @@ def test_the_kubernetes_manifests_agree():
     assert ray["spec"]["rayVersion"] == pin
     pods = [ray["spec"]["headGroupSpec"]["template"]["spec"]]
     pods += [g["template"]["spec"] for g in ray["spec"]["workerGroupSpecs"]]
-    assert any(c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu") for p in pods[1:] for c in p["containers"])
+    assert any(
+        c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu") for p in pods[1:] for c in p["containers"]
+    )
     tokens = set()
     for pod in pods:  # token authentication on every Ray container
         for c in pod["containers"]:

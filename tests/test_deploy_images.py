@@ -29,7 +29,9 @@ def pins() -> dict[str, str]:
 
 def instructions(path: Path) -> list[tuple[str, str]]:
     """The recipe's (INSTRUCTION, arguments), continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")))
+    text = re.sub(
+        r"\\\n", " ", "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+    )
     return [(m.group(1).upper(), m.group(2).strip()) for m in re.finditer(r"^\s*([A-Za-z]+)\s+(.*)$", text, flags=re.M)]
 
 
@@ -72,7 +74,9 @@ def test_the_manifests_run_images_built_from_the_recipes():
             assert titles.get(repo.rsplit("/", 1)[-1]) == recipe, (name, c["image"], recipe)
             used.add(recipe)
     assert used == set(titles.values())  # both images are used
-    ray_images = {c["image"] for n, t in pod_templates(manifests()) if "netlens-ray" in n for c in t["spec"]["containers"]}
+    ray_images = {
+        c["image"] for n, t in pod_templates(manifests()) if "netlens-ray" in n for c in t["spec"]["containers"]
+    }
     assert all(i.endswith(":" + pins()["ray"]) for i in ray_images), ray_images  # tagged with the pinned Ray
 
 

@@ -58,7 +58,10 @@ def test_an_upload_stays_in_its_session():
     assert not a.exception
     assert a.radio(key="conv_source").value == MINE
     assert "300 × 200" in size_shown(a)
-    kept_a, kept_b = convolution_state(a.session_state).upload.current, convolution_state(b.session_state).upload.current
+    kept_a, kept_b = (
+        convolution_state(a.session_state).upload.current,
+        convolution_state(b.session_state).upload.current,
+    )
     assert kept_a.image().shape == (200, 300, 3)
     assert kept_b.image().shape == (90, 120, 3)
     assert kept_a.file_id != kept_b.file_id
@@ -123,7 +126,9 @@ def test_two_real_sessions_on_one_server(app_url):
             await b.connect()
             seq = await a.goto("convolution")
             assert await a.wait(seq, lambda s: s.widget("file_uploader", upload), 90, "A on Convolution"), a.errors
-            assert await a.upload(a.widget("file_uploader", upload), "class-photo.jpg", photo, "image/jpeg", 90), a.errors
+            assert await a.upload(a.widget("file_uploader", upload), "class-photo.jpg", photo, "image/jpeg", 90), (
+                a.errors
+            )
             seq = await a.rerun()
             assert await a.wait(seq, lambda s: s.has("imgs", "Before: Your picture: class-photo.jpg"), 90,
                                 "A with the upload"), a.errors

@@ -61,7 +61,9 @@ def test_custom_kernel_parses_and_refuses_code():
 def test_upload_good_then_bad_keeps_the_good_one():
     at = run_page()
     rng = np.random.default_rng(0)
-    at.file_uploader(key="conv_upload").set_value(("mine.png", png_bytes((rng.random((50, 70, 3)) * 255).astype(np.uint8)), "image/png")).run()
+    at.file_uploader(key="conv_upload").set_value(
+        ("mine.png", png_bytes((rng.random((50, 70, 3)) * 255).astype(np.uint8)), "image/png")
+    ).run()
     assert not at.exception and not at.error
     assert at.radio(key="conv_source").value == "Your own picture"
     assert any("70 × 50 → 68 × 48" in m.value for m in at.markdown)
@@ -73,7 +75,9 @@ def test_upload_good_then_bad_keeps_the_good_one():
 
 def test_image_smaller_than_kernel_without_padding_explains():
     at = run_page()
-    at.file_uploader(key="conv_upload").set_value(("tiny.png", png_bytes(np.zeros((2, 2, 3), np.uint8)), "image/png")).run()
+    at.file_uploader(key="conv_upload").set_value(
+        ("tiny.png", png_bytes(np.zeros((2, 2, 3), np.uint8)), "image/png")
+    ).run()
     assert not at.exception
     assert "smaller than the 3×3 kernel" in at.error[0].value
 

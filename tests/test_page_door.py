@@ -45,7 +45,10 @@ def test_wrong_class_passwords_get_growing_waits_then_the_right_one_lets_in(monk
     assert errors(at) == ["Too many wrong tries: wait 1 s, then try again."]
     assert not at.subheader and at.text_input(key="access_password")  # still at the door
     at.run()  # a rerun alone is no try
-    assert access.LIMITERS[access.CLASS.key]._sessions[next(iter(access.LIMITERS[access.CLASS.key]._sessions))].failures == 3
+    assert (
+        access.LIMITERS[access.CLASS.key]._sessions[next(iter(access.LIMITERS[access.CLASS.key]._sessions))].failures
+        == 3
+    )
     clock.t += 1
     at.text_input(key="access_password").input("yak").run()
     assert errors(at) == ["That is not the class password. Too many wrong tries: wait 4 s, then try again."]

@@ -70,7 +70,9 @@ def test_bad_zip_and_bad_weights_show_errors_and_keep_working():
     at.file_uploader(key="train_zip").set_value(("mine.zip", b"not a zip at all", "application/zip")).run()
     assert not at.exception
     assert "mine.zip" in at.error[0].value
-    at.file_uploader(key="weights_upload").set_value(("evil.safetensors", b"\x80\x04\x95 pickle", "application/octet-stream")).run()
+    at.file_uploader(key="weights_upload").set_value(
+        ("evil.safetensors", b"\x80\x04\x95 pickle", "application/octet-stream")
+    ).run()
     assert not at.exception
     assert any("never loads" in e.value for e in at.error)
 
@@ -106,7 +108,9 @@ def test_models_prepared_in_netlens_models_dir_are_ready(tmp_path, monkeypatch):
     from analysis.compute.cluster.train_cli import main
     from dashboard.core import training_jobs as training
 
-    assert main(["--dataset", "digits", "--model", "logreg", "--epochs", "2", "--seed", "5", "--save", str(tmp_path)]) == 0
+    assert (
+        main(["--dataset", "digits", "--model", "logreg", "--epochs", "2", "--seed", "5", "--save", str(tmp_path)]) == 0
+    )
     (tmp_path / "junk.safetensors").write_bytes(b"\x80\x04 not a model")  # skipped, not fatal
     monkeypatch.setenv("NETLENS_MODELS_DIR", str(tmp_path))
     training.prepared_models.clear()

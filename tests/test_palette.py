@@ -49,6 +49,17 @@ def test_digit_colours_stay_apart(kind):
 
 
 def test_the_check_rejects_a_palette_that_merges_under_colour_blindness():
-    tab10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+    tab10 = [
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+        "#9467bd",
+        "#8c564b",
+        "#e377c2",
+        "#7f7f7f",
+        "#bcbd22",
+        "#17becf",
+    ]
     assert min_difference(tab10, "normal") >= 10
     assert min_difference(tab10, "protanopia") < 10

@@ -27,7 +27,8 @@ def _fonts(fig: go.Figure):
 
 
 def _animation() -> go.Figure:
-    """Over training's animated map (dashboard/representations/replay_view.py), from a two-frame replay of random points."""
+    """Over training's animated map (dashboard/representations/replay_view.py), from a two-frame replay of
+    random points."""
     from analysis.recording import Recording
     from analysis.replay import ReplayResult
     from dashboard.representations.replay_view import animation
@@ -37,8 +38,15 @@ def _animation() -> go.Figure:
     rec = Recording(epochs=(0, 1), total_epochs=1, indices=np.arange(n), labels=np.arange(n) % 10,
                     images=np.zeros((n, 8, 8), np.uint8), pixels=np.zeros((n, 4), np.float16),
                     layers={"logits": np.zeros((2, n, 4), np.float16)})
-    result = ReplayResult(layer="logits", method="pca", epochs=(0, 1), coords=rng.normal(size=(2, n, 2)).astype(np.float32),
-                          trust=(0.9, 0.9), seconds=(0.1, 0.1), total_frames=2)
+    result = ReplayResult(
+        layer="logits",
+        method="pca",
+        epochs=(0, 1),
+        coords=rng.normal(size=(2, n, 2)).astype(np.float32),
+        trust=(0.9, 0.9),
+        seconds=(0.1, 0.1),
+        total_frames=2,
+    )
     return animation(result, rec, [str(i) for i in range(10)], "logits over training")
 
 

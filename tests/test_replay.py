@@ -87,7 +87,9 @@ def test_neighbour_overlap_against_scikit_learns_neighbours(blobs):
 
     x, _ = blobs
     assert neighbour_overlap(x, x) == 1.0
-    assert neighbour_overlap(x, 3 * x @ _rotation(10, 0) + 1) == pytest.approx(1.0)  # distances kept: the same neighbours
+    assert neighbour_overlap(x, 3 * x @ _rotation(10, 0) + 1) == pytest.approx(
+        1.0
+    )  # distances kept: the same neighbours
     rng = np.random.default_rng(0)
     assert neighbour_overlap(x, rng.normal(size=x.shape)) < 0.1  # unrelated: about 10/300
     y = x + rng.normal(scale=1.0, size=x.shape)

@@ -121,10 +121,13 @@ def test_store_settings_say_what_to_fix(env, words):
 
 
 def test_ray_is_never_imported_without_a_cluster_address():
-    code = ("import sys; import dashboard.core.server, dashboard.training.state, dashboard.representations.state, "
-            "analysis.compute.tasks, analysis.compute.store, analysis.compute.jobspec, analysis.compute.cluster.job, "
-            "analysis.compute.cluster.maps; "
-            "import analysis.compute.cluster.train_cli; print('ray' in sys.modules, type(dashboard.core.server.EXECUTOR).__name__)")
+    code = (
+        "import sys; import dashboard.core.server, dashboard.training.state, dashboard.representations.state, "
+        "analysis.compute.tasks, analysis.compute.store, analysis.compute.jobspec, analysis.compute.cluster.job, "
+        "analysis.compute.cluster.maps; "
+        "import analysis.compute.cluster.train_cli; "
+        "print('ray' in sys.modules, type(dashboard.core.server.EXECUTOR).__name__)"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("NETLENS_RAY_ADDRESS",)}
     env.update(NETLENS_WORKERS="0", PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

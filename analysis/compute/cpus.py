@@ -21,7 +21,9 @@ def _read(path: str) -> str | None:
         return None
 
 
-def cgroup_cpu_limit(cpu_max: str = CPU_MAX, quota_v1: str = CFS_QUOTA_V1, period_v1: str = CFS_PERIOD_V1) -> int | None:
+def cgroup_cpu_limit(
+    cpu_max: str = CPU_MAX, quota_v1: str = CFS_QUOTA_V1, period_v1: str = CFS_PERIOD_V1
+) -> int | None:
     """The cgroup's CPU quota rounded up to whole CPUs (at least 1), or None without one."""
     text = _read(cpu_max)
     if text is not None:

@@ -65,8 +65,10 @@ class Job:
     label: str
     status: str = "queued"        # 'queued' | 'running' | 'done' | 'failed' | 'cancelled'
     progress: float = 0.0         # 0..1
-    message: str = ""             # plain words: "epoch 3 of 10", "queued: 2 jobs ahead of yours"
-    latest: Any = field(default=None, repr=False)  # latest intermediate payload (metrics so far, an embedding, a snapshot)
+    message: str = ""  # plain words: "epoch 3 of 10", "queued: 2 jobs ahead of yours"
+    latest: Any = field(
+        default=None, repr=False
+    )  # latest intermediate payload (metrics so far, an embedding, a snapshot)
     result: Any = field(default=None, repr=False)  # fn's return value once done (kept, not shared, when cancelled)
     error: str | None = None      # plain message when failed
     created: float = 0.0

@@ -23,7 +23,9 @@ __all__ = ["DataRef", "TrainSpec", "MapSpec", "ReplaySpec", "parse_train_spec", 
            "parse_replay_spec", "to_json"]
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
-_LAYER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.,()×-]{0,59}$")  # our layer names: 'hidden layer 1 (512 units)', 'conv block 2 (32×7×7)'
+_LAYER = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9 _.,()×-]{0,59}$"
+)  # our layer names: 'hidden layer 1 (512 units)', 'conv block 2 (32×7×7)'
 MAP_METHODS = ("tsne", "pca")
 
 
@@ -88,8 +90,10 @@ def _load(text, what: str) -> dict:
     try:
         return json.loads(text)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"Expected the {what} settings as one JSON object, e.g. "
-                         f"'{{\"model\": {{\"kind\": \"mlp\"}}}}'; it is not valid JSON ({e}). Quote it for the shell.") from None
+        raise ValueError(
+            f"Expected the {what} settings as one JSON object, e.g. "
+            f"'{{\"model\": {{\"kind\": \"mlp\"}}}}'; it is not valid JSON ({e}). Quote it for the shell."
+        ) from None
 
 
 def _dataset(value) -> str | DataRef:
@@ -147,7 +151,10 @@ def parse_replay_spec(text) -> ReplaySpec:
                          "'layer' (e.g. 'logits').")
     _digest(d["recording"], "recording")
     if not isinstance(d["layer"], str) or not _LAYER.match(d["layer"]):
-        raise ValueError(f"Expected the layer's name (letters, digits, spaces; e.g. 'hidden layer 1 (512 units)'); got {d['layer']!r}.")
+        raise ValueError(
+            "Expected the layer's name (letters, digits, spaces; e.g. 'hidden layer 1 (512 units)'); "
+            f"got {d['layer']!r}."
+        )
     c = dict(_object(d.get("config", {}), "config", [f.name for f in fields(ReplayConfig)]))
     if isinstance(c.get("perplexity"), int) and not isinstance(c.get("perplexity"), bool):
         c["perplexity"] = float(c["perplexity"])

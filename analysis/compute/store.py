@@ -260,7 +260,9 @@ class Store:
             os.utime(path)  # used now
             return digest
         owner = OWNER.get()
-        owner = None if owner is None or str(owner).startswith("server") else str(owner)  # the server's own warm-up: no quota
+        owner = (
+            None if owner is None or str(owner).startswith("server") else str(owner)
+        )  # the server's own warm-up: no quota
         with self._lock:
             self._admit(len(data), owner)
             _atomic_write(path, data, self.root / "tmp")

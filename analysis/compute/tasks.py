@@ -36,8 +36,19 @@ from analysis.replay import ReplayConfig, knn_over_training
 from analysis.replay import replay as run_replay
 from analysis.train import TrainConfig, TrainedModel, fit
 
-__all__ = ["train", "project", "replay", "separation", "count", "training_estimate", "recording_estimate", "map_estimate", "METRIC_SAMPLE",
-           "InlineExecutor", "as_job"]
+__all__ = [
+    "train",
+    "project",
+    "replay",
+    "separation",
+    "count",
+    "training_estimate",
+    "recording_estimate",
+    "map_estimate",
+    "METRIC_SAMPLE",
+    "InlineExecutor",
+    "as_job",
+]
 
 Report = Callable[..., None]
 ShouldStop = Callable[[], bool]

@@ -37,7 +37,9 @@ from analysis.compute.malloc import give_back_free_memory
 
 __all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task"]
 log = logging.getLogger(__name__)
-DEFAULT_TASKS = {name: f"analysis.compute.tasks:{name}" for name in ("train", "project", "count", "replay")}  # only these run
+DEFAULT_TASKS = {
+    name: f"analysis.compute.tasks:{name}" for name in ("train", "project", "count", "replay")
+}  # only these run
 _UNSET, IN_WORKER_ENV = object(), "NETLENS_IN_WORKER"  # IN_WORKER_ENV: "1" in every worker process
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 NICENESS = 10  # workers run at a lower CPU priority than the web server, which must stay responsive
@@ -266,7 +268,9 @@ class ProcessExecutor:
             return None
         reply = None
         try:
-            stop = should_stop if should_finish is None else lambda: bool(should_stop and should_stop()) or should_finish()
+            stop = (
+                should_stop if should_finish is None else lambda: bool(should_stop and should_stop()) or should_finish()
+            )
             reply = self._drive(worker, task, blob, on_progress, stop)
         finally:
             self._release(worker, healthy=reply is not None)  # else: killed, or left mid-task (unknown state)

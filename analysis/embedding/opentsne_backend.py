@@ -55,7 +55,8 @@ def busy_cores(window: float = 0.1, stat_path: str = "/proc/stat") -> float | No
 def choose_n_jobs(n_points: int, n_jobs: int | None = None) -> int:
     """Threads for openTSNE (the map is the same for any thread count).
 
-    ``n_jobs`` when given (a whole number >= 1). Otherwise one below OPENTSNE_MIN_POINTS_PER_THREAD points (threads do not pay off);
+    ``n_jobs`` when given (a whole number >= 1). Otherwise one below OPENTSNE_MIN_POINTS_PER_THREAD points
+    (threads do not pay off);
     otherwise every core this process may use, minus the cores that are busy
     right now, at least one. openTSNE's threads (like scikit-learn's) meet at
     a barrier many times per iteration, so on a busy machine one descheduled

@@ -75,7 +75,9 @@ def load_weights(data: bytes) -> TrainedModel:
         image_shape = tuple(int(s) for s in json.loads(meta["image_shape"]))
         hist = json.loads(meta["history"])
         history = History(rows=list(hist["rows"]), stopped=bool(hist["stopped"]))
-        fields = {k: json.loads(meta[k]) for k in ("dataset_name", "val_accuracy", "test_accuracy", "seconds", "device")}
+        fields = {
+            k: json.loads(meta[k]) for k in ("dataset_name", "val_accuracy", "test_accuracy", "seconds", "device")
+        }
         fingerprint = str(json.loads(meta.get("dataset_fingerprint", '""')))
         check_config(model_config)
         check_train_config(train_config)
@@ -118,7 +120,9 @@ def check_weights_plan(header: dict, model_config, image_shape: tuple, n_classes
         raise ValueError(f"This file's image size {tuple(image_shape)} is outside what NetLens trains on "
                          f"(1 to {MAX_IMAGE_SIDE} pixels per side). {gate.WEIGHTS_FIX}")
     if not 2 <= n_classes <= gate.MAX_CLASSES:
-        raise ValueError(f"This file names {n_classes:,} classes; NetLens models have 2 to {gate.MAX_CLASSES}. {gate.WEIGHTS_FIX}")
+        raise ValueError(
+            f"This file names {n_classes:,} classes; NetLens models have 2 to {gate.MAX_CLASSES}. {gate.WEIGHTS_FIX}"
+        )
     declared = {k: v for k, v in header.items() if k != "__metadata__" and not k.startswith("recording.")}
     shapes = {}
     for k, v in declared.items():
@@ -129,7 +133,9 @@ def check_weights_plan(header: dict, model_config, image_shape: tuple, n_classes
             raise ValueError(f"Weight {k!r} is {v.get('dtype')}; NetLens saves float32 weights. {gate.WEIGHTS_FIX}")
         shapes[k] = tuple(shape)
     with torch.device("meta"):  # shapes only: nothing is allocated
-        expected = {k: tuple(t.shape) for k, t in models.build_model(model_config, image_shape, n_classes).state_dict().items()}
+        expected = {
+            k: tuple(t.shape) for k, t in models.build_model(model_config, image_shape, n_classes).state_dict().items()
+        }
     implied = sum(int(np.prod(s)) for s in expected.values())
     if implied > gate.MAX_PARAMETERS:
         raise ValueError(f"This file describes a model of {implied:,} parameters; NetLens builds at most "

@@ -82,9 +82,14 @@ def kernel_ui() -> KernelChoice | None:
                         help="The small grid of weights slid over the picture. 'Custom' lets you type your own.")
     if name == "Custom":
         st.session_state.setdefault("conv_custom", kernels.format_kernel(kernels.preset_kernel("Horizontal edge")))
-        text = st.text_area("Your kernel: one row per line", key="conv_custom", persist_state=PERSIST, height=150,
-                            help="Numbers separated by spaces, one row per line, e.g. '1 2 1'. Fractions like 1/9 are fine. "
-                                 f"Both sides odd (3×3, 5×5, …), up to {kernels.MAX_KERNEL_SIZE}×{kernels.MAX_KERNEL_SIZE}.")
+        text = st.text_area(
+            "Your kernel: one row per line",
+            key="conv_custom",
+            persist_state=PERSIST,
+            height=150,
+            help="Numbers separated by spaces, one row per line, e.g. '1 2 1'. Fractions like 1/9 are fine. "
+            f"Both sides odd (3×3, 5×5, …), up to {kernels.MAX_KERNEL_SIZE}×{kernels.MAX_KERNEL_SIZE}.",
+        )
         norm = st.checkbox("Normalise so it sums to 1", key="conv_normalise", persist_state=PERSIST,
                            help="Divide every weight by their sum, so the picture keeps its overall brightness.")
         try:
@@ -99,8 +104,13 @@ def kernel_ui() -> KernelChoice | None:
     size = 3
     if preset.sized:
         st.session_state.setdefault("conv_size", 3)
-        size = st.select_slider("Kernel size", options=list(range(3, kernels.MAX_KERNEL_SIZE + 1, 2)), key="conv_size", persist_state=PERSIST,
-                                help="Side of the square kernel: bigger blurs more (and takes longer).")
+        size = st.select_slider(
+            "Kernel size",
+            options=list(range(3, kernels.MAX_KERNEL_SIZE + 1, 2)),
+            key="conv_size",
+            persist_state=PERSIST,
+            help="Side of the square kernel: bigger blurs more (and takes longer).",
+        )
     k = kernels.preset_kernel(name, size)
     convolution_state().last_kernel = k
     return KernelChoice(name, k, preset.explanation)
@@ -128,11 +138,17 @@ def conv_settings_ui(kernel: np.ndarray) -> ConvSettings:
                     help="Filter red, green and blue separately, or first turn the picture gray.") == "gray"
     modes = list(DISPLAY_MODES)
     default = "absolute" if (kernel < 0).any() else "clip"
-    display = st.radio("Show the output as", modes, index=modes.index(default), horizontal=False,
-                       key=f"conv_display_{default}", persist_state=PERSIST,
-                       format_func={"absolute": "Absolute value", "rescale": "Rescaled to 0–255", "clip": "Clipped to 0–255"}.get,
-                       help="Outputs can be negative or above 255 (edge kernels give both). A picture needs 0–255, "
-                            "so choose how to map them. Edge kernels start on absolute value, blurs on clipping.")
+    display = st.radio(
+        "Show the output as",
+        modes,
+        index=modes.index(default),
+        horizontal=False,
+        key=f"conv_display_{default}",
+        persist_state=PERSIST,
+        format_func={"absolute": "Absolute value", "rescale": "Rescaled to 0–255", "clip": "Clipped to 0–255"}.get,
+        help="Outputs can be negative or above 255 (edge kernels give both). A picture needs 0–255, "
+        "so choose how to map them. Edge kernels start on absolute value, blurs on clipping.",
+    )
     flip = st.toggle("Flip the kernel (true convolution)", key="conv_flip", persist_state=PERSIST,
                      help="Deep-learning 'convolution' (PyTorch, this page) slides the kernel as it is. The "
                           "mathematicians' convolution turns it 180° first. Symmetric kernels give the same result.")

@@ -67,7 +67,9 @@ def size_message(h: int, w: int, kshape: tuple[int, int], padding: str, stride: 
         text += (f": a {kh}×{kw} kernel cannot be centred on the border pixels, "
                  f"so {kw - 1} columns and {kh - 1} rows are lost")
     elif padding == "same" and (kh > 1 or kw > 1):
-        text += f": a border of zeros ({_count(kh // 2, 'row')}, {_count(kw // 2, 'column')} on each side) keeps the size"
+        text += (
+            f": a border of zeros ({_count(kh // 2, 'row')}, {_count(kw // 2, 'column')} on each side) keeps the size"
+        )
     if stride > 1:
         text += f"; stride {stride} keeps every {stride}ᵗʰ position in each direction"
     return text + "."
@@ -129,8 +131,10 @@ def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride:
               (out, "Output: this pixel in orange", (row, col, 1, 1), None, "Greys_r"),
               (s.kernel, "Kernel" + (" (flipped)" if flip else ""), None, None, "RdBu_r"),
               (s.products, "Window × kernel", None, None, "RdBu_r")]
-    grids = figures.shared(("step", grid.tobytes(), grid.shape, s.kernel.tobytes(), kernel.shape, padding, stride, flip, pos),
-                           lambda: figures.number_grids(panels))
+    grids = figures.shared(
+        ("step", grid.tobytes(), grid.shape, s.kernel.tobytes(), kernel.shape, padding, stride, flip, pos),
+        lambda: figures.number_grids(panels),
+    )
     chart(st, grids, config=NO_BAR, key="step_grids")
     st.caption(channel)
     terms = " + ".join(f"{w:.3g}×{k:.3g}" for w, k in zip(s.window.ravel(), s.kernel.ravel()))

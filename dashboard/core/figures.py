@@ -149,7 +149,9 @@ def learning_curves(rows: list[dict], epochs: int | None = None) -> go.Figure:
                 x=x, y=[r[f"{name}_{metric}"] for r in rows], mode="lines+markers",
                 name="training" if name == "train" else "validation", legendgroup=name, showlegend=col == 1,
                 line=dict(color=colour, width=3, dash=dash), marker=dict(size=8)), row=1, col=col)
-    fig.update_xaxes(title_text="epoch", range=[0.5, (epochs or max(x, default=1)) + 0.5], dtick=1 if (epochs or 1) <= 20 else None)
+    fig.update_xaxes(
+        title_text="epoch", range=[0.5, (epochs or max(x, default=1)) + 0.5], dtick=1 if (epochs or 1) <= 20 else None
+    )
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), font=FONT,
                       legend=dict(orientation="h", y=-0.25))

@@ -53,9 +53,18 @@ def page(file: str) -> st.Page:
 
 
 # Addresses people guess, each a hidden page that switches to the real one (query kept).
-ALIASES = {"training": "train.py", "predictions": "predict.py", "prediction": "predict.py", "maps": "representations.py",
-           "tsne": "representations.py", "t-sne": "representations.py", "kernels": "convolution.py",
-           "kernel": "convolution.py", "glossar": "glossary.py", "words": "glossary.py"}
+ALIASES = {
+    "training": "train.py",
+    "predictions": "predict.py",
+    "prediction": "predict.py",
+    "maps": "representations.py",
+    "tsne": "representations.py",
+    "t-sne": "representations.py",
+    "kernels": "convolution.py",
+    "kernel": "convolution.py",
+    "glossar": "glossary.py",
+    "words": "glossary.py",
+}
 
 
 def _alias(alias: str, file: str) -> st.Page:

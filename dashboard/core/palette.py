@@ -72,7 +72,9 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     dh = np.where(chroma0, 0, np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh)))
     d_hue = 2 * np.sqrt(c1 * c2) * np.sin(np.radians(dh / 2))
     s = h1 + h2
-    h_bar = np.where(chroma0, s, np.where(np.abs(h1 - h2) <= 180, s / 2, np.where(s < 360, (s + 360) / 2, (s - 360) / 2)))
+    h_bar = np.where(
+        chroma0, s, np.where(np.abs(h1 - h2) <= 180, s / 2, np.where(s < 360, (s + 360) / 2, (s - 360) / 2))
+    )
     t = (1 - 0.17 * np.cos(np.radians(h_bar - 30)) + 0.24 * np.cos(np.radians(2 * h_bar))
          + 0.32 * np.cos(np.radians(3 * h_bar + 6)) - 0.20 * np.cos(np.radians(4 * h_bar - 63)))
     l_bar, cp_bar = (L1 + L2) / 2, (c1 + c2) / 2

@@ -134,7 +134,9 @@ def warm_models(timeout_s: float = 3600.0) -> list[TrainedModel]:
         if key in prepared_models():
             ready.append(prepared_models()[key])
         else:
-            waiting.append(REGISTRY.submit(key, describe(mc, tc, ds.name), training_job(ds, mc, tc, WARM_HOLDER), WARM_HOLDER))
+            waiting.append(
+                REGISTRY.submit(key, describe(mc, tc, ds.name), training_job(ds, mc, tc, WARM_HOLDER), WARM_HOLDER)
+            )
     for job in waiting:
         job.wait(timeout_s)
         if job.status == "done":

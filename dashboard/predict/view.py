@@ -32,8 +32,10 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
     reps = representations(model, x[None])
     scores, probs = reps["logits"][0], reps["probabilities"][0]
     win = int(np.argmax(probs))
-    st.markdown(f"**{plain(name)}** reads **{plain(class_names[win])}** ({probs[win]:.0%} sure)"
-                + ("" if true is None else (" ✔ right" if win == true else f" ✘ the true label is {plain(class_names[true])}")))
+    st.markdown(
+        f"**{plain(name)}** reads **{plain(class_names[win])}** ({probs[win]:.0%} sure)"
+        + ("" if true is None else (" ✔ right" if win == true else f" ✘ the true label is {plain(class_names[true])}"))
+    )
     chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")
     if st.button("Why?", key=f"{key}_why", icon=":material/psychology_alt:",
                  help="Open this digit on the Trust page: what each model looked at, and whether to trust it."):

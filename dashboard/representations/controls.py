@@ -35,21 +35,37 @@ def settings_ui(reps: list[str], n_available: int, gpu: bool) -> tuple[list[MapS
                             persist_state=PERSIST,
                             help="Pixels: the raw image. Hidden layers: what each layer of the net computes. "
                                  "Logits: the ten scores. Probabilities: the scores after softmax.")
-    compare = st.radio("Compare", ["layers", "seeds", "perplexities"], key="rep_compare", persist_state=PERSIST,
-                       format_func={"layers": "Representations side by side", "seeds": "Three seeds (first representation)",
-                                    "perplexities": "Three perplexities (first representation)"}.get,
-                       help="t-SNE pictures change with the seed and the perplexity: compare before you conclude.")
-    method = st.radio("Projection", ["tsne", "pca"], key="rep_method", persist_state=PERSIST, horizontal=True,
-                      format_func={"tsne": "t-SNE", "pca": "PCA"}.get,
-                      help="t-SNE keeps near neighbours near (clusters). PCA keeps the two directions of largest spread "
-                           "(a straight view from the best angle).")
+    compare = st.radio(
+        "Compare",
+        ["layers", "seeds", "perplexities"],
+        key="rep_compare",
+        persist_state=PERSIST,
+        format_func={
+            "layers": "Representations side by side",
+            "seeds": "Three seeds (first representation)",
+            "perplexities": "Three perplexities (first representation)",
+        }.get,
+        help="t-SNE pictures change with the seed and the perplexity: compare before you conclude.",
+    )
+    method = st.radio(
+        "Projection",
+        ["tsne", "pca"],
+        key="rep_method",
+        persist_state=PERSIST,
+        horizontal=True,
+        format_func={"tsne": "t-SNE", "pca": "PCA"}.get,
+        help="t-SNE keeps near neighbours near (clusters). PCA keeps the two directions of largest spread "
+        "(a straight view from the best angle).",
+    )
     lo, mid, hi = defaults.sample_bounds(n_available, gpu)
     st.session_state["rep_n"] = min(hi, max(lo, st.session_state.get("rep_n", mid)))
     n = st.slider("Digits to show", lo, hi, step=max(1, (hi - lo) // 45 or 1), key="rep_n", persist_state=PERSIST,
                   help=f"A sample of the test and validation digits, each digit in its share (at most {hi:,} "
                        "on this server). More points take longer.")
     max_p = max(1, min(100, int(embedding.max_perplexity(n))))
-    st.session_state["rep_perplexity"] = min(max_p, max(min(5, max_p), st.session_state.get("rep_perplexity", defaults.PERPLEXITY)))
+    st.session_state["rep_perplexity"] = min(
+        max_p, max(min(5, max_p), st.session_state.get("rep_perplexity", defaults.PERPLEXITY))
+    )
     perplexity = st.slider("Perplexity", min(5, max_p), max_p, key="rep_perplexity", persist_state=PERSIST,
                            disabled=method == "pca",
                            help="Roughly how many neighbours each point pays attention to. Small: many small "

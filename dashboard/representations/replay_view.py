@@ -151,8 +151,15 @@ def settings_ui(recording: Recording) -> tuple[str, ReplayConfig]:
     with st.sidebar:
         layer = st.selectbox("Layer", layers, index=layers.index(default), key="rep_replay_layer",
                              persist_state=PERSIST, help="Whose map to watch. The pixels do not change: a still map.")
-        method = st.radio("Projection", list(METHODS), key="rep_replay_method", persist_state=PERSIST,
-                          horizontal=True, format_func={"tsne": "t-SNE", "pca": "PCA"}.get, help=" ".join(METHODS.values()))
+        method = st.radio(
+            "Projection",
+            list(METHODS),
+            key="rep_replay_method",
+            persist_state=PERSIST,
+            horizontal=True,
+            format_func={"tsne": "t-SNE", "pca": "PCA"}.get,
+            help=" ".join(METHODS.values()),
+        )
         st.session_state.setdefault("rep_replay_seed", 0)
         seed = int(st.number_input("Seed", 0, 10_000, key="rep_replay_seed", persist_state=PERSIST,
                                    help="Fixes the first map's random start: same seed, same frames."))
@@ -205,9 +212,15 @@ def _finished(sm: SessionModel, out: dict, title: str) -> None:
     a.download_button("Download the animation (HTML)", data=lambda: fig.to_html(include_plotlyjs=True, auto_play=False),
                       file_name="netlens-over-training.html", mime="text/html", icon=":material/download:",
                       key="rep_replay_html", help="A standalone web page that plays the animation.")
-    b.download_button("Download the frames (CSV)", data=lambda: frames_csv(result, recording, names),
-                      file_name="netlens-over-training.csv", mime="text/csv", icon=":material/download:",
-                      key="rep_replay_csv", help="Every digit's place on every frame: frame, epoch, index, label, x, y.")
+    b.download_button(
+        "Download the frames (CSV)",
+        data=lambda: frames_csv(result, recording, names),
+        file_name="netlens-over-training.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="rep_replay_csv",
+        help="Every digit's place on every frame: frame, epoch, index, label, x, y.",
+    )
     _selection(sm, recording)
     st.subheader("The numbers beside the picture")
 

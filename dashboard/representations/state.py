@@ -111,7 +111,9 @@ def _submit(sm: SessionModel, idx: np.ndarray, spec: MapSpec, x: np.ndarray, hol
     fn = server.job("project", kwargs, nbytes=tasks.map_estimate(len(x), int(np.prod(x.shape[1:])), spec.method,
                                                                  spec.perplexity),
                     label=f"map: {spec.title}", holder=holder, hint="try fewer points")
-    return REGISTRY.submit(key, spec.title, fn, holder)  # a map job: in a worker process (analysis.compute.tasks.project)
+    return REGISTRY.submit(
+        key, spec.title, fn, holder
+    )  # a map job: in a worker process (analysis.compute.tasks.project)
 
 
 def default_specs(reps: list[str], n: int) -> list[MapSpec]:

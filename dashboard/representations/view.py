@@ -40,9 +40,19 @@ def scatter(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray, conf: np.n
                                marker=dict(symbol="x", color="#000000", size=9)))  # the legend explains the ×
     for k, (mx, my, xshift, shift) in cluster_labels(coords, labels, len(class_names)).items():
         # the digit written at its cluster's middle (colour is not the only cue), nudged apart where they meet
-        fig.add_annotation(x=mx, y=my, xshift=xshift, yshift=shift, text=f"<b>{html.escape(str(class_names[k]))}</b>", showarrow=False,
-                           font=dict(size=15, color="#000000"), bgcolor="rgba(255,255,255,0.8)",
-                           bordercolor=figures.class_colour(k), borderwidth=2, borderpad=5)
+        fig.add_annotation(
+            x=mx,
+            y=my,
+            xshift=xshift,
+            yshift=shift,
+            text=f"<b>{html.escape(str(class_names[k]))}</b>",
+            showarrow=False,
+            font=dict(size=15, color="#000000"),
+            bgcolor="rgba(255,255,255,0.8)",
+            bordercolor=figures.class_colour(k),
+            borderwidth=2,
+            borderpad=5,
+        )
     fig.update_layout(title=dict(text=title, font=dict(size=16)), height=height, dragmode="lasso",
                       margin=dict(l=10, r=10, t=50, b=10), font=figures.FONT, legend_title_text="true digit",
                       legend=dict(itemsizing="constant"))

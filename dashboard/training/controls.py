@@ -71,9 +71,14 @@ def model_ui() -> ModelConfig:
         if kind == "mlp":
             layers = st.slider("Hidden layers", 1, MAX_HIDDEN_LAYERS, 1, key="mlp_layers", persist_state=PERSIST,
                                help="How many layers of units sit between the pixels and the scores.")
-            units = st.select_slider("Units per hidden layer", [8, 16, 32, 64, 128, 256, 512, 1024], 512, key="mlp_units",
-                                     persist_state=PERSIST,
-                                     help=f"Each unit is one weighted sum of the layer below ({MIN_UNITS}–{MAX_UNITS}).")
+            units = st.select_slider(
+                "Units per hidden layer",
+                [8, 16, 32, 64, 128, 256, 512, 1024],
+                512,
+                key="mlp_units",
+                persist_state=PERSIST,
+                help=f"Each unit is one weighted sum of the layer below ({MIN_UNITS}–{MAX_UNITS}).",
+            )
             act = st.selectbox("Activation", list(ACTIVATIONS), key="mlp_activation", persist_state=PERSIST,
                                help="What each unit does to its sum. 'none' leaves it linear: then extra layers "
                                     "add nothing, as the lecture says — try it.")
@@ -97,9 +102,15 @@ def train_config_ui() -> TrainConfig:
     with st.expander("Training settings", expanded=False):
         opt = st.radio("Optimizer", list(OPTIMIZERS), format_func={"adam": "Adam", "sgd": "SGD"}.get,
                        horizontal=True, key="train_opt", persist_state=PERSIST, help=" ".join(OPTIMIZERS.values()))
-        lr = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3], 1e-3 if opt == "adam" else 0.1,
-                              key=f"train_lr_{opt}", persist_state=PERSIST, format_func=lambda v: f"{v:g}",
-                              help="How big a step each update takes. Too big: the loss jumps around; too small: slow.")
+        lr = st.select_slider(
+            "Learning rate",
+            [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3],
+            1e-3 if opt == "adam" else 0.1,
+            key=f"train_lr_{opt}",
+            persist_state=PERSIST,
+            format_func=lambda v: f"{v:g}",
+            help="How big a step each update takes. Too big: the loss jumps around; too small: slow.",
+        )
         batch = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024], 64, key="train_batch",
                                  persist_state=PERSIST,
                                  help="Images per update. Smaller batches: more, noisier steps per epoch.")
@@ -107,8 +118,14 @@ def train_config_ui() -> TrainConfig:
         epochs = st.slider("Epochs", 1, LIMITS["max_epochs"], key="train_epochs", persist_state=PERSIST,
                            help="One epoch = one pass over all training images.")
         st.session_state.setdefault("train_seed", TrainConfig.seed)
-        seed = st.number_input("Seed", 0, 2**31 - 1, key="train_seed", persist_state=PERSIST,
-                               help="Fixes the split, the starting weights and the order of images: same seed, same result.")
+        seed = st.number_input(
+            "Seed",
+            0,
+            2**31 - 1,
+            key="train_seed",
+            persist_state=PERSIST,
+            help="Fixes the split, the starting weights and the order of images: same seed, same result.",
+        )
         device = st.selectbox("Device", ["auto", "cpu", "cuda"], key="train_device", persist_state=PERSIST,
                               format_func={"auto": "Automatic", "cpu": "CPU", "cuda": "GPU (CUDA)"}.get,
                               help="Automatic uses a GPU when the server has one.")

@@ -56,10 +56,19 @@ def heatmap(summary: SweepSummary) -> go.Figure:
         means = np.array(summary.grid("val_mean"), dtype=float)
         text = [[_cell(s.val_mean, s.val_std, s.n_runs) for s in summary.settings[r * len(xs):(r + 1) * len(xs)]]
                 for r in range(len(ys))]
-        fig = go.Figure(go.Heatmap(z=means.tolist(), x=xs, y=ys, text=text, texttemplate="%{text}", textfont=dict(size=15),
-                                   colorscale="Blues", showscale=False,
-                                   hovertemplate=f"{_name(names[0])} %{{y}}, {_name(names[1])} %{{x}}: "
-                                                 "%{text}<extra></extra>"))
+        fig = go.Figure(
+            go.Heatmap(
+                z=means.tolist(),
+                x=xs,
+                y=ys,
+                text=text,
+                texttemplate="%{text}",
+                textfont=dict(size=15),
+                colorscale="Blues",
+                showscale=False,
+                hovertemplate=f"{_name(names[0])} %{{y}}, {_name(names[1])} %{{x}}: %{{text}}<extra></extra>",
+            )
+        )
         fig.update_xaxes(title_text=_name(names[1]), type="category")
         fig.update_yaxes(title_text=_name(names[0]), type="category", autorange="reversed")
         if summary.best is not None:

@@ -50,7 +50,9 @@ def _confusion(sm: SessionModel) -> None:
     pred = sm.test_probs.argmax(1)
     k = ds.n_classes
     cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
-    fig = figures.shared(("confusion", cm.tobytes(), tuple(ds.class_names)), lambda: figures.confusion_matrix(cm, ds.class_names))
+    fig = figures.shared(
+        ("confusion", cm.tobytes(), tuple(ds.class_names)), lambda: figures.confusion_matrix(cm, ds.class_names)
+    )
     event = chart(st, fig, on_select="rerun", selection_mode="points",
                             key="train_cm", config=NO_BAR, width="stretch")
     names = list(ds.class_names)
@@ -154,9 +156,14 @@ def save_load(sm: SessionModel | None) -> None:
     if sm is not None:
         t = sm.trained
         a, b = st.columns(2)
-        a.download_button("Download the weights (.safetensors)", data=lambda: _weights_file(t), file_name=t.file_name,
-                          mime="application/octet-stream", icon=":material/download:",
-                          help="The learned numbers with the settings inside; upload it here later to restore the model.")
+        a.download_button(
+            "Download the weights (.safetensors)",
+            data=lambda: _weights_file(t),
+            file_name=t.file_name,
+            mime="application/octet-stream",
+            icon=":material/download:",
+            help="The learned numbers with the settings inside; upload it here later to restore the model.",
+        )
         csv = pd.DataFrame(t.history.rows).to_csv(index=False)
         b.download_button("Download the metrics (CSV)", data=csv, file_name=t.file_name.replace(".safetensors", ".csv"),
                           mime="text/csv", icon=":material/download:", help="Loss and accuracy for every epoch.")

@@ -93,7 +93,11 @@ class Plan:
 
 
 VERSION_EXIT = 4  # the exit status of a job whose node runs another version of NetLens
-MISMATCH_SIGNS = ('"netlens": "version-mismatch"', "No module named 'analysis", "unrecognized arguments: --code-version")
+MISMATCH_SIGNS = (
+    '"netlens": "version-mismatch"',
+    "No module named 'analysis",
+    "unrecognized arguments: --code-version",
+)
 
 
 def version_mismatch(logs: str) -> str | None:

@@ -217,7 +217,9 @@ class RayExecutor:
                     return self._leave(key, sid)
                 store.renew_lease(key, self.server_id)
                 store.touch_data(*plan.data)
-                if should_finish():  # renewed every poll: the job clears a request left from an earlier run at its start
+                if (
+                    should_finish()
+                ):  # renewed every poll: the job clears a request left from an earlier run at its start
                     store.put_live(key, FINISH, b"1")
                 try:
                     if sid is None:  # first, or after the head stopped answering: submit, or join it

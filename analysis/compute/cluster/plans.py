@@ -77,8 +77,19 @@ def train_plan(executor, kwargs: dict) -> Plan:
     spec_json = to_json(spec)
     parse_train_spec(spec_json)  # what the command line will accept, checked here first
     key = job_key("train", spec_json, builtin_version(dataset) if builtin else f"{ref.images}:{ref.labels}:{ref.meta}")
-    argv = ["-m", "analysis.train", "--config", spec_json, "--progress", "--code-version", code_version(), "--store", str(executor.store.root),
-            "--key", key]
+    argv = [
+        "-m",
+        "analysis.train",
+        "--config",
+        spec_json,
+        "--progress",
+        "--code-version",
+        code_version(),
+        "--store",
+        str(executor.store.root),
+        "--key",
+        key,
+    ]
 
     split = split_dataset(ds, seed=spec.train.seed)
 
@@ -121,7 +132,18 @@ def project_plan(executor, kwargs: dict) -> Plan:
     spec_json = to_json(spec)
     parse_map_spec(spec_json)
     key = job_key("project", spec_json, f"{features}:{labels}")
-    argv = ["-m", "analysis.compute.cluster.maps", "--config", spec_json, "--code-version", code_version(), "--store", str(store.root), "--key", key]
+    argv = [
+        "-m",
+        "analysis.compute.cluster.maps",
+        "--config",
+        spec_json,
+        "--code-version",
+        code_version(),
+        "--store",
+        str(store.root),
+        "--key",
+        key,
+    ]
 
     def result(files: dict) -> dict:
         out = json.loads(files["result.json"])
@@ -149,7 +171,19 @@ def replay_plan(executor, kwargs: dict) -> Plan:
     spec_json = to_json(spec)
     parse_replay_spec(spec_json)
     key = job_key("replay", spec_json, digest)
-    argv = ["-m", "analysis.compute.cluster.maps", "--replay", "--config", spec_json, "--code-version", code_version(), "--store", str(store.root), "--key", key]
+    argv = [
+        "-m",
+        "analysis.compute.cluster.maps",
+        "--replay",
+        "--config",
+        spec_json,
+        "--code-version",
+        code_version(),
+        "--store",
+        str(store.root),
+        "--key",
+        key,
+    ]
 
     def result(files: dict) -> dict:
         out = json.loads(files["result.json"])
