@@ -8,7 +8,9 @@
   A black baseline gives no credit for ink that is *missing*.
 - "Why A and not B": the map for logit_A - logit_B (the difference of the two maps).
 - Sanity check (Adebayo et al., NeurIPS 2018): the same maps from the same architecture with
-  random weights; the Spearman rank correlation of |map| between the two.
+  random weights; the Spearman rank correlation of |map| and of the signed map between the two,
+  over the digit's ink. It fails when either |rho| >= SANITY_THRESHOLD (0.5): the map then
+  depends too little on what the model learned.
 - Deletion check: remove the pixels the map ranks highest first, and watch the confidence fall.
 - Explanation by example: the nearest training digits in the last hidden layer.
 - Logistic regression: its gradient is its weight template (the same for every image), and
@@ -260,16 +262,19 @@ def ink_mask(image, level: float = 0.1) -> np.ndarray:
     return as_image(image) > level
 
 
-def rank_correlation(map_a, map_b, mask=None) -> float:
-    """Spearman rank correlation between |map_a| and |map_b| over the pixels in `mask` (all when
-    None); NaN when either is constant there. Near 1: the maps rank the pixels alike.
+def rank_correlation(map_a, map_b, mask=None, signed: bool = False) -> float:
+    """Spearman rank correlation between |map_a| and |map_b| (the maps themselves when `signed`)
+    over the pixels in `mask` (all when None); NaN when either is constant there. Near 1: the maps
+    rank the pixels alike; near -1 (signed): alike but with the signs flipped.
     Pass the digit's ink_mask(): off the ink, a black-baseline map is 0 for *any* model (IG is
     pixel × gradient, an occluded empty patch changes nothing), and those shared zeros alone make
     trained and random-weight maps correlate (measured on a small CNN: 0.86-0.99 over all
     pixels, -0.2-0.5 over the ink)."""
     from scipy.stats import spearmanr
 
-    a, b = np.abs(np.asarray(map_a, np.float64)), np.abs(np.asarray(map_b, np.float64))
+    a, b = np.asarray(map_a, np.float64), np.asarray(map_b, np.float64)
+    if not signed:
+        a, b = np.abs(a), np.abs(b)
     if a.shape != b.shape:
         raise ValueError(f"Expected two maps of the same shape; got {np.shape(map_a)} and {np.shape(map_b)}.")
     if mask is not None:
@@ -355,23 +360,69 @@ def explain(model: nn.Module, image, target: int | None = None, contrast: int | 
         weight_x_pixel=weight_times_pixel(model, image, target, contrast) if is_linear(model) else None)
 
 
+SANITY_THRESHOLD = 0.5  # |rho| at or above it, trained vs random: the map fails the sanity check
+
+
+@dataclass(frozen=True)
+class SanityVerdict:
+    """One map's sanity check: trained vs randomised model, over the digit's ink."""
+    abs_rho: float     # Spearman of |map| (NaN: a map is flat there, or no ink)
+    signed_rho: float  # Spearman of the signed maps
+    passed: bool
+    reason: str        # one line, in words
+
+    @property
+    def words(self) -> str:
+        return "passes" if self.passed else "fails"
+
+
+def sanity_verdict(trained_map, random_map, mask=None, threshold: float = SANITY_THRESHOLD) -> SanityVerdict:
+    """Fails when either |rho| (of the absolute maps, of the signed maps) is >= `threshold`, or when
+    the maps cannot be compared (flat over the ink); passes otherwise."""
+    if not 0 < float(threshold) <= 1:
+        raise ValueError(f"Expected a threshold between 0 and 1; got {threshold}. Use e.g. 0.5.")
+    a = rank_correlation(trained_map, random_map, mask)
+    s = rank_correlation(trained_map, random_map, mask, signed=True)
+    if math.isnan(a) or math.isnan(s):
+        return SanityVerdict(a, s, False, "cannot be checked: a map is flat over the digit's ink, so it says "
+                                          "nothing about what the model learned.")
+    if abs(s) >= threshold:
+        how = "the same" if s > 0 else "the same, with the colours flipped"
+        return SanityVerdict(a, s, False, f"the signed maps rank the ink {how} (|ρ| = {abs(s):.2f} ≥ {threshold:g}): "
+                                          "the map depends too little on what the model learned.")
+    if abs(a) >= threshold:
+        return SanityVerdict(a, s, False, f"the absolute maps rank the ink alike (|ρ| = {abs(a):.2f} ≥ "
+                                          f"{threshold:g}): the map depends too little on what the model learned.")
+    return SanityVerdict(a, s, True, f"the random model's map ranks the ink differently (both |ρ| < {threshold:g}): "
+                                     "the map depends on what the model learned.")
+
+
 @dataclass(frozen=True)
 class SanityCheck:
     random_occlusion: np.ndarray              # (H, W): the same map from the randomised model
     random_integrated_gradients: np.ndarray   # (H, W)
-    occlusion_correlation: float              # Spearman of |map| over the ink, trained vs random
-    ig_correlation: float                     # (NaN: a map is constant there, or no ink)
+    occlusion: SanityVerdict                  # trained vs random over the ink
+    ig: SanityVerdict
+
+    @property
+    def occlusion_correlation(self) -> float:
+        """Spearman of |map| over the ink, trained vs random (NaN: a map is constant there, or no ink)."""
+        return self.occlusion.abs_rho
+
+    @property
+    def ig_correlation(self) -> float:
+        return self.ig.abs_rho
 
 
 def sanity_check(model: nn.Module, image, explanation: Explanation, random_model: nn.Module | None = None,
                  config: ExplainConfig = ExplainConfig()) -> SanityCheck:
     """The explanation's maps again from `random_model` (default: randomized_copy(model)), and
-    the rank correlation of each with the trained model's map over the digit's ink pixels
-    (see rank_correlation). If they look alike, the explanation is not explaining the model."""
+    each map's verdict (sanity_verdict over the digit's ink pixels). If they look alike, the
+    explanation is not explaining the model."""
     random_model = randomized_copy(model) if random_model is None else random_model
     t, c = explanation.target, explanation.contrast
     rand_occ = occlusion(random_model, image, t, c, config)
     rand_ig = integrated_gradients(random_model, image, t, c, config)
     ink = ink_mask(image)
-    return SanityCheck(rand_occ, rand_ig, rank_correlation(explanation.occlusion, rand_occ, ink),
-                       rank_correlation(explanation.integrated_gradients, rand_ig, ink))
+    return SanityCheck(rand_occ, rand_ig, sanity_verdict(explanation.occlusion, rand_occ, ink),
+                       sanity_verdict(explanation.integrated_gradients, rand_ig, ink))

@@ -1,16 +1,19 @@
 """A small, honest settings sweep: one or two settings with up to 3 values each, up to
 3 seeds, at most 9 runs; the best setting chosen by VALIDATION accuracy; the test score
-revealed once per sweep.
+revealed only on request, and every look at the test set counted in the session's ledger.
 
     sweep = SweepConfig(settings={"lr": (0.0003, 0.001, 0.003)}, seeds=(0, 1, 2))
     runs = sweep.expand()                     # [(ModelConfig, TrainConfig), ...] in grid order
     results = [fit(dataset, mc, tc) for mc, tc in runs]
     summary = summarise(sweep, results)       # mean/std validation accuracy per setting, best by validation
-    record = ledger.reveal(sweep_key(dataset, sweep), summary, results)   # once per sweep key
+    record = ledger.reveal(sweep_key(dataset, sweep), summary, results)   # one look at the test set
+    look = ledger.look(trained.key, "an MLP …", val, test)                 # a single run's: another look
 
 Each seed fixes the split (so the validation images), the initial weights and the order of
 the images, exactly as a single run with that seed: identical runs share one training.
-`summarise` never reads a test accuracy; only `RevealLedger.reveal` does, once. No Streamlit here.
+`summarise` never reads a test accuracy; only `RevealLedger.reveal` does. The ledger counts every
+look (a sweep's reveal, a single model's reveal): the more looks, the less the test set is a final
+check. No Streamlit here.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from typing import Any, Callable, Sequence
 from analysis.models import ACTIVATIONS, KERNEL_SIZES, ModelConfig, check_config
 from analysis.train import OPTIMIZERS, TrainConfig, check_train_config, job_key
 
-__all__ = ["SETTINGS", "SweepConfig", "SettingSummary", "SweepSummary", "RevealRecord", "RevealLedger",
+__all__ = ["SETTINGS", "SweepConfig", "SettingSummary", "SweepSummary", "RevealRecord", "RevealLedger", "Look",
            "summarise", "sweep_key", "MAX_RUNS", "MAX_VALUES", "MAX_SEEDS", "MAX_SETTINGS"]
 
 MAX_SETTINGS, MAX_VALUES, MAX_SEEDS, MAX_RUNS = 2, 3, 3, 9
@@ -221,7 +224,7 @@ def summarise(sweep: SweepConfig, results: Sequence) -> SweepSummary:
                         best=best, finished=sum(s.n_runs for s in settings), total=len(runs))
 
 
-# ---------------------------------------------------------------- the test score, revealed once
+# ---------------------------------------------------------------- the test score, revealed on request
 
 @dataclass(frozen=True)
 class RevealRecord:
@@ -249,13 +252,33 @@ def _test_accuracy(result) -> float:
     return float(value)
 
 
+@dataclass(frozen=True)
+class Look:
+    """One look at the test set: a sweep's chosen setting or a single model, revealed."""
+    number: int            # 1: the first look of this ledger
+    kind: str              # "sweep" or "model"
+    key: str               # the sweep key or the model's job key
+    label: str             # what was revealed, in words
+    val_accuracy: float
+    test_accuracy: float
+    at: float              # time.time()
+
+    @property
+    def when(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.at))
+
+
 class RevealLedger:
-    """One reveal per sweep key, kept in a session (keep it across Start over). The first
-    reveal records the chosen setting's scores and the time; any later one returns that record."""
+    """A session's test ledger (keep it across Start over): every look at the test set, counted.
+    A sweep's reveal records the chosen setting's scores once per sweep key (asking again returns
+    that record and is no new look); a single model's reveal (`look`) likewise once per model key.
+    `shown(key)` says whether a model's test score may be shown."""
 
     def __init__(self, clock: Callable[[], float] = time.time):
         self._clock = clock
         self._records: dict[str, RevealRecord] = {}
+        self._looks: list[Look] = []
+        self._shown: set[str] = set()   # model keys whose test score was revealed (alone or by a sweep)
         self._lock = threading.Lock()
 
     def get(self, key: str) -> RevealRecord | None:
@@ -265,8 +288,10 @@ class RevealLedger:
     def revealed(self, key: str) -> bool:
         return self.get(key) is not None
 
-    def reveal(self, key: str, sweep: SweepConfig, summary: SweepSummary, results: Sequence) -> RevealRecord:
-        """The test score of summary.best (mean over its seeds), recorded once under `key`.
+    def reveal(self, key: str, sweep: SweepConfig, summary: SweepSummary, results: Sequence,
+               run_keys: Sequence[str] = ()) -> RevealRecord:
+        """The test score of summary.best (mean over its seeds), recorded once under `key` and
+        counted as one look; `run_keys` (the chosen setting's runs' model keys) become shown.
         ValueError before every run has finished."""
         with self._lock:
             if key in self._records:
@@ -281,13 +306,48 @@ class RevealLedger:
                                   val_accuracy=summary.best.val_mean, test_accuracy=sum(tests) / len(tests),
                                   revealed_at=float(self._clock()))
             self._records[key] = record
+            self._looks.append(Look(len(self._looks) + 1, "sweep", key, "a sweep's choice: " + ", ".join(
+                f"{name} {value}" for name, value in zip(summary.names, summary.best.values)),
+                record.val_accuracy, record.test_accuracy, record.revealed_at))
+            self._shown.update(run_keys)
             return record
 
+    def look(self, key: str, label: str, val_accuracy: float, test_accuracy) -> Look:
+        """Reveal one model's test score (by its job key): one more look, unless this model's was
+        already revealed alone (then its earlier look is returned)."""
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"Expected the model's key (a non-empty string); got {key!r}.")
+        test = _test_accuracy({"test_accuracy": test_accuracy})
+        with self._lock:
+            for earlier in self._looks:
+                if earlier.kind == "model" and earlier.key == key:
+                    return earlier
+            look = Look(len(self._looks) + 1, "model", key, str(label), float(val_accuracy), test,
+                        float(self._clock()))
+            self._looks.append(look)
+            self._shown.add(key)
+            return look
+
+    def shown(self, key: str) -> bool:
+        """May this model's test score be shown (revealed alone or as a sweep's choice)?"""
+        with self._lock:
+            return key in self._shown
+
+    def looks(self) -> list[Look]:
+        """Every look at the test set, oldest first."""
+        with self._lock:
+            return list(self._looks)
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self._looks)
+
     def records(self) -> list[RevealRecord]:
-        """Every reveal so far, oldest first."""
+        """Every sweep's reveal so far, oldest first."""
         with self._lock:
             return list(self._records.values())
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._records)
+        """The looks at the test set so far."""
+        return self.count

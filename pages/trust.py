@@ -38,9 +38,16 @@ with why:
         st.info("Pick a digit above to see why each model answers as it does.")
     else:
         trust_view.why_tab(ts, chosen, image)
+shown, hidden = trust_state.revealed(chosen)
 with sure:
     st.header("How sure is “99% sure”?")
-    trust_view_tables.sure_tab(ts, chosen)
+    if hidden:
+        st.info(trust_state.HIDDEN_NOTE + ", ".join(hidden) + ".", icon=":material/visibility_off:")
+    if shown:
+        trust_view_tables.sure_tab(ts, shown)
 with holdup:
     st.header("Does it hold up?")
-    trust_view_tables.holdup_tab(ts, chosen, image)
+    if hidden:
+        st.info(trust_state.HIDDEN_NOTE + ", ".join(hidden) + ".", icon=":material/visibility_off:")
+    if shown:
+        trust_view_tables.holdup_tab(ts, shown, image)

@@ -292,7 +292,7 @@ def jobs_for(ex: RayExecutor, key: str) -> list:
 
 # ---------------------------------------------------------------- from tests/test_cluster_servers.py
 
-TEST_METRIC = "Final check: test accuracy"
+SHOWN_METRIC = "Validation accuracy"  # what a trained model shows at once (its test score stays hidden until revealed)
 
 
 # ---------------------------------------------------------------- from tests/test_deploy.py (nginx and the manifests)

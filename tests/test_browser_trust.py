@@ -24,20 +24,31 @@ def test_trust_page_shows_the_heatmaps(page):
     shot(page, "trust-default")
 
 
-def test_why_on_predict_opens_that_digit_on_trust(page):
-    """Predict's "Why?" under an answer hands the digit over: Trust explains that very digit."""
+def test_why_under_the_second_model_opens_trust_on_that_model_and_that_digit(page):
+    """Predict's "Why?" under the second model's answer hands the digit and the model over: Trust
+    explains that very digit with that model (and only it)."""
     page.goto(f"{page.base_url}/predict")
     page.get_by_text("A test digit", exact=True).click(timeout=300_000)  # default models trained
     page.get_by_text("What each model says").wait_for(timeout=120_000)
     idle(page, timeout=120_000)
     caption = page.get_by_text("its true label is").first.inner_text()
     label = caption.rsplit(" ", 1)[-1]
-    page.get_by_role("button", name="Why?").first.click()
+    answers = page.get_by_text(" reads ", exact=False)
+    names = [answers.nth(i).inner_text().split(" reads ")[0].strip() for i in range(answers.count())]
+    assert len(names) >= 2, names
+    second = names[1]
+    page.get_by_role("button", name="Why?").nth(1).click()
     page.wait_for_url("**/trust**", timeout=60_000)
     page.get_by_text("Which ink made the answer").wait_for(timeout=120_000)
     idle(page, timeout=120_000)
-    assert page.get_by_text("Predict: a test digit").count() >= 1  # where the digit came from
-    assert page.get_by_text(f"its true label: {label}", exact=False).count() >= 1
-    assert page.locator('[data-testid="stImage"] img').count() >= 10
+    assert page.get_by_text(f"Predict: a test digit, as read by {second}").count() >= 1  # where it came from
+    assert page.get_by_text(f"its true label: {label}", exact=False).count() >= 1  # that digit
+    chosen = page.locator('[data-testid="stMultiSelect"]').first.inner_text()
+    assert second in chosen and not [n for n in names if n != second and n in chosen], chosen  # that model only
+    assert page.get_by_text(f"{second}, Occlusion:", exact=False).count() == 1  # its sanity verdict
+    assert not [n for n in names if n != second and page.get_by_text(f"{n}, Occlusion:", exact=False).count()]
+    assert page.locator('[data-testid="stImage"] img').count() >= 4
     assert not page.locator('[data-testid="stException"]').count()
-    shot(page, "trust-from-predict")
+    shot(page, "trust-from-predict-second-model")
+    page.get_by_text("The verdict.", exact=False).scroll_into_view_if_needed()
+    shot(page, "trust-sanity-verdict")

@@ -34,7 +34,7 @@ from analysis.compute.store import Store  # noqa: E402
 from analysis.models import default_config  # noqa: E402
 from analysis.train import TrainConfig  # noqa: E402
 from tests.helpers import (
-    TEST_METRIC,  # noqa: E402
+    SHOWN_METRIC,  # noqa: E402
     jobs_for,  # noqa: E402
     run_in_own_loop,  # noqa: E402
 )
@@ -149,9 +149,9 @@ async def press(s: Student, label: str) -> int:
 
 
 async def trained(s: Student, seq: int, timeout: float) -> str:
-    """Wait for the model; the test accuracy the page shows for it."""
+    """Wait for the model; the validation accuracy the page shows for it (the test score is hidden)."""
     assert await s.wait(seq, lambda x: x.has("metric", TRAINED_METRIC), timeout, "the trained model"), s.errors
-    return next((e.text for e in s.ordered() if e.kind == "metric" and e.text.startswith(TEST_METRIC)), "")
+    return next((e.text for e in s.ordered() if e.kind == "metric" and e.text.startswith(SHOWN_METRIC)), "")
 
 
 def in_loop(scenario):

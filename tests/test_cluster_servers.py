@@ -19,7 +19,7 @@ from analysis.compute.store import Store  # noqa: E402
 from analysis.models import ModelConfig  # noqa: E402
 from analysis.train import TrainConfig  # noqa: E402
 from tests.helpers import (
-    TEST_METRIC,
+    SHOWN_METRIC,
     run_in_own_loop,  # noqa: E402
 )
 from tests.servers import (  # noqa: E402
@@ -44,8 +44,8 @@ async def _train(s: Student, timeout: float) -> dict:
                          "training under way")
     saw_epoch = s.has("progress", "epoch")
     done = curve and await s.wait(seq, lambda x: x.has("metric", TRAINED_METRIC), timeout, "the trained model")
-    shown = next((e.text for e in s.ordered() if e.kind == "metric" and e.text.startswith(TEST_METRIC)), "")
-    return {"ok": bool(done), "saw_epoch": saw_epoch, "test": shown.rpartition(": ")[2]}
+    shown = next((e.text for e in s.ordered() if e.kind == "metric" and e.text.startswith(SHOWN_METRIC)), "")
+    return {"ok": bool(done), "saw_epoch": saw_epoch, "score": shown.rpartition(": ")[2]}
 
 
 async def _sessions(servers: list[Server], per_server: int, timeout: float) -> list[dict]:
@@ -81,8 +81,8 @@ def test_two_servers_train_the_defaults_once_and_a_restart_reuses_it(ray_head, t
     assert all(o["ok"] for o in first), [o["errors"] for o in first]
     assert count() - before == 1  # one training for the whole cluster
     assert sum(o["saw_epoch"] for o in first) >= 3, first  # the live curve, on both servers
-    expected = f"{local['t'].test_accuracy:.1%}"
-    assert [o["test"] for o in first] == [expected] * 4  # the same seed gives the same test accuracy
+    expected = f"{local['t'].val_accuracy:.1%}"
+    assert [o["score"] for o in first] == [expected] * 4  # the same seed gives the same validation accuracy
     from analysis.recording import load_with_recording
 
     on_cluster, recording = load_with_recording(probe.store.get(key)["model.safetensors"])
@@ -94,5 +94,5 @@ def test_two_servers_train_the_defaults_once_and_a_restart_reuses_it(ray_head, t
     finally:
         for s in servers:
             s.stop()
-    assert all(o["ok"] for o in again) and [o["test"] for o in again] == [expected] * 2, again
+    assert all(o["ok"] for o in again) and [o["score"] for o in again] == [expected] * 2, again
     assert count() - before == 1  # reused from the store: no new job

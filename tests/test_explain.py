@@ -8,6 +8,7 @@ from torch import nn
 
 from analysis.datasets import Split, load_dataset, split_dataset
 from analysis.explain import (
+    SANITY_THRESHOLD,
     ExplainConfig,
     deletion_curve,
     explain,
@@ -20,6 +21,7 @@ from analysis.explain import (
     randomized_copy,
     rank_correlation,
     sanity_check,
+    sanity_verdict,
     weight_times_pixel,
 )
 from analysis.models import default_config, representations
@@ -151,10 +153,48 @@ def test_rank_correlation():
     assert rank_correlation(a, a ** 2) == pytest.approx(1.0)
     assert rank_correlation(a, -a) == pytest.approx(1.0)  # of |map|
     assert rank_correlation(a, 16 - a) == pytest.approx(-1.0)
+    assert rank_correlation(a, -a, signed=True) == pytest.approx(-1.0)
     assert np.isnan(rank_correlation(a, np.zeros((4, 4))))
     mask = np.zeros((4, 4), bool)
     mask[0] = True
     assert rank_correlation(a, np.where(mask, a, 99 - a), mask) == pytest.approx(1.0)
+
+
+def test_sanity_verdict_fails_the_map_against_itself_and_its_negation(mnist, split, models):
+    for i in split.test[:3]:
+        x = mnist.images[i]
+        ink, target = ink_mask(x), int(mnist.labels[i])
+        for kind, model in models.items():
+            for trained in (integrated_gradients(model, x, target), occlusion(model, x, target)):
+                same = sanity_verdict(trained, trained, ink)
+                assert not same.passed and same.abs_rho == pytest.approx(1.0) and same.signed_rho == pytest.approx(1.0)
+                flipped = sanity_verdict(trained, -trained, ink)
+                assert not flipped.passed and flipped.signed_rho == pytest.approx(-1.0), kind
+                assert "flipped" in flipped.reason and f"{SANITY_THRESHOLD:g}" in flipped.reason
+
+
+def test_sanity_verdict_passes_against_an_independent_random_models_map(mnist, split, models):
+    model = models["mlp"]
+    random_model = randomized_copy(model, seed=7)
+    verdicts = []
+    for i in split.test[:5]:
+        x, target = mnist.images[i], int(mnist.labels[i])
+        verdicts.append(sanity_verdict(integrated_gradients(model, x, target),
+                                       integrated_gradients(random_model, x, target), ink_mask(x)))
+    assert all(v.passed for v in verdicts), [(v.abs_rho, v.signed_rho) for v in verdicts]
+    assert all(abs(v.abs_rho) < SANITY_THRESHOLD and abs(v.signed_rho) < SANITY_THRESHOLD for v in verdicts)
+    assert "passes" == verdicts[0].words and "learned" in verdicts[0].reason
+
+
+def test_sanity_verdict_edges():
+    a = np.arange(16.0).reshape(4, 4)
+    flat = sanity_verdict(a, np.zeros((4, 4)))
+    assert not flat.passed and "flat" in flat.reason  # cannot be checked: not a pass
+    rng = np.random.default_rng(0)
+    b = rng.normal(size=(4, 4))
+    assert sanity_verdict(a, b, threshold=1.0).passed != (abs(rank_correlation(a, b, signed=True)) >= 1.0)
+    with pytest.raises(ValueError, match="threshold"):
+        sanity_verdict(a, b, threshold=0)
 
 
 def test_deletion_curve(mnist, split, models):

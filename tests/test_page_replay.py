@@ -129,3 +129,40 @@ def test_stop_keeps_the_frames_so_far_as_a_complete_result(trained_state):
     assert any(f"stopped at frame {result.stopped_at} of 4" in w.value for w in at.warning)
     specs = [f for f in figures_of(at).values() if f.get("frames")]
     assert len(specs[0]["frames"]) == result.stopped_at  # the frames so far play
+
+
+def test_opens_on_the_maps_model_and_layer_and_prints_each_frames_numbers(trained_state):
+    import dataclasses
+
+    own = trained_state[session_models.KEY]
+    (name, sm), = own.models.items()
+    two = dataclasses.replace(own, models={name: sm, "a second model": dataclasses.replace(sm, name="a second model")})
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[session_models.KEY] = two
+    at.session_state["rep_model"] = name          # chosen for the maps: not the newest model
+    at.session_state["rep_reps"] = ["pixels", "logits"]
+    at.session_state["rep_view"] = "training"
+    at.session_state["rep_replay_method"] = "pca"
+    at.run()
+    for job in rs.REGISTRY.jobs():
+        job.wait(120)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="rep_replay_model").value == name
+    assert at.selectbox(key="rep_replay_layer").value == "logits"  # the maps' first layer that moves
+    figs = list(figures_of(at).values())
+    fig = next(f for f in figs if f.get("frames"))
+    knn = next(f for f in figs if "k-NN accuracy" in f["layout"]["title"]["text"])
+    trust = next(f for f in figs if "Trustworthiness" in f["layout"]["title"]["text"])["data"][0]["y"]
+    logits = next(tr for tr in knn["data"] if tr["name"] == "logits")["y"]
+    for i, frame in enumerate(fig["frames"]):  # each frame carries its own numbers, printed on the map
+        text = frame["layout"]["annotations"][0]["text"]
+        assert text == f"epoch {i} · k-NN accuracy {logits[i]:.1%} · trustworthiness {trust[i]:.3f}"
+    assert fig["layout"]["annotations"][0]["text"] == fig["frames"][0]["layout"]["annotations"][0]["text"]
+    table = next(t.value for t in at.table if "trustworthiness of the frame (k=10)" in t.value.columns)
+    assert list(table["k-NN accuracy of logits (k=5)"]) == [f"{v:.1%}" for v in logits]
+    # the legend: its own entries (a dot per digit and the ×), not the data's first markers at epoch 0
+    legend = [tr for tr in fig["data"] if tr.get("showlegend") is not False]
+    assert [tr["marker"]["symbol"] for tr in legend] == ["circle"] * 10 + ["x"]
+    assert all(tr.get("showlegend") is False for tr in fig["data"][:10])
+    assert all(fr["traces"] == list(range(10)) for fr in fig["frames"])  # frames move the data, not the legend

@@ -1,4 +1,5 @@
-"""AppTest of "Try several settings" on Training: a tiny 2×2 sweep, the heatmap, the single reveal."""
+"""AppTest of "Try several settings" on Training: a tiny 2×2 sweep, the heatmap, the reveal counted in
+the session's test ledger (the same ledger as single runs' reveals)."""
 import io
 import json
 import time
@@ -63,8 +64,9 @@ def test_two_by_two_heatmap_matches_the_runs_and_test_scores_stay_hidden(monkeyp
     assert any("Best by validation accuracy" in s.value and ("0.01" if best >= 2 else "0.001") in s.value
                for s in at.success)
     runs = session_models.state(at.session_state).runs
-    assert len(runs) == 4 and all(r["hidden test"] for r in runs)
-    assert all(sm.hidden_test for sm in session_models.state(at.session_state).models.values())
+    assert len(runs) == 4
+    ledger = session_models.ledger(at.session_state)
+    assert not any(ledger.shown(sm.test_key) for sm in session_models.state(at.session_state).models.values())
     assert any(m.label.startswith("Final check") and m.value == "hidden" for m in at.metric)
     table = at.dataframe[-1].value
     assert (table["test accuracy"] == "hidden").all() and table["validation accuracy"].notna().all()
@@ -77,7 +79,7 @@ def test_two_by_two_heatmap_matches_the_runs_and_test_scores_stay_hidden(monkeyp
     assert csv["test accuracy"].isna().all()  # hidden in the file too
 
 
-def test_the_test_score_is_revealed_once_and_the_record_survives_start_over():
+def test_a_sweeps_reveal_is_counted_in_the_ledger_with_single_runs_and_survives_start_over():
     at = sweep_page({"lr": [0.001, 0.01]}, seeds=2)
     sweep = run_sweep(at)
     assert heatmap_of(at)["data"][0]["type"] == "scatter"  # one setting: a line with the seeds' spread
@@ -91,9 +93,20 @@ def test_the_test_score_is_revealed_once_and_the_record_survives_start_over():
     shown = {m.label: m.value for m in at.metric}
     assert shown["Test accuracy (final check)"] == f"{record.test_accuracy:.1%}"
     assert any("one more validation set" in i.value for i in at.info)
-    assert not [b for b in at.button if b.key == "sweep_reveal"]  # once: no second press
-    revealed = [r for r in session_models.state(at.session_state).runs if not r["hidden test"]]
-    assert len(revealed) == 2 and {r["lr"] for r in revealed} == {summary.best.values[0]}
+    assert not [b for b in at.button if b.key == "sweep_reveal"]  # this sweep's choice is shown now
+    ledger = sweep_state.ledger(at.session_state)
+    revealed = [sm for sm in session_models.state(at.session_state).models.values() if ledger.shown(sm.test_key)]
+    assert len(revealed) == 2 and {sm.trained.train_config.lr for sm in revealed} == {summary.best.values[0]}
+    assert ledger is session_models.ledger(at.session_state) and ledger.count == 1  # one ledger, one look
+    assert any("looked at 1 time" in i.value for i in at.info)
+    # a runner-up revealed on its own (the lesson's cheat) is one more look in the same ledger
+    runner_up = next(n for n, sm in session_models.state(at.session_state).models.items()
+                     if not ledger.shown(sm.test_key))
+    at.selectbox(key="reveal_pick").set_value(runner_up).run()
+    at.button(key="reveal_run").click().run()
+    assert not at.exception, at.exception
+    assert ledger.count == 2 and [k.kind for k in ledger.looks()] == ["sweep", "model"]
+    assert any("looked at 2 times" in w.value and "the less it is a final check" in w.value for w in at.warning)
     # Start over on Training keeps the record; the same sweep again shows it, with no second reveal
     after = AppTest.from_function(start_over, default_timeout=30)
     for key in (sweep_state.KEY, sweep_state.LEDGER_KEY, session_models.KEY):
@@ -107,7 +120,7 @@ def test_the_test_score_is_revealed_once_and_the_record_survives_start_over():
     assert not [b for b in at2.button if b.key == "sweep_reveal"]
     assert any(m.label == "Test accuracy (final check)" for m in at2.metric)
     again = sweep_state.ledger(at2.session_state)
-    assert len(again) == 1 and again.get(sweep.key).revealed_at == record.revealed_at
+    assert len(again) == 2 and again.get(sweep.key).revealed_at == record.revealed_at  # both looks kept
 
 
 def start_over():

@@ -22,13 +22,106 @@ def test_renders_with_defaults():
 @pytest.mark.parametrize("kind", ["logreg", "mlp", "cnn"])
 def test_trains_each_model_and_shows_results(kind):
     at = train_and_wait(tiny(run_page(), kind, epochs=2))
-    metrics = {m.label: m.value for m in at.metric}
     assert [m.label for m in at.metric][:2] == ["Validation accuracy", "Final check: test accuracy"]  # leads
+    assert at.metric[1].value == "hidden"  # until revealed
+    at.button(key="reveal_test").click().run()
+    metrics = {m.label: m.value for m in at.metric}
     assert float(metrics["Final check: test accuracy"].rstrip("%")) > 25  # well above chance (10%) after 2 epochs
     assert len(runs_of(at)) == 1
     assert runs_of(at)[0]["epochs run"] == 2
     assert any("Cross-entropy loss" in m.value for m in at.markdown)
     assert not at.error
+
+
+def runs_table(at):
+    return next(t.value for t in at.table if "trained after looks at the test set" in t.value.columns)
+
+
+def ledger_text(at) -> str:
+    return next(w.value for w in list(at.info) + list(at.warning) if "looked at" in w.value)
+
+
+def test_a_single_runs_test_score_is_hidden_then_revealed_and_counted():
+    from dashboard.core import session_models
+
+    at = train_and_wait(tiny(run_page(), "logreg", epochs=2))
+    (name, sm), = models_of(at).items()
+    shown = {m.label: m.value for m in at.metric}
+    ledger = session_models.ledger(at.session_state)
+    assert shown["Final check: test accuracy"] == "hidden" and not ledger.shown(sm.test_key)
+    table = runs_table(at)
+    assert list(table["test accuracy"]) == ["hidden"] and list(table["trained after looks at the test set"]) == ["no"]
+    assert "looked at 0 times" in ledger_text(at)
+    assert f"{sm.trained.test_accuracy:.1%}" not in " ".join(m.value for m in at.markdown)
+    assert any("validation" in c.value and "digits" in c.value for c in at.caption)  # confusion matrix: validation
+    at.button(key="reveal_test").click().run()
+    assert not at.exception, at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Final check: test accuracy"] == f"{sm.trained.test_accuracy:.1%}"
+    assert list(runs_table(at)["test accuracy"]) == [f"{sm.trained.test_accuracy:.1%}"]
+    assert "looked at 1 time" in ledger_text(at)
+    assert [(k.number, k.kind, k.label) for k in ledger.looks()] == [(1, "model", name)]
+    # the next run is trained after a look: marked in the runs table, its own score hidden
+    tiny(at, "logreg", epochs=3)
+    train_and_wait(at)
+    table = runs_table(at)
+    assert list(table["trained after looks at the test set"]) == ["no", "⚠ after 1 look"]
+    assert list(table["test accuracy"])[1] == "hidden"
+    assert at.selectbox(key="reveal_pick").options == [list(models_of(at))[1]]
+    at.button(key="reveal_run").click().run()
+    assert "looked at 2 times" in ledger_text(at) and "the less it is a final check" in ledger_text(at)
+    assert "hidden" not in list(runs_table(at)["test accuracy"])
+
+
+def test_the_ledger_survives_start_over_and_a_new_tab_starts_a_new_one():
+    from dashboard import nav
+    from dashboard.core import session_models
+
+    at = train_and_wait(tiny(run_page(), "logreg", epochs=2))
+    at.button(key="reveal_test").click().run()
+    before = session_models.ledger(at.session_state)
+    assert before.count == 1
+
+    def start_over():
+        from dashboard import nav
+
+        nav.reset_of("train")()
+    after = AppTest.from_function(start_over, default_timeout=30)
+    for key in (session_models.KEY, session_models.LEDGER_KEY):
+        after.session_state[key] = at.session_state[key]
+    after.run()
+    assert not after.exception, after.exception
+    assert session_models.KEY not in after.session_state  # the models went
+    assert session_models.ledger(after.session_state) is before and before.count == 1  # the ledger stayed
+    page = run_page()  # the Training page after Start over: no runs, the ledger still says 1
+    page.session_state[session_models.LEDGER_KEY] = before
+    page.run()
+    assert "looked at 1 time" in ledger_text(page) and not runs_of(page)
+    assert nav.reset_of("train") is not None
+    fresh = run_page()  # a new tab: a new session, a new ledger
+    assert session_models.ledger(fresh.session_state).count == 0 and "looked at 0 times" in ledger_text(fresh)
+    assert any("new browser tab starts a new ledger" in c.value for c in fresh.caption)
+    assert fresh.session_state[session_models.LEDGER_KEY] is not before
+
+
+def test_a_training_digit_labelled_6_and_its_loss():
+    at = train_and_wait(tiny(run_page(), "mlp", epochs=2))
+    at.radio(key="digit_set").set_value("training").run()
+    at.selectbox(key="digit_label").set_value("6").run()
+    at.number_input(key="digit_index").set_value(3).run()
+    assert not at.exception, at.exception
+    sm = next(iter(models_of(at).values()))
+    t, ds = sm.trained, sm.dataset
+    sixes = t.split.train[ds.labels[t.split.train] == 6]
+    text = next(m.value for m in at.markdown if "Cross-entropy loss" in m.value)
+    import re
+
+    p, loss = re.search(r"−log Pr\(6\) = −log ([0-9.]+) = \*\*([0-9.]+)\*\*", text).groups()
+    assert float(loss) == pytest.approx(-np.log(float(p)), abs=2e-4)  # the loss IS −log of the shown probability
+    from analysis.models import representations
+
+    expected = representations(t.model, ds.images[sixes[3]][None])["probabilities"][0][6]
+    assert float(p) == pytest.approx(expected, abs=1e-4)  # and that probability is Pr(6) of the 4th training six
 
 
 def test_identical_request_is_reused_not_retrained():

@@ -123,6 +123,7 @@ def test_a_model_without_its_split_says_nearest_examples_and_calibration_are_off
         owner = session_models.state(at.session_state)
         owner.models["restored convnet"] = restored
         owner.current = "restored convnet"
+        session_models.ledger(at.session_state).look(restored.test_key, "restored convnet", 0.9, 0.9)  # revealed
         trust_state.receive(image, label, "Training: a mistake", session=at.session_state)
 
     at = ready_page(prepare)
@@ -131,6 +132,37 @@ def test_a_model_without_its_split_says_nearest_examples_and_calibration_are_off
     assert any(NO_VALIDATION in i for i in infos), infos
     assert any("Which ink made the answer" in h for h in texts(at, "subheader"))  # the maps still work
     assert not any("Refer to a person" in h for h in texts(at, "subheader"))
+
+
+def test_why_opens_the_model_asked_about_even_with_its_test_score_hidden():
+    """Trust explains every model of the session (an explanation needs no test score); what is
+    measured on the test digits waits for a reveal, which is one look in the ledger."""
+    ready_page()
+    by_kind = default_trained()
+    mine = {f"my {kind}": SessionModel(f"my {kind}", by_kind[kind], load_dataset("mnist5k")) for kind in ("mlp", "cnn")}
+    image, label = a_test_digit(4)
+
+    def prepare(at):
+        owner = session_models.state(at.session_state)
+        owner.models.update(mine)
+        trust_state.receive(image, label, "Predict: a test digit, as read by my mlp", session=at.session_state)
+        trust_state.focus("my mlp", session=at.session_state)
+
+    at = ready_page(prepare)
+    ts = at.session_state["trust"]
+    assert at.session_state["trust_models"] == ["my mlp"] and ts.models == ["my mlp"]
+    explained = [k for k in ts.memo if k[0] == "explain" and k[2] == digit_key(image)]
+    assert len(explained) == 1 and np.array_equal(ts.image, image)  # that model, that digit
+    hidden = [i for i in texts(at, "info") if trust_state.HIDDEN_NOTE in i]
+    assert len(hidden) == 2 and all("my mlp" in i for i in hidden)  # "How sure" and "Does it hold up" wait
+    assert not any("Refer to a person" in h for h in texts(at, "subheader"))
+    assert any("my mlp, Occlusion:" in v for v in texts(at, "success") + texts(at, "error"))  # its verdict
+    ledger = session_models.ledger(at.session_state)
+    ledger.look(mine["my mlp"].test_key, "my mlp", 0.9, by_kind["mlp"].test_accuracy)
+    at.run()
+    assert not at.exception, at.exception
+    assert not any(trust_state.HIDDEN_NOTE in i for i in texts(at, "info")) and ledger.count == 1
+    assert any("Refer to a person" in h for h in texts(at, "subheader"))
 
 
 @pytest.mark.parametrize("key,value,words", [("trust_cost_error", -1.0, "0 or more"),

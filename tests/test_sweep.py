@@ -110,7 +110,7 @@ def test_ties_go_to_the_smaller_spread():
     assert summary.best.values == (0.01,)
 
 
-def test_the_test_score_is_revealed_once():
+def test_a_sweeps_reveal_is_one_look_and_asking_again_is_none():
     now = [1000.0]
     ledger = RevealLedger(clock=lambda: now[0])
     sweep = SweepConfig(settings={"lr": (0.001, 0.01)}, seeds=(0, 1))
@@ -129,6 +129,33 @@ def test_the_test_score_is_revealed_once():
     other = _results(again, [0.5, 0.5, 0.99, 0.99], [0.1, 0.1, 0.1, 0.1])
     assert ledger.reveal(sweep_key("mnist5k", again), again, summarise(again, other), other) is record
     assert ledger.get(key) is record and len(ledger) == 1 and ledger.records() == [record]
+    assert [(k.number, k.kind, k.key) for k in ledger.looks()] == [(1, "sweep", key)]
+
+
+def test_every_look_at_the_test_set_is_counted_sweeps_and_single_models_alike():
+    now = [10.0]
+    ledger = RevealLedger(clock=lambda: now[0])
+    assert ledger.count == 0 and not ledger.shown("run-a")
+    first = ledger.look("run-a", "an MLP", 0.91, 0.90)
+    assert (first.number, first.kind, first.test_accuracy, first.at) == (1, "model", 0.90, 10.0)
+    assert ledger.shown("run-a") and not ledger.shown("run-b")
+    assert ledger.look("run-a", "an MLP", 0.91, 0.90) is first and ledger.count == 1  # seen already: no new look
+    sweep = SweepConfig(settings={"lr": (0.001, 0.01)}, seeds=(0, 1))
+    results = _results(sweep, [0.90, 0.94, 0.80, 0.82], [0.88, 0.90, 0.99, 0.99])
+    now[0] = 20.0
+    ledger.reveal(sweep_key("mnist5k", sweep), sweep, summarise(sweep, results), results, run_keys=["s0", "s1"])
+    assert ledger.shown("s0") and ledger.shown("s1") and ledger.count == 2
+    another = SweepConfig(settings={"lr": (0.003, 0.03)}, seeds=(0,))  # a new sweep: its reveal is another look
+    more = _results(another, [0.7, 0.9], [0.6, 0.8])
+    ledger.reveal(sweep_key("mnist5k", another), another, summarise(another, more), more)
+    third = ledger.look("run-b", "the runner-up, retrained", 0.92, 0.917)
+    assert third.number == 4 and len(ledger) == 4
+    assert [k.kind for k in ledger.looks()] == ["model", "sweep", "sweep", "model"]
+    with pytest.raises(ValueError, match="test accuracy"):
+        ledger.look("run-c", "no score", 0.9, None)
+    with pytest.raises(ValueError, match="model's key"):
+        ledger.look("", "nameless", 0.9, 0.9)
+    assert ledger.count == 4
 
 
 def test_a_real_tiny_sweep_chooses_by_validation():

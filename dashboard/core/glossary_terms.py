@@ -148,7 +148,8 @@ TERMS = {
     ),
     "Sanity check": (
         "A test of an explanation method (Adebayo et al., 2018): the same map from a model with random "
-        "weights. If it looks the same, the map is not explaining what the model learned."
+        "weights. If it looks the same, the map is not explaining what the model learned. NetLens fails a map "
+        "when the two maps rank the digit's ink alike (Spearman |ρ| ≥ 0.5, of the absolute or of the signed maps)."
     ),
     "Seed": (
         "A number that fixes every random choice (the data split, the starting weights, the order of "
@@ -171,6 +172,11 @@ TERMS = {
     ),
     "Test set": (
         "Examples kept aside and used once, at the end, to measure how well the net does on new data."
+    ),
+    "Test ledger": (
+        "NetLens's count of how often this session looked at the test set (every revealed test score is one "
+        "look). Each look that sways a choice makes the test score a little less of a final check; a new "
+        "browser tab starts a new count."
     ),
     "Threshold": (
         "The cut-off on the referral dial: cases the model is less sure about than this go to a person."

@@ -1,5 +1,10 @@
 """The session's models, with one owner: Training adds them; Predict, Representations and
-later pages read them. A selection naming a model that is gone falls back with a notice."""
+later pages read them. A selection naming a model that is gone falls back with a notice.
+
+The session's test ledger lives here too (under its own key, so Start over keeps it): every model's
+test score stays hidden on every page until the person reveals it (`reveal_test`), and every
+reveal is one more look at the test set (analysis.sweep.RevealLedger). A new tab is a new session,
+so it starts a new ledger."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,11 +14,13 @@ import numpy as np
 import streamlit as st
 
 from analysis.datasets import Dataset
+from analysis.sweep import Look, RevealLedger
 from analysis.train import TrainedModel, predict_proba
 from dashboard.core import session
 from dashboard.core import training_jobs as ts
 
 KEY = "session_models"
+LEDGER_KEY = "reveal_ledger"  # not reset by Start over: a test score once seen stays seen
 
 
 @dataclass
@@ -24,7 +31,19 @@ class SessionModel:
     dataset: Dataset | None  # None when loaded from a file whose data this server does not have
     test_probs: np.ndarray | None = None  # Pr(class) for the test digits
     notes: list[str] = field(default_factory=list)
-    hidden_test: bool = False  # a sweep's run: show its test score nowhere until the sweep's reveal
+    val_probs: np.ndarray | None = None   # Pr(class) for the validation digits
+    own: bool = True  # False: one of the server's default models (chosen by nobody here: its test score shows)
+
+    @property
+    def test_key(self) -> str:
+        """What the ledger knows this model by (a stopped run differs from a finished one)."""
+        t = self.trained
+        return t.key + (f"-stopped{len(t.history.rows)}" if t.history.stopped else "")
+
+    @property
+    def hidden_test(self) -> bool:
+        """True until the person reveals this model's test score (alone or as a sweep's choice)."""
+        return self.own and not ledger().shown(self.test_key)
 
 
 @dataclass
@@ -47,21 +66,28 @@ def current() -> SessionModel | None:
     return s.models.get(s.current)
 
 
+def ledger(session_state=None) -> RevealLedger:
+    """This session's test ledger (survives Start over and page switches; a new tab starts a new one)."""
+    return session.get(LEDGER_KEY, RevealLedger, session_state)
+
+
 def reset() -> None:
     st.session_state.pop(KEY, None)
 
 
-def add(trained: TrainedModel, ds: Dataset | None, name: str, hidden_test: bool = False) -> SessionModel:
-    """Keep a model (and its run in the runs table); make it the current one. `hidden_test`: a
-    sweep's run, whose test score every view hides until `reveal_test(name)`."""
+def add(trained: TrainedModel, ds: Dataset | None, name: str) -> SessionModel:
+    """Keep a model (and its run in the runs table); make it the current one. Its test score stays
+    hidden everywhere until `reveal_test(name)`; the run records how many looks at the test set came
+    before it (a run chosen after a look is marked in the runs table)."""
     s = state()
     base, n = name, 2
     while name in s.models:
         name, n = f"{base} ({n})", n + 1
-    probs = None
+    probs = val = None
     if ds is not None and trained.split is not None:
         probs = predict_proba(trained.model, ds.images[trained.split.test])
-    sm = SessionModel(name, trained, ds, probs, hidden_test=hidden_test)
+        val = predict_proba(trained.model, ds.images[trained.split.val])
+    sm = SessionModel(name, trained, ds, probs, val_probs=val)
     s.models[name] = sm
     s.current = name
     s.runs.append({
@@ -69,18 +95,17 @@ def add(trained: TrainedModel, ds: Dataset | None, name: str, hidden_test: bool 
         "parameters": trained.parameters, "epochs run": len(trained.history.rows),
         "seconds": round(trained.seconds, 1), "device": trained.device,
         "optimizer": trained.train_config.optimizer, "lr": trained.train_config.lr,
-        "batch size": trained.train_config.batch_size, "hidden test": hidden_test})
+        "batch size": trained.train_config.batch_size, "looks before": ledger().count, "key": sm.test_key})
     return sm
 
 
-def reveal_test(name: str) -> None:
-    """Show this model's test score again (its sweep's test score was revealed)."""
-    s = state()
-    if name in s.models:
-        s.models[name].hidden_test = False
-    for row in s.runs:
-        if row.get("model") == name:
-            row["hidden test"] = False
+def reveal_test(name: str) -> Look:
+    """Reveal this model's test score: one more look at the test set (none if already revealed alone)."""
+    sm = state().models.get(name)
+    if sm is None:
+        raise ValueError(f"No model named {name!r} in this session; pick one from the runs table.")
+    t = sm.trained
+    return ledger().look(sm.test_key, name, t.val_accuracy, t.test_accuracy)
 
 
 def keep_choice(key: str, available: list[str], many: bool) -> None:
@@ -132,7 +157,7 @@ def session_or_defaults(usable: Callable[[SessionModel], bool], kinds: tuple[str
     ready = ts.default_models()[0]
     out = {}
     for name in (n for n in wanted if n in ready):
-        sm = SessionModel(name, ready[name], ts.dataset("mnist5k"))
+        sm = SessionModel(name, ready[name], ts.dataset("mnist5k"), own=False)
         if sm.trained.split is not None:
             sm.test_probs = ts.test_probabilities(sm.trained)
         out[name] = sm

@@ -39,7 +39,8 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
     chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")
     if st.button("Why?", key=f"{key}_why", icon=":material/psychology_alt:",
                  help="Open this digit on the Trust page: what each model looked at, and whether to trust it."):
-        trust_state.explain(x, true, f"Predict: {'a test digit' if true is not None else 'your digit'}")
+        trust_state.explain(x, true, f"Predict: {'a test digit' if true is not None else 'your digit'}, "
+                                     f"as read by {name}", model=name)
     with st.expander("Raw scores (before softmax)"):
         chart(st, figures.score_bars(scores, class_names), config=NO_BAR, key=f"{key}_s")
     hidden = [k for k in reps if k.startswith("hidden layer 1")]

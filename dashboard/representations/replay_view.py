@@ -5,6 +5,7 @@ the picked layer's frames, and the exports (frames CSV, animation HTML)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -16,6 +17,7 @@ from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.palette import CLASS_COLOURS
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
+from dashboard.representations import defaults
 from dashboard.representations import replay_state as rps
 from dashboard.representations.view import selected_ids, selection_grid
 
@@ -48,12 +50,36 @@ def _traces(coords: np.ndarray, recording: Recording, pred: np.ndarray, conf: np
         trace = dict(x=coords[rows, 0].tolist(), y=coords[rows, 1].tolist(), customdata=custom,
                      marker=dict(symbol=symbols))
         if full:
-            trace.update(mode="markers", name=str(name), marker=dict(symbol=symbols, color=colour(k), size=7,
-                                                                      line=dict(width=0)),
+            trace.update(mode="markers", name=str(name), legendgroup=str(name), showlegend=False,
+                         marker=dict(symbol=symbols, color=colour(k), size=7, line=dict(width=0)),
                          hovertemplate=(f"image #%{{customdata[0]}}<br>true: {name}<br>predicted: %{{customdata[1]}}"
                                         "<br>confidence: %{customdata[2]:.0%}<extra></extra>"))
         out.append(go.Scatter(**trace))
     return out
+
+
+def _legend(names) -> list[go.Scatter]:
+    """The legend, the same at every frame: one dot per true digit and the × for a misread digit
+    (drawn apart from the data, whose first point would otherwise set each entry's marker: epoch 0's)."""
+    keys = [go.Scatter(x=[None], y=[None], mode="markers", name=str(name), legendgroup=str(name),
+                       marker=dict(symbol="circle", color=colour(k), size=9)) for k, name in enumerate(names)]
+    return keys + [go.Scatter(x=[None], y=[None], mode="markers", name="× misread at this epoch",
+                              marker=dict(symbol="x", color="#555555", size=9))]
+
+
+def frame_text(result: ReplayResult, knn: dict | None, f: int) -> str:
+    """The numbers of frame f, printed beside the map: epoch, the layer's k-NN accuracy, trustworthiness."""
+    parts = [f"epoch {result.epochs[f]}"]
+    values = (knn or {}).get(result.layer)
+    if values is not None and f < len(values):
+        parts.append(f"k-NN accuracy {values[f]:.1%}")
+    parts.append(f"trustworthiness {result.trust[f]:.3f}")
+    return " · ".join(parts)
+
+
+def _note(text: str) -> dict:
+    return dict(text=text, x=0, y=1.0, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
+                showarrow=False, font=dict(size=15), bgcolor="rgba(255,255,255,0.85)")
 
 
 def _controls(epochs) -> tuple[list, list]:
@@ -69,17 +95,22 @@ def _controls(epochs) -> tuple[list, list]:
     return menus, sliders
 
 
-def animation(result: ReplayResult, recording: Recording, names, title: str, height: int = 620) -> go.Figure:
-    """The layer's map at every computed frame, one set of axes for all, play/pause and a slider."""
+def animation(result: ReplayResult, recording: Recording, names, title: str, height: int = 620,
+              knn: dict | None = None) -> go.Figure:
+    """The layer's map at every computed frame, one set of axes for all, play/pause and a slider;
+    each frame's numbers (k-NN accuracy of the layer, trustworthiness) printed on it."""
     pred, conf = predictions(recording)
-    fig = go.Figure(data=_traces(result.coords[0], recording, pred[0], conf[0], names, full=True),
-                    frames=[go.Frame(name=f"epoch {e}", data=_traces(result.coords[f], recording, pred[f], conf[f],
-                                                                         names, full=False))
+    n = len(names)
+    fig = go.Figure(data=_traces(result.coords[0], recording, pred[0], conf[0], names, full=True) + _legend(names),
+                    frames=[go.Frame(name=f"epoch {e}", traces=list(range(n)),
+                                     data=_traces(result.coords[f], recording, pred[f], conf[f], names, full=False),
+                                     layout=dict(annotations=[_note(frame_text(result, knn, f))]))
                             for f, e in enumerate(result.epochs)])
     (x0, x1), (y0, y1) = result.extent()
     menus, sliders = _controls(result.epochs)
     fig.update_layout(title=dict(text=title, font=dict(size=16)), height=height, dragmode="lasso",
-                      margin=dict(l=10, r=10, t=50, b=140), font=figures.FONT, legend_title_text="true digit",
+                      annotations=[_note(frame_text(result, knn, 0))],
+                      margin=dict(l=10, r=10, t=80, b=140), font=figures.FONT, legend_title_text="true digit",
                       legend=dict(itemsizing="constant"), updatemenus=menus, sliders=sliders)
     fig.update_xaxes(range=[x0, x1], autorange=False, showticklabels=False, title_text="", zeroline=False)
     fig.update_yaxes(range=[y0, y1], autorange=False, showticklabels=False, title_text="", zeroline=False)
@@ -109,6 +140,15 @@ def knn_lines(knn: dict, epochs) -> go.Figure:
     return fig
 
 
+def frames_table(result: ReplayResult, knn: dict | None):
+    """Every frame's numbers as text: epoch, the layer's k-NN accuracy, the map's trustworthiness."""
+    values = (knn or {}).get(result.layer)
+    return pd.DataFrame({"epoch": list(result.epochs),
+                         f"k-NN accuracy of {result.layer} (k=5)": [f"{v:.1%}" for v in values[:result.n_frames]]
+                         if values is not None else ["n/a"] * result.n_frames,
+                         "trustworthiness of the frame (k=10)": [f"{t:.3f}" for t in result.trust]})
+
+
 def trust_line(result: ReplayResult) -> go.Figure:
     fig = go.Figure(go.Scatter(x=list(result.epochs), y=list(result.trust), mode="lines+markers",
                                line=dict(width=3, color=figures.TRAIN), marker=dict(size=8), name="trustworthiness",
@@ -132,11 +172,14 @@ def _models() -> dict[str, SessionModel]:
 
 
 def controls_ui(models: dict[str, SessionModel]) -> SessionModel:
-    """The model (sidebar); a model handed over from Training is picked first."""
+    """The model (sidebar); a model handed over from Training is picked first, else the one chosen
+    for the maps ("Maps of a trained model") until the person picks one here."""
     s = rps.replay_state()
     names = list(models)
     if s.incoming_model in names:
         st.session_state["rep_replay_model"] = s.incoming_model
+    elif "rep_replay_model" not in st.session_state and st.session_state.get("rep_model") in names:
+        st.session_state["rep_replay_model"] = st.session_state["rep_model"]
     s.incoming_model = None
     session_models.keep_choice("rep_replay_model", names, many=False)
     with st.sidebar:
@@ -145,9 +188,19 @@ def controls_ui(models: dict[str, SessionModel]) -> SessionModel:
     return models[name]
 
 
+def maps_layer(layers: list[str]) -> str:
+    """The layer the maps show first (the person's chosen representations, else the maps' defaults),
+    skipping the pixels (their map never changes)."""
+    chosen = st.session_state.get("rep_reps") or defaults.default_layers(layers)
+    return next((n for n in chosen if n in layers and n != "pixels"),
+                next((n for n in layers if n.startswith(("hidden layer 1", "conv block 1"))), layers[-1]))
+
+
 def settings_ui(recording: Recording) -> tuple[str, ReplayConfig]:
     layers = recording.layer_names
-    default = next((n for n in layers if n.startswith(("hidden layer 1", "conv block 1"))), layers[-1])
+    default = maps_layer(layers)
+    if st.session_state.get("rep_replay_layer") not in layers:
+        st.session_state.pop("rep_replay_layer", None)
     with st.sidebar:
         layer = st.selectbox("Layer", layers, index=layers.index(default), key="rep_replay_layer",
                              persist_state=PERSIST, help="Whose map to watch. The pixels do not change: a still map.")
@@ -206,7 +259,7 @@ def _finished(sm: SessionModel, out: dict, title: str) -> None:
         st.warning(f"Stopped: {result.status}. These frames play; change a setting to compute another replay.",
                    icon=":material/stop_circle:")
     fig = animation(result, recording, names, f"{title}<br><sup>{result.status} · press ▶ Play or drag the "
-                                                 "slider</sup>")
+                                                 "slider</sup>", knn=out["knn"])
     chart(st, fig, key="rep_replay_map", on_select="rerun", selection_mode=("lasso", "box", "points"))
     a, b = st.columns(2)
     a.download_button("Download the animation (HTML)", data=lambda: fig.to_html(include_plotlyjs=True, auto_play=False),
@@ -221,6 +274,7 @@ def _finished(sm: SessionModel, out: dict, title: str) -> None:
         key="rep_replay_csv",
         help="Every digit's place on every frame: frame, epoch, index, label, x, y.",
     )
+    st.table(frames_table(result, out["knn"]), hide_index=True)
     _selection(sm, recording)
     st.subheader("The numbers beside the picture")
 

@@ -1,7 +1,8 @@
 """The sweep's state (Training page, "Try several settings"): the session object (`SweepState`:
-the one sweep this session runs, its finished runs), the reveal ledger (kept apart: it survives
-Start over), and the server-wide sweep line that keeps sweeps to their own share of the training
-queue. Runs go through Training's registry under their job key, so identical runs are shared
+the one sweep this session runs, its finished runs), its reveal in the session's test ledger
+(dashboard/core/session_models.py keeps it apart: it survives Start over), and the server-wide
+sweep line that keeps sweeps to their own share of the training queue. Runs go through Training's
+registry under their job key, so identical runs are shared
 with single trainings and with other sessions."""
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from dashboard.core import session, session_models, training_jobs
 from dashboard.core.runtime import session_id
 
 KEY = "sweep"
-LEDGER_KEY = "reveal_ledger"  # not reset by Start over: a test score once seen stays seen
+LEDGER_KEY = session_models.LEDGER_KEY  # not reset by Start over: a test score once seen stays seen
 WIDGETS = ("sweep_",)
 
 
@@ -73,7 +74,8 @@ def sweep_state(session_state=None) -> SweepState:
 
 
 def ledger(session_state=None) -> RevealLedger:
-    return session.get(LEDGER_KEY, RevealLedger, session_state)
+    """The session's test ledger, shared with single runs' reveals."""
+    return session_models.ledger(session_state)
 
 
 def _detach(s: SweepState) -> None:
@@ -128,16 +130,7 @@ def _keep(sweep: Sweep, key: str, trained: TrainedModel) -> None:
     sweep.results[key] = trained
     name = training_jobs.describe(trained.model_config, trained.train_config, trained.dataset_name)
     values = sweep.config.combinations()[sweep.run_keys.index(key) // len(sweep.config.seeds)]
-    session_models.add(trained, sweep.ds, f"{name} (sweep: {setting_text(sweep.config.names, values)})",
-                       hidden_test=not revealed_for(sweep, key))
-
-
-def revealed_for(sweep: Sweep, key: str) -> bool:
-    record = ledger().get(sweep.key)
-    if record is None:
-        return False
-    i = sweep.run_keys.index(key) // len(sweep.config.seeds)
-    return sweep.config.combinations()[i] == record.values
+    session_models.add(trained, sweep.ds, f"{name} (sweep: {setting_text(sweep.config.names, values)})")
 
 
 def collect() -> list[jobs.Job | None]:
@@ -166,14 +159,18 @@ def collect() -> list[jobs.Job | None]:
 
 
 def reveal() -> RevealRecord:
-    """The test score of the setting chosen by validation, once per sweep (by its settings)."""
+    """The test score of the setting chosen by validation: one look at the test set, counted in the
+    session's ledger (asking again for the same sweep is no new look); its runs' test scores show."""
     s = sweep_state().sweep
     if s is None:
         raise ValueError("Run a sweep first.")
-    record = ledger().reveal(s.key, s.config, s.summary(), s.ordered())
-    for key, trained in s.results.items():
-        if revealed_for(s, key):
-            names = [n for n, sm in session_models.models().items() if sm.trained is trained]
-            for name in names:
-                session_models.reveal_test(name)
-    return record
+    chosen = [k for k in s.run_keys if k in s.results and _chosen(s, k)]
+    return ledger().reveal(s.key, s.config, s.summary(), s.ordered(), run_keys=[s.results[k].key for k in chosen])
+
+
+def _chosen(sweep: Sweep, key: str) -> bool:
+    summary = sweep.summary()
+    if summary.best is None:
+        return False
+    i = sweep.run_keys.index(key) // len(sweep.config.seeds)
+    return sweep.config.combinations()[i] == summary.best.values

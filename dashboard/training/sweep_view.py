@@ -20,10 +20,11 @@ from dashboard.core.palette import CLASS_COLOURS
 from dashboard.training import sweep_controls
 from dashboard.training import sweep_state as sws
 
-WHY_ONCE = ("Why only once? The setting was chosen on the validation digits, so the test digits are still a fair, "
-            "untouched check. If you now went back and picked another setting because of this test score, the test "
+WHY_ONCE = ("Why look as little as possible? The setting was chosen on the validation digits, so the test digits are "
+            "still a fair check. If you now went back and picked another setting because of this test score, the test "
             "digits would have helped choose it: they would turn into one more validation set, and no score would be "
-            "left that says how well the model does on digits that played no part in building it.")
+            "left that says how well the model does on digits that played no part in building it. Every look is "
+            "counted in the test ledger beside the runs table.")
 
 
 def _name(n: str) -> str:
@@ -114,7 +115,7 @@ def runs_frame(sweep: sws.Sweep) -> pd.DataFrame:
         row = {_name(n): v for n, v in zip(sweep.config.names, values)}
         row.update(seed=sweep.config.seeds[i % n_seeds], status="done" if trained else sweep.errors.get(key, "waiting"),
                    **{"validation accuracy": trained.val_accuracy if trained else None,
-                      "test accuracy": trained.test_accuracy if trained and sws.revealed_for(sweep, key) else None})
+                      "test accuracy": trained.test_accuracy if trained and sws.ledger().shown(trained.key) else None})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -145,7 +146,7 @@ def _progress(sweep: sws.Sweep) -> None:
 
 
 def _reveal_record(record: RevealRecord, names) -> None:
-    st.markdown(f"**The test score, revealed once** ({record.when}) for the setting chosen by validation, "
+    st.markdown(f"**The test score, revealed** ({record.when}) for the setting chosen by validation, "
                 f"{sws.setting_text(names, record.values)}:")
     a, b, c = st.columns(3)
     a.metric("Validation accuracy", f"{record.val_accuracy:.1%}", help="What the setting was chosen by.")
@@ -179,15 +180,21 @@ def _results(sweep: sws.Sweep) -> None:
     record = sws.ledger().get(sweep.key)
     if record is None:
         st.caption("The test scores of these runs are hidden everywhere (results, runs table, downloads). Look at the "
-                   "test score once, when you have chosen.")
+                   f"test score when you have chosen: it counts as a look at the test set ({_looks_text()} so far).")
         st.button("Reveal the test score", key="sweep_reveal", icon=":material/visibility:", type="primary",
                   disabled=summary.finished < summary.total, on_click=_reveal,
-                  help="Once per sweep: shows the chosen setting's test score next to its validation score.")
+                  help="Shows the chosen setting's test score next to its validation score: one more look at the test "
+                       "set, counted in this session's test ledger (beside the runs table).")
     if sws.sweep_state().notice:
         st.error(sws.sweep_state().notice)
         sws.sweep_state().notice = None
     if record is not None:
         _reveal_record(record, summary.names)
+
+
+def _looks_text() -> str:
+    n = sws.ledger().count
+    return f"the test set has been looked at {n} time{'s' if n != 1 else ''}"
 
 
 def _reveal() -> None:
@@ -200,7 +207,8 @@ def _reveal() -> None:
 def section(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
     """"Try several settings": the controls, the running sweep, or its results."""
     st.markdown("Train every combination of one or two settings (up to 3 values each, up to 3 seeds: at most 9 runs), "
-                "choose the best **by validation accuracy**, and only then look at the test score, once.")
+                "choose the best **by validation accuracy**, and only then look at the test score (each look is "
+                "counted).")
     config = sweep_controls.sweep_ui(mc, tc)
     busy = sws.running()
     if config is not None:

@@ -11,7 +11,7 @@ import streamlit as st
 from analysis.compute.untrusted_files import open_weights
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
 from analysis.recording import replay_unavailable, save_with_recording
-from dashboard.core import figures, session_models, training_jobs
+from dashboard.core import chrome, figures, session_models, training_jobs
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.guard import plain
 from dashboard.core.session import PERSIST, hand_over
@@ -44,15 +44,27 @@ def gallery(images: np.ndarray, captions: list[str], side: int = 84, limit: int 
         st.caption(f"Showing {limit} of {len(images)}.")
 
 
+def _digits(sm: SessionModel) -> tuple[np.ndarray, np.ndarray, str]:
+    """(indices, Pr(class), "validation"/"test"): the validation digits until this model's test score
+    is revealed (a confusion matrix on the test digits is a look at the test set), then the test digits."""
+    t = sm.trained
+    if sm.hidden_test and sm.val_probs is not None:
+        return t.split.val, sm.val_probs, "validation"
+    return t.split.test, sm.test_probs, "test"
+
+
 def _confusion(sm: SessionModel) -> None:
-    t, ds = sm.trained, sm.dataset
-    y = ds.labels[t.split.test]
-    pred = sm.test_probs.argmax(1)
+    ds = sm.dataset
+    where, probs, which = _digits(sm)
+    y = ds.labels[where]
+    pred = probs.argmax(1)
     k = ds.n_classes
     cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
     fig = figures.shared(
         ("confusion", cm.tobytes(), tuple(ds.class_names)), lambda: figures.confusion_matrix(cm, ds.class_names)
     )
+    st.caption(f"On the **{which}** digits" + (" (the test score is hidden until you reveal it)." if which ==
+                                               "validation" else "."))
     event = chart(st, fig, on_select="rerun", selection_mode="points",
                             key="train_cm", config=NO_BAR, width="stretch")
     names = list(ds.class_names)
@@ -70,26 +82,27 @@ def _confusion(sm: SessionModel) -> None:
     guess = b.selectbox("Predicted", names, index=int(worst[1]), key="cm_pred", persist_state=PERSIST,
                         help="Column of the matrix.")
     sel = np.flatnonzero((y == names.index(true)) & (pred == names.index(guess)))
-    st.markdown(f"**{len(sel)} test images** labelled {true} and predicted {guess}:")
-    gallery(ds.images[t.split.test][sel], [f"Pr({guess}) = {sm.test_probs[i, names.index(guess)]:.0%}" for i in sel])
+    st.markdown(f"**{len(sel)} {which} images** labelled {true} and predicted {guess}:")
+    gallery(ds.images[where][sel], [f"Pr({guess}) = {probs[i, names.index(guess)]:.0%}" for i in sel])
 
 
 def _mistakes(sm: SessionModel) -> None:
-    t, ds = sm.trained, sm.dataset
-    y, pred = ds.labels[t.split.test], sm.test_probs.argmax(1)
+    ds = sm.dataset
+    where, probs, which = _digits(sm)
+    y, pred = ds.labels[where], probs.argmax(1)
     wrong = np.flatnonzero(pred != y)
-    wrong = wrong[np.argsort(-sm.test_probs[wrong, pred[wrong]])]  # most confident mistakes first
-    st.markdown(f"**{len(wrong)} of {len(y)} test images are wrong**, most confident first. "
+    wrong = wrong[np.argsort(-probs[wrong, pred[wrong]])]  # most confident mistakes first
+    st.markdown(f"**{len(wrong)} of {len(y)} {which} images are wrong**, most confident first. "
                 "**Why?** under a digit opens the Trust page: what the models looked at.")
-    names, images = ds.class_names, ds.images[t.split.test]
+    names, images = ds.class_names, ds.images[where]
     per_row, shown = 6, wrong[:MISTAKES_SHOWN]
     for start in range(0, len(shown), per_row):
         for col, i in zip(st.columns(per_row), shown[start:start + per_row]):
             col.image(figures.enlarge((np.clip(images[i], 0, 1) * 255).astype(np.uint8), 96), width="stretch",
-                      caption=f"true {names[y[i]]}, said {names[pred[i]]} ({sm.test_probs[i, pred[i]]:.0%})")
+                      caption=f"true {names[y[i]]}, said {names[pred[i]]} ({probs[i, pred[i]]:.0%})")
             if col.button("Why?", key=f"train_why_{i}", icon=":material/psychology_alt:", width="stretch",
                           help="Open this digit on the Trust page: heatmaps of what each model looked at."):
-                trust_state.explain(images[i], int(y[i]), f"Training: a mistake of {sm.name}")
+                trust_state.explain(images[i], int(y[i]), f"Training: a mistake of {sm.name}", model=sm.name)
     if len(wrong) > len(shown):
         st.caption(f"Showing the {len(shown)} most confident of {len(wrong)} mistakes.")
     if len(wrong):
@@ -99,7 +112,7 @@ def _mistakes(sm: SessionModel) -> None:
         if b.button("Ask Predict about this digit", key="train_to_predict", icon=":material/arrow_forward:",
                     help="Open this digit on the Predict page, with this session's models."):
             i = wrong[int(k) - 1]
-            digit = IncomingDigit(ds.images[t.split.test][i], int(y[i]), "a mistake on the Training page")
+            digit = IncomingDigit(images[i], int(y[i]), "a mistake on the Training page")
             hand_over(predict_state(), "incoming_digit", digit, "predict.py")
 
 
@@ -131,25 +144,45 @@ def _learned(sm: SessionModel) -> None:
         gallery(np.concatenate([image[None], maps]), ["input"] + [f"filter {k + 1}" for k in range(len(maps))], side=84)
 
 
+DIGIT_SETS = {"training": "a training digit", "test": "a test digit"}
+
+
 def _one_digit(sm: SessionModel) -> None:
     t, ds = sm.trained, sm.dataset
-    n = len(t.split.test)
+    names = list(t.class_names)
+    a, b = st.columns(2)
+    which = a.radio("Which digits", list(DIGIT_SETS), format_func=DIGIT_SETS.get, horizontal=True, key="digit_set",
+                    persist_state=PERSIST, help="A training digit (what the loss is averaged over while learning) or a "
+                                                "held-out test digit.")
+    label = b.selectbox("Its label", ["any"] + names, key="digit_label", persist_state=PERSIST,
+                        help="Only digits with this label, e.g. “a training digit labelled 6”.")
+    split = t.split.train if which == "training" else t.split.test
+    if label != "any":
+        split = split[ds.labels[split] == names.index(label)]
+    n = len(split)
+    if n == 0:
+        st.info(f"No {DIGIT_SETS[which][2:]} has the label {label}; pick another label.")
+        return
+    if st.session_state.get("digit_index", 0) >= n:
+        st.session_state["digit_index"] = 0
     st.session_state.setdefault("digit_index", 0)
     a, b = st.columns([1, 3], vertical_alignment="bottom")
-    if a.button("Random test image", key="digit_random", help="Pick another image at random."):
+    if a.button("Random image", key="digit_random", help="Pick another image at random."):
         st.session_state["digit_index"] = int(np.random.default_rng().integers(n))
-    i = b.number_input("Test image number", 0, n - 1, key="digit_index", persist_state=PERSIST,
-                       help="Which held-out test image to explain.")
-    image, label = ds.images[t.split.test][i], int(ds.labels[t.split.test][i])
+    what = DIGIT_SETS[which][2:] + ("" if label == "any" else f" labelled {label}")
+    i = b.number_input(f"Image number (0 to {n - 1}, among each {what})", 0, n - 1, key="digit_index",
+                       persist_state=PERSIST, help="Which image to step through.")
+    image, true = ds.images[split[i]], int(ds.labels[split[i]])
     reps = representations(t.model, image[None])
     scores, probs = reps["logits"][0], reps["probabilities"][0]
     c1, c2, c3 = st.columns([1, 2, 2])
-    c1.image(figures.enlarge((image * 255).astype(np.uint8), 140), caption=f"true label: {t.class_names[label]}")
+    c1.image(figures.enlarge((image * 255).astype(np.uint8), 140), caption=f"{what}: label {names[true]}")
     chart(c2, figures.score_bars(scores, t.class_names, "1. Raw scores (logits)"), config=NO_BAR, key="digit_scores")
-    chart(c3, figures.probability_bars(probs, t.class_names, "2. Softmax: Pr(class)", true=label),
-                    config=NO_BAR, key="digit_probs")
-    st.markdown(f"3. **Cross-entropy loss** for this image = −log Pr(true label) = −log {probs[label]:.4f} = "
-                f"**{-np.log(max(probs[label], 1e-12)):.4f}**. Training lowers the average of this over all images.")
+    chart(c3, figures.probability_bars(probs, t.class_names, "2. Softmax: Pr(class)", true=true),
+          config=NO_BAR, key="digit_probs")
+    p = float(probs[true])
+    st.markdown(f"3. **Cross-entropy loss** for this image = −log Pr({names[true]}) = −log {p:.4f} = "
+                f"**{-np.log(max(p, 1e-12)):.4f}**. Training lowers the average of this over all training images.")
 
 
 def save_load(sm: SessionModel | None) -> None:
@@ -195,7 +228,10 @@ def results(sm: SessionModel) -> None:
                 help="On the validation digits: the score to choose settings by.")
     if sm.hidden_test:
         m[1].metric("Final check: test accuracy", "hidden",
-                    help="A run of a sweep: its test score stays hidden until you reveal the sweep's test score once.")
+                    help="Hidden until you reveal it: every reveal is one more look at the test set, counted in "
+                         "this session's test ledger (beside the runs table).")
+        m[1].button("Reveal its test score", key="reveal_test", icon=":material/visibility:", on_click=_reveal,
+                    args=(sm.name,), help="One more look at the test set: counted in the test ledger.")
     else:
         m[1].metric("Final check: test accuracy", f"{t.test_accuracy:.1%}",
                     help="On the test digits, looked at once at the end; never used to choose settings.")
@@ -211,12 +247,10 @@ def results(sm: SessionModel) -> None:
         _learned(sm)
         return
     tabs = st.tabs(["Confusion matrix", "Mistakes", "What it learned", "One image, step by step", "Compare runs"])
-    for tab, show in ((tabs[0], _confusion), (tabs[1], _mistakes)):
-        with tab:
-            if sm.hidden_test:
-                st.info(HIDDEN)
-            else:
-                show(sm)
+    with tabs[0]:
+        _confusion(sm)
+    with tabs[1]:
+        _mistakes(sm)
     with tabs[2]:
         _learned(sm)
     with tabs[3]:
@@ -225,8 +259,30 @@ def results(sm: SessionModel) -> None:
         runs_table()
 
 
-HIDDEN = ("This run belongs to a sweep: its results on the test digits stay hidden until you reveal the sweep's test "
-          "score (once), so the test digits cannot sway which setting you pick.")
+WHY_HIDDEN = ("Every test score stays hidden until you reveal it, because a score you have seen can sway the next "
+              "setting you try, and then the test set is no longer a fair final check. Choose by validation "
+              "accuracy, and reveal the test score of the model you finally picked.")
+
+
+def _reveal(name: str) -> None:
+    session_models.reveal_test(name)
+
+
+def ledger_ui() -> None:
+    """The session's test ledger: how often the test set has been looked at, and each look."""
+    looks = session_models.ledger().looks()
+    n = len(looks)
+    text = f"**The test set has been looked at {n} time{'s' if n != 1 else ''}** in this session"
+    (st.warning if n > 1 else st.info)(
+        text + ("; the more looks, the less it is a final check." if n else ": it is still a fair final check."),
+        icon=":material/visibility:")
+    if looks:
+        st.table(pd.DataFrame([{"look": k.number, "what": k.label, "validation accuracy": f"{k.val_accuracy:.1%}",
+                                "test accuracy": f"{k.test_accuracy:.1%}", "when": k.when} for k in looks]),
+                 hide_index=True)
+    st.caption(WHY_HIDDEN + " The ledger survives Start over and page switches; a **new browser tab starts a new "
+               "ledger** (at 0), so looks made in another tab are not counted here.")
+    chrome.glossary_links("Test ledger", "Test set", "Validation set")
 
 
 def _watch_it_learn(sm: SessionModel) -> None:
@@ -243,20 +299,36 @@ def runs_table() -> None:
     runs = session_models.state().runs
     if not runs:
         st.write("No runs yet.")
+        ledger_ui()
         return
+    ledger = session_models.ledger()
     df = pd.DataFrame(runs)
-    hidden = df.pop("hidden test").fillna(False).astype(bool) if "hidden test" in df else pd.Series(False, df.index)
-    df["test accuracy"] = df["test accuracy"].where(~hidden)  # sweep runs: no test score until revealed
+    keys = df.pop("key") if "key" in df else pd.Series("", df.index)
+    before = df.pop("looks before").fillna(0).astype(int) if "looks before" in df else pd.Series(0, df.index)
+    hidden = pd.Series([not ledger.shown(k) for k in keys], df.index)
+    df["test accuracy"] = df["test accuracy"].where(~hidden)  # no test score until revealed
+    df.insert(1, "trained after looks at the test set", before)
     shown = df.copy()  # for people: percentages and thousands separators; the CSV keeps the raw numbers
     shown["validation accuracy"] = shown["validation accuracy"].map(lambda v: f"{v:.1%}")
     shown["test accuracy"] = ["hidden" if h else f"{v:.1%}" for v, h in zip(shown["test accuracy"], hidden)]
+    shown["trained after looks at the test set"] = [f"⚠ after {b} look{'s' if b != 1 else ''}" if b else "no"
+                                                    for b in before]
     if "parameters" in shown:
         shown["parameters"] = shown["parameters"].map(lambda v: f"{v:,}")
     st.table(shown, hide_index=True)  # a plain table: every column shows, at any width
-    st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check (hidden for a "
-               "sweep's runs until its test score is revealed).")
+    st.caption("Pick settings by validation accuracy; the test accuracy is the final check, hidden until you reveal it "
+               "for a chosen model. “⚠ after N looks”: this run was set up after the test set had been looked at, so "
+               "its settings may have been chosen with the test score in mind.")
     buf = io.StringIO()
     df.to_csv(buf, index=False)
+    a, b = st.columns([3, 2], vertical_alignment="bottom")
+    hidden_names = [n for n, h in zip(df["model"], hidden) if h and n in session_models.models()]
+    if hidden_names:
+        pick = a.selectbox("Reveal the test score of", hidden_names, key="reveal_pick", index=len(hidden_names) - 1,
+                           help="The model you finally chose (by validation accuracy).")
+        b.button("Reveal (one more look)", key="reveal_run", icon=":material/visibility:", on_click=_reveal,
+                 args=(pick,), help="Shows this model's test score everywhere; counted in the test ledger below.")
+    ledger_ui()
     st.download_button("Download this table (CSV)", buf.getvalue(), "netlens-runs.csv", "text/csv",
                        icon=":material/download:", key="runs_csv")
 
@@ -269,7 +341,7 @@ def prepared_ui() -> None:
     with st.expander(f"{len(prepared)} models prepared on this server are ready", icon=":material/task_alt:"):
         for i, t in enumerate(prepared.values()):
             label = training_jobs.describe(t.model_config, t.train_config, t.dataset_name)
-            if st.button(f"Use: {label} (test accuracy {t.test_accuracy:.1%})", key=f"prepared_{i}",
+            if st.button(f"Use: {label} (validation accuracy {t.val_accuracy:.1%})", key=f"prepared_{i}",
                          help="Trained ahead by whoever runs this server; no waiting."):
                 data = training_jobs.dataset(t.dataset_name) if t.dataset_name in training_jobs.KNOWN_DATASETS else None
                 training_state.add_model(training_jobs.with_split(t, data), data, suffix=" (prepared)")
@@ -302,7 +374,9 @@ def _choose(name: str) -> None:
 def results_ui() -> None:
     """Pick one of this session's models and show its results."""
     s = session_models.state()
-    if not s.models:
+    if not s.models:  # no runs table yet (or after Start over): the ledger still shows, it outlives the runs
+        st.divider()
+        ledger_ui()
         return
     st.divider()
     st.subheader("Results")

@@ -64,9 +64,19 @@ def receive(image, label: int | None, source: str, session=None) -> None:
     state(session).set_digit(image, label, source, handed_over=True)
 
 
-def explain(image, label: int | None, source: str) -> None:
-    """The "Why?" buttons elsewhere: hand the digit over and open the Trust page."""
+def focus(model: str, session=None) -> None:
+    """Explain `model` (by its name) first: the page's model choice becomes that one model."""
+    session = st.session_state if session is None else session
+    state(session).models = [model]
+    session[WIDGET_PREFIX + "models"] = [model]
+
+
+def explain(image, label: int | None, source: str, model: str | None = None) -> None:
+    """The "Why?" buttons elsewhere: hand the digit over (and the model asked about, when given:
+    Trust then explains that model, whether or not its test score was revealed) and open Trust."""
     receive(image, label, source)
+    if model is not None:
+        focus(model)
     st.switch_page(pages.page("trust.py"))
 
 
@@ -80,13 +90,24 @@ def reset(session=None) -> None:
 
 def models() -> tuple[dict, bool]:
     """The models the page explains (name -> SessionModel) and whether they are this session's own:
-    its models whose test results may be shown, else the server's defaults (waiting for them with
-    their progress, as Predict does)."""
+    all its models (an explanation needs no test score), else the server's defaults (waiting for
+    them with their progress, as Predict does)."""
 
     return session_models.session_or_defaults(
-        lambda sm: not getattr(sm, "hidden_test", False), ("logreg", "mlp", "cnn"),
+        lambda sm: True, ("logreg", "mlp", "cnn"),
         "No model trained in this session yet, so the server's default models are being trained once for "
         "everyone (a few seconds).")
+
+
+def revealed(models: dict) -> tuple[dict, list[str]]:
+    """(the models whose test score may be shown, the names of those whose test score is hidden):
+    "How sure" and "Does it hold up" measure on the test digits, so they wait for a reveal."""
+    shown = {n: sm for n, sm in models.items() if not sm.hidden_test}
+    return shown, [n for n in models if n not in shown]
+
+
+HIDDEN_NOTE = ("Measured on the test digits, so hidden until you reveal the test score on the Training page (each "
+               "reveal is counted as a look at the test set): ")
 
 
 def model_key(sm) -> str:

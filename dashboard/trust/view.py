@@ -121,6 +121,10 @@ def numbers_csv(results: dict, names, sanity: dict, deletion: dict) -> bytes:
                      "IG sum": e.ig_sum, "logit change from black image": e.output_change,
                      "rank correlation occlusion trained vs random (ink)": s.occlusion_correlation if s else np.nan,
                      "rank correlation IG trained vs random (ink)": s.ig_correlation if s else np.nan,
+                     "signed rank correlation occlusion (ink)": s.occlusion.signed_rho if s else np.nan,
+                     "signed rank correlation IG (ink)": s.ig.signed_rho if s else np.nan,
+                     "sanity check occlusion": s.occlusion.words if s else "",
+                     "sanity check IG": s.ig.words if s else "",
                      **{f"deletion AUC {k}": v.auc for k, v in d.items()},
                      **{f"deletion AUC random (vs {k})": v.random_auc for k, v in d.items()}})
     return pd.DataFrame(rows).to_csv(index=False).encode()
@@ -200,11 +204,17 @@ def sanity_ui(image, ok: dict, sanity: dict, names) -> None:
                             (f"IG, random weights (ρ {_num(s.ig_correlation, True)})",
                              tf.overlay_rgb(image, s.random_integrated_gradients))]))
     grid(rows)
+    st.markdown(f"**The verdict.** A map **fails** when the random model's map ranks the ink alike: Spearman "
+                f"|ρ| ≥ {ex.SANITY_THRESHOLD:g} for the absolute maps *or* for the signed maps (signed: a map that is "
+                "the same with red and blue swapped fails too). It **passes** when both |ρ| are below "
+                f"{ex.SANITY_THRESHOLD:g}: the map then depends on what the model learned.")
     for name in ok:
         s = sanity[name]
-        st.markdown(f"**{name}** — rank correlation, trained vs random, over the digit's ink: occlusion "
-                    f"**{_num(s.occlusion_correlation)}**, Integrated Gradients **{_num(s.ig_correlation)}** "
-                    "(1: same ranking of the pixels; near 0: unrelated — what a faithful map should give).")
+        for label, v in (("Occlusion", s.occlusion), ("Integrated Gradients", s.ig)):
+            text = (f"**{name}, {label}: {v.words.upper()}** — ρ of |map| {_num(v.abs_rho, True)}, ρ of the signed "
+                    f"map {_num(v.signed_rho, True)} (threshold |ρ| {ex.SANITY_THRESHOLD:g}): {v.reason}")
+            (st.success if v.passed else st.error)(text, icon=":material/check_circle:" if v.passed
+                                                    else ":material/cancel:")
 
 
 def _num(v: float, short: bool = False) -> str:
