@@ -47,14 +47,24 @@ def _cell_colours(trace) -> np.ndarray:
     return np.array([pc.unlabel_rgb(c) for c in flat]).reshape(*z.shape, 3)
 
 
+def _positions(fig: go.Figure, ref: str, values, n: int) -> list:
+    """Where an annotation goes for each of a heatmap's columns (or rows). On a category axis by the
+    category's index: a label such as "64" given as is would be read as position 64 (Plotly takes
+    number-like strings for numbers), leaving the cells a thin strip beside empty space."""
+    axis = fig.layout[ref.replace("x", "xaxis").replace("y", "yaxis")]
+    if values is None or axis.type == "category":
+        return list(range(n))
+    return list(values)
+
+
 def _heatmap_labels(fig: go.Figure, trace) -> None:
     """Replace a heatmap's own cell texts by annotations coloured cell by cell."""
     if trace.text is None or not trace.texttemplate:
         return
     text, colours = np.asarray(trace.text, dtype=object), _cell_colours(trace)
     rows, cols = text.shape
-    xs = list(trace.x) if trace.x is not None else list(range(cols))
-    ys = list(trace.y) if trace.y is not None else list(range(rows))
+    xs = _positions(fig, trace.xaxis or "x", trace.x, cols)
+    ys = _positions(fig, trace.yaxis or "y", trace.y, rows)
     for r in range(rows):
         for c in range(cols):
             fig.add_annotation(x=xs[c], y=ys[r], text=str(text[r, c]), showarrow=False,
