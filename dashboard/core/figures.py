@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analysis.kernels import fraction_text
+from dashboard.core import formats
 from dashboard.core.chrome import presenting
 from dashboard.core.palette import CLASS_COLOURS  # Petroff's ten, checked under colour blindness
 from dashboard.core.projector import for_projector
@@ -173,7 +174,7 @@ def probability_bars(probs: np.ndarray, class_names, title: str = "", true: int 
     names = [str(c) for c in class_names]
     win = int(np.argmax(probs))
     colours = [VAL if k == win else TRAIN for k in range(len(names))]
-    fig = go.Figure(go.Bar(x=names, y=probs, marker_color=colours, text=[f"{p:.0%}" for p in probs],
+    fig = go.Figure(go.Bar(x=names, y=probs, marker_color=colours, text=[formats.probability(p) for p in probs],
                            textposition="outside", hovertemplate="Pr(%{x}) = %{y:.3f}<extra></extra>",
                            marker_line=dict(width=[3 if k == true else 0 for k in range(len(names))], color="black")))
     fig.update_yaxes(range=[0, 1.18], tickformat=".0%", title_text="probability")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analysis.models import first_layer_weights, representations
 from analysis.preprocess import Steps
-from dashboard.core import figures
+from dashboard.core import figures, formats
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.session_models import SessionModel
@@ -31,7 +31,7 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
     reps = representations(model, x[None])
     scores, probs = reps["logits"][0], reps["probabilities"][0]
     win = int(np.argmax(probs))
-    st.markdown(f"**{name}** reads **{class_names[win]}** ({probs[win]:.0%} sure)"
+    st.markdown(f"**{name}** reads **{class_names[win]}** ({formats.probability(probs[win])} sure)"
                 + ("" if true is None else (" ✔ right" if win == true else f" ✘ the true label is {class_names[true]}")))
     chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")
     if st.button("Why?", key=f"{key}_why", icon=":material/psychology_alt:",

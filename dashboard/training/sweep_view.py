@@ -14,7 +14,7 @@ from analysis.datasets import Dataset
 from analysis.models import ModelConfig
 from analysis.sweep import SETTINGS, RevealRecord, SweepSummary
 from analysis.train import TrainConfig
-from dashboard.core import figures
+from dashboard.core import figures, formats
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.palette import CLASS_COLOURS
 from dashboard.training import sweep_controls
@@ -32,8 +32,8 @@ def _name(n: str) -> str:
 
 def _cell(mean: float, std: float, n: int) -> str:
     if math.isnan(mean):
-        return "–"
-    return f"{mean:.1%}" + (f" ± {std:.1%}" if n > 1 else "")
+        return formats.MISSING
+    return formats.accuracy(mean) + (f" ± {formats.accuracy(std)}" if n > 1 else "")
 
 
 def heatmap(summary: SweepSummary) -> go.Figure:
@@ -139,10 +139,10 @@ def _reveal_record(record: RevealRecord, names) -> None:
     st.markdown(f"**The test score, revealed once** ({record.when}) for the setting chosen by validation, "
                 f"{sws.setting_text(names, record.values)}:")
     a, b, c = st.columns(3)
-    a.metric("Validation accuracy", f"{record.val_accuracy:.1%}", help="What the setting was chosen by.")
-    b.metric("Test accuracy (final check)", f"{record.test_accuracy:.1%}",
+    a.metric("Validation accuracy", formats.accuracy(record.val_accuracy), help="What the setting was chosen by.")
+    b.metric("Test accuracy (final check)", formats.accuracy(record.test_accuracy),
              help="On digits that played no part in training or choosing.")
-    c.metric("Gap (validation − test)", f"{record.gap * 100:+.1f} points",
+    c.metric("Gap (validation − test)", formats.points(record.val_accuracy, record.test_accuracy),
              help="Positive: the validation score was a little optimistic, as the best of several tries tends to be.")
     st.info(WHY_ONCE, icon=":material/visibility:")
 
@@ -160,10 +160,10 @@ def _results(sweep: sws.Sweep) -> None:
                f"{_cell(best.val_mean, best.val_std, best.n_runs)} over {best.n_runs} seed(s).", icon=":material/star:")
     chart(st, curves(sweep), config=NO_BAR, key="sweep_curves")
     frame = runs_frame(sweep)
-    shown = frame.assign(**{"test accuracy": [f"{v:.1%}" if v == v and v is not None else "hidden"
+    shown = frame.assign(**{"validation accuracy": frame["validation accuracy"].map(formats.accuracy),
+                            "test accuracy": [formats.accuracy(v) if v == v and v is not None else "hidden"
                                               for v in frame["test accuracy"]]})
-    st.dataframe(shown, hide_index=True, width="stretch",
-                 column_config={"validation accuracy": st.column_config.NumberColumn(format="percent")})
+    st.dataframe(shown, hide_index=True, width="stretch")
     st.download_button("Download the sweep (CSV)", frame.to_csv(index=False), "netlens-sweep.csv", "text/csv",
                        icon=":material/download:", key="sweep_csv",
                        help="Every run: its settings, seed and validation accuracy (test accuracy only once revealed).")

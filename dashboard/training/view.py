@@ -10,7 +10,7 @@ import streamlit as st
 
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
 from analysis.recording import load_with_recording, replay_unavailable, save_with_recording
-from dashboard.core import figures, session_models, training_jobs
+from dashboard.core import figures, formats, session_models, training_jobs
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.session import PERSIST, hand_over
 from dashboard.core.session_models import SessionModel
@@ -25,8 +25,8 @@ def architecture_table(model, image_shape) -> None:
     rows = architecture(model, image_shape)
     total = sum(r["parameters"] for r in rows)
     table = pd.DataFrame(rows)
-    st.table(table.style.format({"parameters": "{:,}"}) if "parameters" in table else table, hide_index=True)
-    st.caption(f"**{total:,} parameters** (weights and biases) to learn.")
+    st.table(table.style.format({"parameters": formats.count}) if "parameters" in table else table, hide_index=True)
+    st.caption(f"**{formats.count(total)} parameters** (weights and biases) to learn.")
 
 
 MISTAKES_SHOWN = 24  # each with its own "Why?" button
@@ -67,7 +67,8 @@ def _confusion(sm: SessionModel) -> None:
                         help="Column of the matrix.")
     sel = np.flatnonzero((y == names.index(true)) & (pred == names.index(guess)))
     st.markdown(f"**{len(sel)} test images** labelled {true} and predicted {guess}:")
-    gallery(ds.images[t.split.test][sel], [f"Pr({guess}) = {sm.test_probs[i, names.index(guess)]:.0%}" for i in sel])
+    gallery(ds.images[t.split.test][sel],
+            [f"Pr({guess}) = {formats.probability(sm.test_probs[i, names.index(guess)])}" for i in sel])
 
 
 def _mistakes(sm: SessionModel) -> None:
@@ -82,7 +83,8 @@ def _mistakes(sm: SessionModel) -> None:
     for start in range(0, len(shown), per_row):
         for col, i in zip(st.columns(per_row), shown[start:start + per_row]):
             col.image(figures.enlarge((np.clip(images[i], 0, 1) * 255).astype(np.uint8), 96), width="stretch",
-                      caption=f"true {names[y[i]]}, said {names[pred[i]]} ({sm.test_probs[i, pred[i]]:.0%})")
+                      caption=f"true {names[y[i]]}, said {names[pred[i]]} "
+                              f"({formats.probability(sm.test_probs[i, pred[i]])})")
             if col.button("Why?", key=f"train_why_{i}", icon=":material/psychology_alt:", width="stretch",
                           help="Open this digit on the Trust page: heatmaps of what each model looked at."):
                 trust_state.explain(images[i], int(y[i]), f"Training: a mistake of {sm.name}")
@@ -182,16 +184,16 @@ def _restore(data: bytes, name: str) -> tuple[None, str]:
 def results(sm: SessionModel) -> None:
     t = sm.trained
     m = st.columns(4)
-    m[0].metric("Validation accuracy", f"{t.val_accuracy:.1%}",
+    m[0].metric("Validation accuracy", formats.accuracy(t.val_accuracy),
                 help="On the validation digits: the score to choose settings by.")
     if sm.hidden_test:
         m[1].metric("Final check: test accuracy", "hidden",
                     help="A run of a sweep: its test score stays hidden until you reveal the sweep's test score once.")
     else:
-        m[1].metric("Final check: test accuracy", f"{t.test_accuracy:.1%}",
+        m[1].metric("Final check: test accuracy", formats.accuracy(t.test_accuracy),
                     help="On the test digits, looked at once at the end; never used to choose settings.")
-    m[2].metric("Parameters", f"{t.parameters:,}")
-    m[3].metric("Training time", f"{t.seconds:.1f} s", help=f"on the {t.device.upper()}")
+    m[2].metric("Parameters", formats.count(t.parameters))
+    m[3].metric("Training time", formats.seconds(t.seconds), help=f"on the {t.device.upper()}")
     curves = figures.shared(("curves", repr(t.history.rows), t.train_config.epochs),
                             lambda: figures.learning_curves(t.history.rows, t.train_config.epochs))
     chart(st, curves, config=NO_BAR, key="final_curves")
@@ -239,10 +241,11 @@ def runs_table() -> None:
     hidden = df.pop("hidden test").fillna(False).astype(bool) if "hidden test" in df else pd.Series(False, df.index)
     df["test accuracy"] = df["test accuracy"].where(~hidden)  # sweep runs: no test score until revealed
     shown = df.copy()  # for people: percentages and thousands separators; the CSV keeps the raw numbers
-    shown["validation accuracy"] = shown["validation accuracy"].map(lambda v: f"{v:.1%}")
-    shown["test accuracy"] = ["hidden" if h else f"{v:.1%}" for v, h in zip(shown["test accuracy"], hidden)]
-    if "parameters" in shown:
-        shown["parameters"] = shown["parameters"].map(lambda v: f"{v:,}")
+    shown["validation accuracy"] = shown["validation accuracy"].map(formats.accuracy)
+    shown["test accuracy"] = ["hidden" if h else formats.accuracy(v) for v, h in zip(shown["test accuracy"], hidden)]
+    for column, fmt in (("parameters", formats.count), ("seconds", formats.seconds)):
+        if column in shown:
+            shown[column] = shown[column].map(fmt)
     st.table(shown, hide_index=True)  # a plain table: every column shows, at any width
     st.caption("Pick settings by validation accuracy; the test accuracy is the final, untouched check (hidden for a "
                "sweep's runs until its test score is revealed).")
@@ -260,7 +263,7 @@ def prepared_ui() -> None:
     with st.expander(f"{len(prepared)} models prepared on this server are ready", icon=":material/task_alt:"):
         for i, t in enumerate(prepared.values()):
             label = training_jobs.describe(t.model_config, t.train_config, t.dataset_name)
-            if st.button(f"Use: {label} (test accuracy {t.test_accuracy:.1%})", key=f"prepared_{i}",
+            if st.button(f"Use: {label} (test accuracy {formats.accuracy(t.test_accuracy)})", key=f"prepared_{i}",
                          help="Trained ahead by whoever runs this server; no waiting."):
                 data = training_jobs.dataset(t.dataset_name) if t.dataset_name in training_jobs.KNOWN_DATASETS else None
                 training_state.add_model(training_jobs.with_split(t, data), data, suffix=" (prepared)")

@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.core import formats
 from dashboard.core.figures import FONT, TRAIN, VAL
 
 RED, BLUE, INK_GRAY = np.array([178, 24, 43.]), np.array([33, 102, 172.]), np.array([120, 120, 120.])
@@ -65,8 +66,9 @@ def reliability_figure(before, after, temperature: float) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
                              line=dict(color=RANDOM, width=2, dash="dash"), hoverinfo="skip"))
-    for rel, name, colour in ((before, f"as trained (ECE {before.ece:.3f})", VAL),
-                              (after, f"temperature {temperature:.2f} (ECE {after.ece:.3f})", TRAIN)):
+    for rel, name, colour in ((before, f"as trained (ECE {formats.ece(before.ece)})", VAL),
+                              (after, f"temperature {formats.decimals2(temperature)} (ECE {formats.ece(after.ece)})",
+                               TRAIN)):
         ok = rel.counts > 0
         fig.add_trace(go.Scatter(
             x=rel.confidence[ok], y=rel.accuracy[ok], mode="lines+markers", name=name,
@@ -117,7 +119,7 @@ def robustness_figure(table, labels: list[str]) -> go.Figure:
     for i, name in enumerate(table.models):
         fig.add_trace(go.Bar(x=labels, y=table.accuracy[i], name=name,
                              marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
-                             hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
+                             hovertemplate=f"{name}<br>%{{x}}: %{{y:{formats.ACCURACY_D3}}}<extra></extra>"))
     fig.update_yaxes(title_text="accuracy on the test digits", tickformat=".0%", range=[0, 1.02])
     fig.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=30, b=10), font=FONT,
                       legend=dict(orientation="h", y=-0.25))
@@ -128,7 +130,7 @@ def per_class_figure(acc: np.ndarray, models, class_names, title: str) -> go.Fig
     """(models × classes) share of each class read correctly, written in each cell; the worse, the redder
     (50% or less: darkest)."""
     names = [str(c) for c in class_names]
-    text = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.0%}")(acc)
+    text = np.vectorize(lambda v: "" if np.isnan(v) else formats.accuracy(v))(acc)
     fig = go.Figure(go.Heatmap(z=acc, x=names, y=list(models), zmin=0.5, zmax=1, colorscale="Reds_r", showscale=False,
                                text=text, texttemplate="%{text}", textfont=dict(size=14), xgap=2, ygap=2,
                                hovertemplate="%{y}<br>digit %{x}: %{z:.1%} right<extra></extra>"))
