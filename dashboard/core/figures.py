@@ -53,6 +53,24 @@ def _shared(key: tuple, present: bool, _build) -> go.Figure:
     return fig
 
 
+def wrap(text: str, width: int = 18) -> str:
+    """A label broken into lines of about `width` characters (at spaces and " · ", never inside a
+    word) with <br>: subplot titles and category labels that would otherwise print over their neighbours."""
+    words: list[str] = []
+    for word in str(text).split(" "):
+        if word == "·" and words:
+            words[-1] += " ·"  # a separator ends its line, never starts one
+        elif word:
+            words.append(word)
+    lines: list[str] = []
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
 def _weight_text(v: float) -> str:
     """1/9 rather than 0.111 where a weight is a simple fraction."""
 

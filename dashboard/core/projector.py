@@ -118,6 +118,9 @@ def for_projector(fig) -> go.Figure:
         menu.font = _font()
     for ann in fig.layout.annotations:
         ann.text = _SMALL.sub("", ann.text or "")
+        if ann.yref == "paper" and (ann.y or 0) >= 1 and ann.yanchor == "bottom":  # a subplot's title
+            need = int(TEXT_PX * 1.3 * (ann.text.count("<br>") + 1)) + 12
+            fig.update_layout(margin_t=max(fig.layout.margin.t or 0, need))
         ann.font.size = max(TEXT_PX, ann.font.size or 0)
         if ann.font.color is None:
             ann.font.color = INK
