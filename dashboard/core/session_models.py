@@ -25,6 +25,7 @@ class SessionModel:
     test_probs: np.ndarray | None = None  # Pr(class) for the test digits
     notes: list[str] = field(default_factory=list)
     hidden_test: bool = False  # a sweep's run: show its test score nowhere until the sweep's reveal
+    description: str = ""  # the full settings (hover, runs table); `name` is the short one (chips, menus)
 
 
 @dataclass
@@ -47,12 +48,22 @@ def current() -> SessionModel | None:
     return s.models.get(s.current)
 
 
+def described(names) -> str:
+    """The full settings of each named model of this session, for a menu's hover help (its chips show the
+    short names)."""
+    mine = state().models
+    lines = [f"- **{n}**: {mine[n].description}" for n in names if n in mine and mine[n].description != n]
+    return ("\n\nThe models' full settings:\n" + "\n".join(lines)) if lines else ""
+
+
 def reset() -> None:
     st.session_state.pop(KEY, None)
 
 
-def add(trained: TrainedModel, ds: Dataset | None, name: str, hidden_test: bool = False) -> SessionModel:
-    """Keep a model (and its run in the runs table); make it the current one. `hidden_test`: a
+def add(trained: TrainedModel, ds: Dataset | None, name: str, hidden_test: bool = False,
+        description: str | None = None) -> SessionModel:
+    """Keep a model (and its run in the runs table); make it the current one. `name` is unique in the
+    session (a second one gets " (2)"); `description` the full settings. `hidden_test`: a
     sweep's run, whose test score every view hides until `reveal_test(name)`."""
     s = state()
     base, n = name, 2
@@ -61,11 +72,12 @@ def add(trained: TrainedModel, ds: Dataset | None, name: str, hidden_test: bool 
     probs = None
     if ds is not None and trained.split is not None:
         probs = predict_proba(trained.model, ds.images[trained.split.test])
-    sm = SessionModel(name, trained, ds, probs, hidden_test=hidden_test)
+    sm = SessionModel(name, trained, ds, probs, hidden_test=hidden_test, description=description or name)
     s.models[name] = sm
     s.current = name
     s.runs.append({
-        "model": name, "validation accuracy": trained.val_accuracy, "test accuracy": trained.test_accuracy,
+        "model": name, "settings": description or name, "validation accuracy": trained.val_accuracy,
+        "test accuracy": trained.test_accuracy,
         "parameters": trained.parameters, "epochs run": len(trained.history.rows),
         "seconds": round(trained.seconds, 1), "device": trained.device,
         "optimizer": trained.train_config.optimizer, "lr": trained.train_config.lr,

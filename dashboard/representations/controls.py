@@ -17,7 +17,7 @@ def model_ui(mine: dict[str, SessionModel]) -> SessionModel:
     names = list(mine)
     session_models.keep_choice("rep_model", names, many=False)
     name = st.selectbox("Model", names, index=len(names) - 1, key="rep_model", persist_state=PERSIST,
-                        help="A model you trained in this session (Training page).")
+                        help="A model you trained in this session (Training page)." + session_models.described(names))
     return mine[name]
 
 
