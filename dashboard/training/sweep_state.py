@@ -40,6 +40,11 @@ def value_text(name: str, value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def short_setting(names, values, seed: int) -> str:
+    """'lr 0.01 · bs 32 · s0': a sweep run's settings and seed, short (names, legends)."""
+    return " · ".join([*(f"{SHORT_SETTINGS.get(n, n)} {value_text(n, v)}" for n, v in zip(names, values)), f"s{seed}"])
+
+
 def setting_text(names, values) -> str:
     """'learning rate 0.001, epochs 5'."""
     return ", ".join(f"{SETTINGS[n][1].split(' (')[0]} {value_text(n, v)}" for n, v in zip(names, values))
@@ -133,8 +138,7 @@ def _keep(sweep: Sweep, key: str, trained: TrainedModel) -> None:
     mc, tc = trained.model_config, trained.train_config
     values = sweep.config.combinations()[sweep.run_keys.index(key) // len(sweep.config.seeds)]
     # Grouped under their sweep: "Sweep · lr 0.01 · bs 32 · s0" (what varies, and the seed); the rest on hover.
-    varied = " · ".join(f"{SHORT_SETTINGS.get(n, n)} {value_text(n, v)}" for n, v in zip(sweep.config.names, values))
-    session_models.add(trained, sweep.ds, f"Sweep · {varied} · s{tc.seed}",
+    session_models.add(trained, sweep.ds, f"Sweep · {short_setting(sweep.config.names, values, tc.seed)}",
                        description=f"{training_jobs.describe(mc, tc, trained.dataset_name)} (sweep: "
                                    f"{setting_text(sweep.config.names, values)})",
                        hidden_test=not revealed_for(sweep, key))

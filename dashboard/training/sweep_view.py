@@ -86,7 +86,7 @@ def curves(sweep: sws.Sweep) -> go.Figure:
         rows = trained.history.rows
         fig.add_trace(go.Scatter(
             x=[r["epoch"] for r in rows], y=[r["val_accuracy"] for r in rows], mode="lines+markers",
-            name=f"{sws.setting_text(sweep.config.names, values)}, seed {seed}",
+            name=sws.short_setting(sweep.config.names, values, seed),  # as the runs are named
             line=dict(width=3, color=CLASS_COLOURS[(i // n_seeds) % len(CLASS_COLOURS)], dash=dashes[i % n_seeds]),
             marker=dict(size=6)))
     fig.update_xaxes(title_text="epoch", dtick=1 if max(sweep.config.train.epochs, 1) <= 20 else None)
