@@ -132,18 +132,30 @@ def robustness_figure(table, labels: list[str]) -> go.Figure:
     return _fit(fig)
 
 
-def per_class_figure(acc: np.ndarray, models, class_names, title: str) -> go.Figure:
+def per_class_figure(acc: np.ndarray, models, class_names, title: str, tall: bool = False) -> go.Figure:
     """(models × classes) share of each class read correctly, written in each cell; the worse, the redder
-    (50% or less: darkest)."""
+    (50% or less: darkest). `tall` (the projector): a column per model and a row per digit, so ten cells
+    a row of big type never print over each other. The digits' axis title sits away from the title."""
     names = [str(c) for c in class_names]
-    rows = [wrap(m, 16) for m in models]  # a long model name beside the grid left the cells a sliver
+    models = [wrap(m, 16) for m in models]  # a long model name beside the grid left the cells a sliver
     text = np.vectorize(lambda v: "" if np.isnan(v) else formats.accuracy(v))(acc)
-    fig = go.Figure(go.Heatmap(z=acc, x=names, y=rows, zmin=0.5, zmax=1, colorscale="Reds_r", showscale=False,
+    z = np.asarray(acc, float)
+    if tall:
+        x, y, z, text = models, names, z.T, text.T
+        hover = "%{x}<br>digit %{y}: %{z:.1%} right<extra></extra>"
+        lines = max(m.count("<br>") + 1 for m in models)
+        height = 140 + 44 * len(names) + 26 * lines
+    else:
+        x, y = names, models
+        hover = "%{y}<br>digit %{x}: %{z:.1%} right<extra></extra>"
+        height = 120 + sum(60 + 26 * m.count("<br>") for m in models)
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, zmin=0.5, zmax=1, colorscale="Reds_r", showscale=False,
                                text=text, texttemplate="%{text}", textfont=dict(size=14), xgap=2, ygap=2,
-                               hovertemplate="%{y}<br>digit %{x}: %{z:.1%} right<extra></extra>"))
-    fig.update_xaxes(type="category", title_text="true digit", side="top")
-    fig.update_yaxes(type="category", autorange="reversed")
-    height = 120 + sum(60 + 26 * r.count("<br>") for r in rows)
+                               hovertemplate=hover))
+    digits, others = (fig.update_yaxes, fig.update_xaxes) if tall else (fig.update_xaxes, fig.update_yaxes)
+    digits(type="category", title_text="true digit")
+    others(type="category")
+    fig.update_yaxes(autorange="reversed")
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=80, b=10), font=FONT)
     return _fit(fig)
 

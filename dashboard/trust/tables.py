@@ -179,8 +179,8 @@ def per_class_ui(table: rb.RobustnessTable, class_names) -> None:
     version = st.selectbox("Version of the test digits", table.alterations, format_func=rb.label,
                            key="trust_class_version", help="The digits as they are, or one altered copy.")
     acc = rb.per_class_accuracy(table, len(class_names))[:, table.alterations.index(version)]
-    figures.chart(st, tf.per_class_figure(acc, table.models, class_names, f"Share read correctly: {rb.label(version)}"),
-                 config=NO_BAR, key="trust_per_class")
+    figures.chart(st, tf.per_class_figure(acc, table.models, class_names, f"Share read correctly: {rb.label(version)}",
+                                          tall=chrome.presenting()), config=NO_BAR, key="trust_per_class")
     st.download_button("Per-digit accuracy (CSV)", data=_csv(rb.per_class_rows(table, list(class_names))),
                        file_name="netlens-per-digit.csv", mime="text/csv", key="trust_dl_per_class",
                        icon=":material/download:", help="Every model, version and digit.")
