@@ -102,7 +102,8 @@ def for_projector(fig) -> go.Figure:
     fig.update_layout(
         font=_font(), paper_bgcolor=PAPER, plot_bgcolor=PAPER,
         legend=dict(font=_font(), title_font=_font()), hoverlabel=dict(font_size=TEXT_PX),
-        height=int((fig.layout.height or 400) * 1.25))
+        height=int((fig.layout.height or 400) * 1.25),
+        margin_r=max(fig.layout.margin.r or 0, 2 * TEXT_PX))  # room for the last x tick label ("100%")
     if fig.layout.title.text:
         title = _SMALL.sub("", fig.layout.title.text)
         lines = title.count("<br>") + 1
