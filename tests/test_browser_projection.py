@@ -46,7 +46,8 @@ def _ready(page, url_path: str) -> None:
 def _open_expanders(page) -> None:
     """Open every closed expander in the page's main part (what a teacher would show)."""
     for _ in range(20):
-        closed = page.locator('[data-testid="stMain"] [data-testid="stExpander"] details:not([open]) > summary')
+        closed = page.locator('[data-testid="stMain"] [data-testid="stExpander"] details:not([open]) > summary'
+                              ' >> visible=true')  # in the tab on show
         if not closed.count():
             return
         closed.first.click()

@@ -66,6 +66,8 @@ def heatmap(summary: SweepSummary) -> go.Figure:
             r, c = axes[0].index(summary.best.values[0]), axes[1].index(summary.best.values[1])
             fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
                           line=dict(color=figures.VAL, width=5))
+    fig.update_xaxes(automargin=True)  # the tick labels inside the chart, at any size
+    fig.update_yaxes(automargin=True)
     outlined = "; the best outlined" if len(names) == 2 else ""
     fig.update_layout(title=f"Validation accuracy<br><sup>mean ± spread over seeds{outlined}</sup>",
                       height=400, margin=dict(l=10, r=10, t=70, b=10), font=figures.FONT)
