@@ -73,6 +73,8 @@ _PAGE_BOXES = """() => {
           if (tops.size > 1) broken.push(`${word} (in ${(el.innerText || '').trim().slice(0, 40)})`);
         }
       }
+      if (/^H[1-4]$/.test(el.tagName) && el.scrollWidth > el.clientWidth + 1)  // a long word past its card's edge
+        broken.push(`wider than its box: ${(el.innerText || '').trim().slice(0, 40)}`);
     }
   }
   const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
