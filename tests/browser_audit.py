@@ -61,6 +61,8 @@ _PAGE_BOXES = """() => {
   const broken = [];
   for (const scope of scopes) {
     for (const el of scope.querySelectorAll('h1, h2, h3, h4, [data-testid="stPageLink"] p, button p')) {
+      const box = el.getBoundingClientRect();
+      if (box.width < 2 || box.right <= 0 || !el.checkVisibility()) continue;  // in a closed sidebar
       for (const node of el.childNodes) {
         if (node.nodeType !== 3) continue;
         let from = 0;
