@@ -1,6 +1,7 @@
 """Home: what NetLens is, and a card for each page."""
 import streamlit as st
 
+from dashboard.core.chrome import presenting
 from dashboard.core.pages import PAGES, page
 
 st.title("NetLens: see how neural nets work")
@@ -14,7 +15,8 @@ explanations. Hover over the **?** next to a control to read what it does.
 """
 )
 cards = [p for p in PAGES if p.file != "home.py" and not p.hidden]
-cols = st.columns(min(3, len(cards)) or 1)
+# Projection mode: two cards a row, so a one-word title in big type ("Representations") keeps its line.
+cols = st.columns(min(2 if presenting() else 3, len(cards)) or 1)
 for i, info in enumerate(cards):
     with cols[i % len(cols)].container(border=True):
         st.subheader(info.title)

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from analysis.models import build_model
-from dashboard.core import links, session_models, training_jobs
+from dashboard.core import formats, links, session_models, training_jobs
 from dashboard.training import controls as training_controls
 from dashboard.training import state as training_state
 from dashboard.training import sweep_controls, sweep_view
@@ -23,7 +23,7 @@ with st.sidebar:
 links.publish(training_controls.LINK)
 
 if ds is not None:
-    with st.expander(f"The data: {len(ds):,} images of {ds.image_shape[0]}×{ds.image_shape[1]} pixels, "
+    with st.expander(f"The data: {formats.count(len(ds))} images of {ds.image_shape[0]}×{ds.image_shape[1]} pixels, "
                      f"{ds.n_classes} classes", expanded=False):
         from analysis.datasets import class_counts, split_dataset
 

@@ -31,7 +31,11 @@ _CHART_TEXTS = """(gd) => {
               x0: r.left - box.left, y0: r.top - box.top, x1: r.right - box.left, y1: r.bottom - box.top});
   }
   const header = document.querySelector('[data-testid="stHeader"]');
-  return {w: box.width, h: box.height, x: box.left, y: box.top, texts: out,
+  // Each plotting area (a subplot's drag rectangle: the axes' box), relative to the chart.
+  const plots = [...gd.querySelectorAll('.cartesianlayer .nsewdrag')].map(d => d.getBoundingClientRect())
+    .filter(r => r.width > 0 && r.height > 0)
+    .map(r => ({x0: r.left - box.left, y0: r.top - box.top, x1: r.right - box.left, y1: r.bottom - box.top}));
+  return {w: box.width, h: box.height, x: box.left, y: box.top, texts: out, plots,
           head: header ? header.getBoundingClientRect().bottom : 0,
           drawn: !!gd.querySelector('.main-svg')};
 }"""
@@ -55,10 +59,32 @@ _PAGE_BOXES = """() => {
   const metrics = [...document.querySelectorAll('[data-testid="stMetricValue"]')]
     .map(m => parseFloat(getComputedStyle(m).fontSize));
   const canvases = document.querySelectorAll('[data-testid="stDataFrame"]').length;
+  // Words of titles (headings, card titles, links, buttons) broken mid-word: one word on two lines.
+  const broken = [];
+  for (const scope of scopes) {
+    for (const el of scope.querySelectorAll('h1, h2, h3, h4, [data-testid="stPageLink"] p, button p')) {
+      const box = el.getBoundingClientRect();
+      if (box.width < 2 || box.right <= 0 || !el.checkVisibility()) continue;  // in a closed sidebar
+      for (const node of el.childNodes) {
+        if (node.nodeType !== 3) continue;
+        let from = 0;
+        for (const word of node.textContent.split(/\s+/).filter(w => w.length > 1)) {
+          const at = node.textContent.indexOf(word, from);
+          from = at + word.length;
+          const range = document.createRange();
+          range.setStart(node, at); range.setEnd(node, at + word.length);
+          const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+          if (tops.size > 1) broken.push(`${word} (in ${(el.innerText || '').trim().slice(0, 40)})`);
+        }
+      }
+      if (/^H[1-4]$/.test(el.tagName) && el.scrollWidth > el.clientWidth + 1)  // a long word past its card's edge
+        broken.push(`wider than its box: ${(el.innerText || '').trim().slice(0, 40)}`);
+    }
+  }
   const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
   const empty = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
     .filter(c => !c.querySelector('.main-svg')).length;
-  return {clipped, tables, metrics, canvases, charts, empty};
+  return {clipped, tables, metrics, canvases, charts, empty, broken};
 }"""
 
 
@@ -97,6 +123,31 @@ def _overlap(a: dict, b: dict) -> float:
     return w * h / smaller if smaller > 0 else 0.0
 
 
+def _map_labels(a: dict, b: dict) -> bool:
+    """Two of a map's class labels (a character or two, at their clusters' middles): they may touch.
+    Every other pair of texts (cell labels, subplot and axis titles, ticks) must not overlap."""
+    return a["note"] and b["note"] and len(a["text"]) <= 2 and len(b["text"]) <= 2
+
+
+MIN_PLOT_PX, MIN_PLOT_SHARE = 150, 1 / 3
+
+
+def squeezed(info: dict, where: str) -> list[str]:
+    """A plotting area squeezed thin: the subplots together narrower than a third of the chart, or
+    one of them lower than MIN_PLOT_PX (tick labels, titles or a legend took the room)."""
+    plots = info.get("plots") or []
+    if not plots:
+        return []  # a chart without axes
+    out = []
+    width = max(p["x1"] for p in plots) - min(p["x0"] for p in plots)
+    if width < MIN_PLOT_SHARE * info["w"]:
+        out.append(f"{where}: plotting area {width:.0f} px wide in a {info['w']:.0f} px chart (< a third)")
+    low = min(p["y1"] - p["y0"] for p in plots)
+    if low < MIN_PLOT_PX:
+        out.append(f"{where}: plotting area {low:.0f} px high (< {MIN_PLOT_PX} px)")
+    return out
+
+
 @dataclass
 class Audit:
     texts: list[dict] = field(default_factory=list)  # every visible chart text with its size and box
@@ -121,6 +172,7 @@ def audit_page(page, min_px: float = 20, min_contrast: float = 7.0, min_cell_con
         png = page.screenshot(clip={"x": left, "y": top, "width": right - left, "height": bottom - top})
         img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
         dx, dy = left - info["x"], top - info["y"]  # chart coordinates of the picture's corner
+        a.problems += squeezed(info, f"chart {i + 1}")
         for k, t in enumerate(info["texts"]):
             a.chart_text_count += 1
             a.texts.append(t)
@@ -131,7 +183,7 @@ def audit_page(page, min_px: float = 20, min_contrast: float = 7.0, min_cell_con
                 a.problems.append(f"{where}: spills out of its chart")
             seen = {**t, "x0": t["x0"] - dx, "x1": t["x1"] - dx, "y0": t["y0"] - dy, "y1": t["y1"] - dy}
             for other in info["texts"][:k]:
-                if not (t["note"] and other["note"]) and _overlap(t, other) > 0.25:  # labels on a map may touch
+                if not _map_labels(t, other) and _overlap(t, other) > 0.25:
                     a.problems.append(f"{where}: overlaps {other['text']!r}")
             if seen["y0"] < 3 or seen["x0"] < 3 or seen["y1"] + 3 >= img.shape[0] or seen["x1"] + 3 >= img.shape[1]:
                 continue  # outside the part of the chart on screen: size checked, contrast not
@@ -145,6 +197,7 @@ def audit_page(page, min_px: float = 20, min_contrast: float = 7.0, min_cell_con
     a.problems += [f"table wider than its box: {t!r}" for t in boxes["tables"]]
     if boxes["empty"]:
         a.problems.append(f"{boxes['empty']} of {boxes['charts']} chart boxes are empty")
+    a.problems += [f"a word broken over two lines: {b!r}" for b in boxes["broken"]]
     a.metrics = boxes["metrics"]
     a.canvases = boxes["canvases"]
     return a

@@ -1,7 +1,10 @@
-"""Projection mode a back row can read (issue 12), checked in a real browser on every page in
-the navigation: every chart text >= 20 px with >= 7:1 contrast (>= 4.5:1 on data-coloured cells),
-nothing clipped or spilling, no fewer chart texts than in normal mode, bigger metrics, tables
-without sideways scrolling, no empty chart boxes. Pages added later are checked too."""
+"""Projection mode a back row can read (issues 12 and 31), checked in a real browser on every page in
+the navigation and on the states pages open into (the sweep with one and two settings, every Trust tab
+with its expanders open, Over training): every chart text >= 20 px with >= 7:1 contrast (>= 4.5:1 on
+data-coloured cells), no chart text over another's box, no plotting area squeezed (narrower than a third
+of its chart or lower than 150 px), no word of a title broken over two lines, nothing clipped or
+spilling, no fewer chart texts than in normal mode, bigger metrics, tables without sideways scrolling,
+no empty chart boxes. Pages added later are checked too. One server, one browser, one page per size."""
 from __future__ import annotations
 
 from collections import Counter
@@ -15,6 +18,7 @@ from tests.helpers import idle, shot
 pytestmark = pytest.mark.browser
 
 PAGES = [p for p in nav.PAGES if not p.hidden]
+SWEEP = "data=digits&model=logreg&epochs=1&seeds=1&vary=lr&values=0.001,0.01,0.1"
 CONFIGS = [(1400, 1000, False), (1400, 1000, True), (1280, 800, False), (1280, 800, True)]
 QUERY = {"train": "model=logreg&epochs=1"}  # a model that trains in a second
 
@@ -33,6 +37,67 @@ def _ready(page, url_path: str) -> None:
         page.get_by_text("What each model says").wait_for(timeout=180_000)
     elif url_path == "representations":
         page.get_by_text("How well each map keeps the digits apart").wait_for(timeout=240_000)
+    idle(page, 180_000)
+    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .filter(gd => gd.checkVisibility()).every(gd => gd.querySelector('.main-svg text'))""", timeout=60_000)
+    page.wait_for_timeout(2000)  # charts finish drawing after the run ends
+
+
+def _open_expanders(page) -> None:
+    """Open every closed expander in the page's main part (what a teacher would show)."""
+    for _ in range(20):
+        closed = page.locator('[data-testid="stMain"] [data-testid="stExpander"] details:not([open]) > summary'
+                              ' >> visible=true')  # in the tab on show
+        if not closed.count():
+            return
+        closed.first.click()
+        idle(page, 180_000)
+
+
+def _sweep(page, runs: int) -> None:
+    page.get_by_text("Try several settings (a small sweep)").click()
+    start = page.get_by_role("button", name=f"Run the sweep ({runs} runs)")
+    start.wait_for(timeout=120_000)
+    start.click()
+    page.get_by_text("Best by validation accuracy:").wait_for(timeout=240_000)  # the result, not the intro
+
+
+def _trust_tab(name: str):
+    def go(page) -> None:
+        page.get_by_text("Which ink made the answer").wait_for(timeout=300_000)  # the default models trained
+        idle(page, 180_000)
+        if name:
+            page.get_by_role("tab", name=name).click()
+            idle(page, 180_000)
+        _open_expanders(page)
+    return go
+
+
+def _over_training(page) -> None:
+    page.get_by_role("radio", name="Over training").click()
+    page.locator("[data-testid=stSidebar]").get_by_text("PCA", exact=True).click(timeout=180_000)
+    page.locator(".updatemenu-button").filter(has_text="Play").wait_for(timeout=240_000)
+
+
+# States a page opens into, beyond its first look: (name, address, how to get there).
+STATES = [
+    ("sweep-one-setting", f"train?{SWEEP}", lambda page: _sweep(page, 3)),
+    ("sweep-two-settings", f"train?{SWEEP}&vary2=batch_size&values2=32,64", lambda page: _sweep(page, 6)),
+    ("trust-why", "trust", _trust_tab("")),
+    ("trust-how-sure", "trust", _trust_tab("How sure")),
+    ("trust-hold-up", "trust", _trust_tab("Does it hold up")),
+    ("over-training", "representations", _over_training),
+]
+
+
+def _visit(page, address: str, prepare, present: bool, sidebar_open: bool | None = None) -> None:
+    sep = "&" if "?" in address else "?"
+    page.goto(f"{page.base_url}/{address}" + (f"{sep}present=1" if present else ""))
+    page.locator('[data-testid="stMain"]').wait_for()
+    idle(page, 180_000)
+    if sidebar_open is not None:
+        _set_sidebar(page, sidebar_open)
+    prepare(page)
     idle(page, 180_000)
     page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')]
         .filter(gd => gd.checkVisibility()).every(gd => gd.querySelector('.main-svg text'))""", timeout=60_000)
@@ -79,6 +144,10 @@ def normal(browser, app_url):
     for info in PAGES:
         _open(page, info, present=False)
         found[info.url_path] = audit_page(page, min_px=0, min_contrast=0, min_cell_contrast=0)
+    for name, address, prepare in STATES:
+        _visit(page, address, prepare, present=False)
+        found[name] = audit_page(page, min_px=0, min_contrast=0, min_cell_contrast=0)
+        shot(page, f"normal-{name}")
     context.close()
     return found
 
@@ -90,14 +159,23 @@ def test_every_page_reads_from_the_back_row(browser, app_url, normal, width, hei
     page.set_default_timeout(60_000)
     page.base_url = app_url
     problems = []
-    try:
+    side = "open" if sidebar_open else "closed"
+
+    def visits():
         for info in PAGES:
             _open(page, info, present=True, sidebar_open=sidebar_open)
-            shot(page, f"present-{info.url_path or 'home'}-{width}-{'open' if sidebar_open else 'closed'}")
+            yield info.url_path, info.url_path or "home"
+        for name, address, prepare in STATES:
+            _visit(page, address, prepare, present=True, sidebar_open=sidebar_open)
+            yield name, name
+
+    try:
+        for key, name in visits():
+            shot(page, f"present-{name}-{width}-{side}")
             found = audit_page(page)
-            where = f"/{info.url_path} at {width}x{height}, sidebar {'open' if sidebar_open else 'closed'}"
+            where = f"{name} at {width}x{height}, sidebar {side}"
             problems += [f"{where}: {p}" for p in found.problems]
-            base = normal[info.url_path]
+            base = normal[key]
             if found.chart_text_count < base.chart_text_count:
                 missing = Counter(t["text"] for t in base.texts) - Counter(t["text"] for t in found.texts)
                 problems.append(f"{where}: {found.chart_text_count} chart texts, {base.chart_text_count} in normal "

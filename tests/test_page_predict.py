@@ -70,4 +70,4 @@ def test_models_trained_in_this_session_are_used():
     assert predict.multiselect(key="predict_models").value == list(models_state(at.session_state).models)
     predict.radio(key="predict_source").set_value("test").run()
     reads = [m.value for m in predict.markdown if " reads " in m.value]
-    assert len(reads) == 1 and "Logistic regression" in reads[0]
+    assert len(reads) == 1 and "LogReg · lr 0.001 · 1 ep · digits · s0" in reads[0]  # the short name (issue 31)

@@ -86,10 +86,24 @@ def test_cell_labels_stand_out_from_their_cells(name, scale):
     xs = list(original.data[0].x) if original.data[0].x is not None else None
     ys = list(original.data[0].y) if original.data[0].y is not None else None
     for a in labels:
-        c = xs.index(a.x) if xs else a.x
-        r = ys.index(a.y) if ys else a.y
+        c = a.x if isinstance(a.x, int) or not xs else xs.index(a.x)  # an index on a category axis
+        r = a.y if isinstance(a.y, int) or not ys else ys.index(a.y)
         ink = (0, 0, 0) if a.font.color == projection.INK else (255, 255, 255)
         assert contrast(ink, colours[r, c]) >= 4.5
+
+
+def test_cell_labels_on_number_like_categories_sit_on_their_cells():
+    """The sweep's heatmap (issue 31): categories "32", "64" (batch sizes) are read by Plotly as numbers
+    when an annotation gives them as text, which put the labels at x = 64 and squeezed the cells into a strip.
+    Labels go by category index, one per cell, and the axis keeps its categories."""
+    fig = go.Figure(go.Heatmap(z=[[0.8, 0.9], [0.85, 0.7]], x=["32", "64"], y=["0.001", "0.01"],
+                               text=[["80.0%", "90.0%"], ["85.0%", "70.0%"]], texttemplate="%{text}"))
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category")
+    out = projection.for_projector(fig)
+    spots = {(a.x, a.y): a.text for a in out.layout.annotations}
+    assert spots == {(0, 0): "80.0%", (1, 0): "90.0%", (0, 1): "85.0%", (1, 1): "70.0%"}
+    assert list(out.data[0].x) == ["32", "64"]
 
 
 def test_small_tags_are_dropped_from_titles():

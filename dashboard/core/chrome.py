@@ -22,6 +22,8 @@ html, body, [data-testid="stMain"] { font-size: 24px !important; }
   text-overflow: clip !important; }
 [data-testid="stImageCaption"] { font-size: 20px !important; color: #222 !important; }
 h1 { font-size: 3.2rem !important; } h2, h3 { font-size: 2.4rem !important; }
+h1, h2, h3 { overflow-wrap: normal !important; word-break: normal !important; hyphens: none !important; }
+[data-testid="stColumn"] h3 { font-size: 1.7rem !important; }  /* Home's cards: "Representations" on one line */
 [data-testid="stMetricValue"] { font-size: 3rem !important; }
 [data-testid="stMetricLabel"] p { font-size: 24px !important; white-space: normal !important;
   overflow: visible !important; }

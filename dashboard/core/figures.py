@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analysis.kernels import fraction_text
+from dashboard.core import formats
 from dashboard.core.chrome import presenting
 from dashboard.core.palette import CLASS_COLOURS  # Petroff's ten, checked under colour blindness
 from dashboard.core.projector import for_projector
@@ -50,6 +51,24 @@ def _shared(key: tuple, present: bool, _build) -> go.Figure:
         fig = for_projector(fig)
         fig._netlens_projected = True
     return fig
+
+
+def wrap(text: str, width: int = 18) -> str:
+    """A label broken into lines of about `width` characters (at spaces and " · ", never inside a
+    word) with <br>: subplot titles and category labels that would otherwise print over their neighbours."""
+    words: list[str] = []
+    for word in str(text).split(" "):
+        if word == "·" and words:
+            words[-1] += " ·"  # a separator ends its line, never starts one
+        elif word:
+            words.append(word)
+    lines: list[str] = []
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
 
 
 def _weight_text(v: float) -> str:
@@ -175,7 +194,7 @@ def probability_bars(probs: np.ndarray, class_names, title: str = "", true: int 
     names = [str(c) for c in class_names]
     win = int(np.argmax(probs))
     colours = [VAL if k == win else TRAIN for k in range(len(names))]
-    fig = go.Figure(go.Bar(x=names, y=probs, marker_color=colours, text=[f"{p:.0%}" for p in probs],
+    fig = go.Figure(go.Bar(x=names, y=probs, marker_color=colours, text=[formats.probability(p) for p in probs],
                            textposition="outside", hovertemplate="Pr(%{x}) = %{y:.3f}<extra></extra>",
                            marker_line=dict(width=[3 if k == true else 0 for k in range(len(names))], color="black")))
     fig.update_yaxes(range=[0, 1.18], tickformat=".0%", title_text="probability")

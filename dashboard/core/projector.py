@@ -47,14 +47,24 @@ def _cell_colours(trace) -> np.ndarray:
     return np.array([pc.unlabel_rgb(c) for c in flat]).reshape(*z.shape, 3)
 
 
+def _positions(fig: go.Figure, ref: str, values, n: int) -> list:
+    """Where an annotation goes for each of a heatmap's columns (or rows). On a category axis by the
+    category's index: a label such as "64" given as is would be read as position 64 (Plotly takes
+    number-like strings for numbers), leaving the cells a thin strip beside empty space."""
+    axis = fig.layout[ref.replace("x", "xaxis").replace("y", "yaxis")]
+    if values is None or axis.type == "category":
+        return list(range(n))
+    return list(values)
+
+
 def _heatmap_labels(fig: go.Figure, trace) -> None:
     """Replace a heatmap's own cell texts by annotations coloured cell by cell."""
     if trace.text is None or not trace.texttemplate:
         return
     text, colours = np.asarray(trace.text, dtype=object), _cell_colours(trace)
     rows, cols = text.shape
-    xs = list(trace.x) if trace.x is not None else list(range(cols))
-    ys = list(trace.y) if trace.y is not None else list(range(rows))
+    xs = _positions(fig, trace.xaxis or "x", trace.x, cols)
+    ys = _positions(fig, trace.yaxis or "y", trace.y, rows)
     for r in range(rows):
         for c in range(cols):
             fig.add_annotation(x=xs[c], y=ys[r], text=str(text[r, c]), showarrow=False,
@@ -92,7 +102,8 @@ def for_projector(fig) -> go.Figure:
     fig.update_layout(
         font=_font(), paper_bgcolor=PAPER, plot_bgcolor=PAPER,
         legend=dict(font=_font(), title_font=_font()), hoverlabel=dict(font_size=TEXT_PX),
-        height=int((fig.layout.height or 400) * 1.25))
+        height=int((fig.layout.height or 400) * 1.25),
+        margin_r=max(fig.layout.margin.r or 0, 2 * TEXT_PX))  # room for the last x tick label ("100%")
     if fig.layout.title.text:
         title = _SMALL.sub("", fig.layout.title.text)
         lines = title.count("<br>") + 1
@@ -108,6 +119,9 @@ def for_projector(fig) -> go.Figure:
         menu.font = _font()
     for ann in fig.layout.annotations:
         ann.text = _SMALL.sub("", ann.text or "")
+        if ann.yref == "paper" and (ann.y or 0) >= 1 and ann.yanchor == "bottom":  # a subplot's title
+            need = int(TEXT_PX * 1.3 * (ann.text.count("<br>") + 1)) + 12
+            fig.update_layout(margin_t=max(fig.layout.margin.t or 0, need))
         ann.font.size = max(TEXT_PX, ann.font.size or 0)
         if ann.font.color is None:
             ann.font.color = INK

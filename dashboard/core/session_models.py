@@ -32,6 +32,7 @@ class SessionModel:
     test_probs: np.ndarray | None = None  # Pr(class) for the test digits
     notes: list[str] = field(default_factory=list)
     val_probs: np.ndarray | None = None   # Pr(class) for the validation digits
+    description: str = ""  # the full settings (hover, runs table); `name` is the short one (chips, menus)
     own: bool = True  # False: one of the server's default models (chosen by nobody here: its test score shows)
 
     @property
@@ -71,12 +72,21 @@ def ledger(session_state=None) -> RevealLedger:
     return session.get(LEDGER_KEY, RevealLedger, session_state)
 
 
+def described(names) -> str:
+    """The full settings of each named model of this session, for a menu's hover help (its chips show the
+    short names)."""
+    mine = state().models
+    lines = [f"- **{n}**: {mine[n].description}" for n in names if n in mine and mine[n].description != n]
+    return ("\n\nThe models' full settings:\n" + "\n".join(lines)) if lines else ""
+
+
 def reset() -> None:
     st.session_state.pop(KEY, None)
 
 
-def add(trained: TrainedModel, ds: Dataset | None, name: str) -> SessionModel:
-    """Keep a model (and its run in the runs table); make it the current one. Its test score stays
+def add(trained: TrainedModel, ds: Dataset | None, name: str, description: str | None = None) -> SessionModel:
+    """Keep a model (and its run in the runs table); make it the current one. `name` is unique in the
+    session (a second one gets " (2)"); `description` the full settings. Its test score stays
     hidden everywhere until `reveal_test(name)`; the run records how many looks at the test set came
     before it (a run chosen after a look is marked in the runs table)."""
     s = state()
@@ -87,11 +97,12 @@ def add(trained: TrainedModel, ds: Dataset | None, name: str) -> SessionModel:
     if ds is not None and trained.split is not None:
         probs = predict_proba(trained.model, ds.images[trained.split.test])
         val = predict_proba(trained.model, ds.images[trained.split.val])
-    sm = SessionModel(name, trained, ds, probs, val_probs=val)
+    sm = SessionModel(name, trained, ds, probs, val_probs=val, description=description or name)
     s.models[name] = sm
     s.current = name
     s.runs.append({
-        "model": name, "validation accuracy": trained.val_accuracy, "test accuracy": trained.test_accuracy,
+        "model": name, "settings": description or name, "validation accuracy": trained.val_accuracy,
+        "test accuracy": trained.test_accuracy,
         "parameters": trained.parameters, "epochs run": len(trained.history.rows),
         "seconds": round(trained.seconds, 1), "device": trained.device,
         "optimizer": trained.train_config.optimizer, "lr": trained.train_config.lr,

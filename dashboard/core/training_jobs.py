@@ -35,13 +35,45 @@ def dataset(name: str) -> Dataset:
     return load_dataset(name)
 
 
+SHORT_KINDS = {"logreg": "LogReg", "mlp": "MLP", "cnn": "CNN"}
+DEFAULT_DATASET = "mnist5k"
+
+
+def short_name(mc: ModelConfig, tc: TrainConfig, ds_name: str) -> str:
+    """A session model's name, short enough for a chip and a menu (issue 31): the kind and its size,
+    the learning rate, then only the settings that differ from the defaults, and the seed —
+    "MLP 512 · lr 0.001 · s0", "CNN 16-32 · lr 0.01 · bs 32 · 3 ep · digits · s1". `describe()` is the
+    full description (shown on hover and in the runs table)."""
+    what = SHORT_KINDS[mc.kind]
+    if mc.kind == "mlp":
+        what += " " + "-".join(map(str, mc.hidden)) + ("" if mc.activation == "relu" else f" {mc.activation}")
+    elif mc.kind == "cnn":
+        what += " " + "-".join(map(str, mc.channels)) + ("" if mc.kernel_size == 3 else f" k{mc.kernel_size}")
+    default = TrainConfig()
+    parts = [what, f"lr {tc.lr:g}"]
+    if tc.optimizer != default.optimizer:
+        parts.append(tc.optimizer.upper())
+    if tc.batch_size != default.batch_size:
+        parts.append(f"bs {tc.batch_size}")
+    if tc.epochs != default.epochs:
+        parts.append(f"{tc.epochs} ep")
+    if mc.kind != "logreg" and mc.dropout:
+        parts.append(f"drop {mc.dropout:g}")
+    if ds_name != DEFAULT_DATASET:
+        parts.append(ds_name[:12])
+    parts.append(f"s{tc.seed}")
+    return " · ".join(parts)
+
+
 def describe(mc: ModelConfig, tc: TrainConfig, ds_name: str) -> str:
+    """The full description of a run (job labels, hover texts, the runs table's "settings")."""
     what = KIND_NAMES[mc.kind]
     if mc.kind == "mlp":
         what += f" {'-'.join(map(str, mc.hidden))} {mc.activation}"
     elif mc.kind == "cnn":
         what += f" {'-'.join(map(str, mc.channels))} ({mc.kernel_size}×{mc.kernel_size})"
-    return f"{what} · {ds_name} · {tc.epochs} epoch{'s' if tc.epochs != 1 else ''} · seed {tc.seed}"
+    return (f"{what} · {ds_name} · {tc.epochs} epoch{'s' if tc.epochs != 1 else ''} · {tc.optimizer} "
+            f"lr {tc.lr:g} · batch {tc.batch_size} · seed {tc.seed}")
 
 
 def training_job(ds: Dataset, mc: ModelConfig, tc: TrainConfig, holder: str | None = None):

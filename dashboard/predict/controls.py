@@ -21,7 +21,8 @@ def models_ui(mine: dict[str, SessionModel]) -> dict[str, SessionModel]:
     names = list(mine)
     session_models.keep_choice("predict_models", names, many=True)
     chosen = st.multiselect("Models to ask", names, default=names, key="predict_models", persist_state=PERSIST,
-                            help="Models you trained or loaded in this session (Training page).")
+                            help="Models you trained or loaded in this session (Training page)."
+                                 + session_models.described(names))
     return {name: mine[name] for name in chosen}
 
 

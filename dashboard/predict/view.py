@@ -6,7 +6,7 @@ import streamlit as st
 
 from analysis.models import first_layer_weights, representations
 from analysis.preprocess import Steps
-from dashboard.core import figures
+from dashboard.core import figures, formats
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.guard import plain
@@ -33,7 +33,7 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
     scores, probs = reps["logits"][0], reps["probabilities"][0]
     win = int(np.argmax(probs))
     st.markdown(
-        f"**{plain(name)}** reads **{plain(class_names[win])}** ({probs[win]:.0%} sure)"
+        f"**{plain(name)}** reads **{plain(class_names[win])}** ({formats.probability(probs[win])} sure)"
         + ("" if true is None else (" ✔ right" if win == true else f" ✘ the true label is {plain(class_names[true])}"))
     )
     chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")

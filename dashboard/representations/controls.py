@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis import embedding
-from dashboard.core import links, session_models
+from dashboard.core import formats, links, session_models
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
 from dashboard.representations import defaults
@@ -17,7 +17,7 @@ def model_ui(mine: dict[str, SessionModel]) -> SessionModel:
     names = list(mine)
     session_models.keep_choice("rep_model", names, many=False)
     name = st.selectbox("Model", names, index=len(names) - 1, key="rep_model", persist_state=PERSIST,
-                        help="A model you trained in this session (Training page).")
+                        help="A model you trained in this session (Training page)." + session_models.described(names))
     return mine[name]
 
 
@@ -60,8 +60,8 @@ def settings_ui(reps: list[str], n_available: int, gpu: bool) -> tuple[list[MapS
     lo, mid, hi = defaults.sample_bounds(n_available, gpu)
     st.session_state["rep_n"] = min(hi, max(lo, st.session_state.get("rep_n", mid)))
     n = st.slider("Digits to show", lo, hi, step=max(1, (hi - lo) // 45 or 1), key="rep_n", persist_state=PERSIST,
-                  help=f"A sample of the test and validation digits, each digit in its share (at most {hi:,} "
-                       "on this server). More points take longer.")
+                  help="A sample of the test and validation digits, each digit in its share (at most "
+                       f"{formats.count(hi)} on this server). More points take longer.")
     max_p = max(1, min(100, int(embedding.max_perplexity(n))))
     st.session_state["rep_perplexity"] = min(
         max_p, max(min(5, max_p), st.session_state.get("rep_perplexity", defaults.PERPLEXITY))

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.core import chrome, figures
+from dashboard.core import chrome, figures, formats
 from dashboard.core.figures import chart
 from dashboard.core.session import PERSIST
 from dashboard.representations.state import RepresentationsState, detach
@@ -180,7 +180,7 @@ def maps(done: list, ctx: dict, highlight: set[int] | None, keys: list[str]) -> 
     for i, (spec, res) in enumerate(done):
         with cols[i % len(cols)]:
             title = spec.plot_title + ("" if res["explained"] is None else
-                                       f"<sup>: {res['explained'].sum():.0%} of the variance</sup>")
+                                       f"<sup>: {formats.probability(res['explained'].sum())} of the variance</sup>")
             def build(res=res, title=title):
                 return scatter(res["coords"], ctx["labels"], ctx["pred"], ctx["conf"], ctx["idx"], ctx["names"], title,
                                highlight)

@@ -16,7 +16,7 @@ from analysis.models import (
     ModelConfig,
 )
 from analysis.train import LIMITS, OPTIMIZERS, TrainConfig, pick_device
-from dashboard.core import links, training_jobs
+from dashboard.core import formats, links, training_jobs
 from dashboard.core.session import PERSIST
 from dashboard.core.untrusted import decode_zip
 from dashboard.core.uploads import PRIVACY, upload_ui
@@ -136,5 +136,5 @@ def train_config_ui() -> TrainConfig:
         st.warning(str(e))
         device = "auto"
     st.caption(f"Server limits: at most {LIMITS['max_epochs']} epochs, {LIMITS['max_units']} units per layer, "
-               f"{LIMITS['max_samples']:,} images.")
+               f"{formats.count(LIMITS['max_samples'])} images.")
     return TrainConfig(optimizer=opt, lr=lr, batch_size=batch, epochs=epochs, seed=int(seed), device=device)

@@ -16,6 +16,7 @@ from dashboard.core.training_jobs import (
     REGISTRY,
     describe,
     prepared_models,
+    short_name,
     training_job,
     with_split,
 )
@@ -63,9 +64,11 @@ def reset() -> None:
 
 
 def add_model(trained: TrainedModel, ds: Dataset | None, suffix: str = "") -> session_models.SessionModel:
-    """Keep a model in this session's models, named by its settings."""
-    name = describe(trained.model_config, trained.train_config, trained.dataset_name) + suffix
-    return session_models.add(trained, ds, name)
+    """Keep a model in this session's models, named by its settings: a short name (a chip, a menu),
+    the full description on hover and in the runs table."""
+    mc, tc = trained.model_config, trained.train_config
+    return session_models.add(trained, ds, short_name(mc, tc, trained.dataset_name) + suffix,
+                              description=describe(mc, tc, trained.dataset_name) + suffix)
 
 
 

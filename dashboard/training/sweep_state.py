@@ -33,8 +33,17 @@ def _share() -> int:
 LINE = SweepLine(training_jobs.REGISTRY, share=_share())
 
 
+SHORT_SETTINGS = {"lr": "lr", "batch_size": "bs", "epochs": "ep", "optimizer": "opt", "hidden_units": "units",
+                  "activation": "act", "dropout": "drop", "kernel_size": "k"}  # in a sweep run's short name
+
+
 def value_text(name: str, value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def short_setting(names, values, seed: int) -> str:
+    """'lr 0.01 · bs 32 · s0': a sweep run's settings and seed, short (names, legends)."""
+    return " · ".join([*(f"{SHORT_SETTINGS.get(n, n)} {value_text(n, v)}" for n, v in zip(names, values)), f"s{seed}"])
 
 
 def setting_text(names, values) -> str:
@@ -128,9 +137,12 @@ def stop() -> None:
 
 def _keep(sweep: Sweep, key: str, trained: TrainedModel) -> None:
     sweep.results[key] = trained
-    name = training_jobs.describe(trained.model_config, trained.train_config, trained.dataset_name)
+    mc, tc = trained.model_config, trained.train_config
     values = sweep.config.combinations()[sweep.run_keys.index(key) // len(sweep.config.seeds)]
-    session_models.add(trained, sweep.ds, f"{name} (sweep: {setting_text(sweep.config.names, values)})")
+    # Grouped under their sweep: "Sweep · lr 0.01 · bs 32 · s0" (what varies, and the seed); the rest on hover.
+    session_models.add(trained, sweep.ds, f"Sweep · {short_setting(sweep.config.names, values, tc.seed)}",
+                       description=f"{training_jobs.describe(mc, tc, trained.dataset_name)} (sweep: "
+                                   f"{setting_text(sweep.config.names, values)})")
 
 
 def collect() -> list[jobs.Job | None]:

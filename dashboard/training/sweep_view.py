@@ -14,7 +14,7 @@ from analysis.datasets import Dataset
 from analysis.models import ModelConfig
 from analysis.sweep import SETTINGS, RevealRecord, SweepSummary
 from analysis.train import TrainConfig
-from dashboard.core import figures
+from dashboard.core import figures, formats
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.palette import CLASS_COLOURS
 from dashboard.training import sweep_controls
@@ -33,8 +33,8 @@ def _name(n: str) -> str:
 
 def _cell(mean: float, std: float, n: int) -> str:
     if math.isnan(mean):
-        return "–"
-    return f"{mean:.1%}" + (f" ± {std:.1%}" if n > 1 else "")
+        return formats.MISSING
+    return formats.accuracy(mean) + (f" ± {formats.accuracy(std)}" if n > 1 else "")
 
 
 def heatmap(summary: SweepSummary) -> go.Figure:
@@ -76,6 +76,8 @@ def heatmap(summary: SweepSummary) -> go.Figure:
             r, c = axes[0].index(summary.best.values[0]), axes[1].index(summary.best.values[1])
             fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
                           line=dict(color=figures.VAL, width=5))
+    fig.update_xaxes(automargin=True)  # the tick labels inside the chart, at any size
+    fig.update_yaxes(automargin=True)
     outlined = "; the best outlined" if len(names) == 2 else ""
     fig.update_layout(title=f"Validation accuracy<br><sup>mean ± spread over seeds{outlined}</sup>",
                       height=400, margin=dict(l=10, r=10, t=70, b=10), font=figures.FONT)
@@ -96,7 +98,7 @@ def curves(sweep: sws.Sweep) -> go.Figure:
         rows = trained.history.rows
         fig.add_trace(go.Scatter(
             x=[r["epoch"] for r in rows], y=[r["val_accuracy"] for r in rows], mode="lines+markers",
-            name=f"{sws.setting_text(sweep.config.names, values)}, seed {seed}",
+            name=sws.short_setting(sweep.config.names, values, seed),  # as the runs are named
             line=dict(width=3, color=CLASS_COLOURS[(i // n_seeds) % len(CLASS_COLOURS)], dash=dashes[i % n_seeds]),
             marker=dict(size=6)))
     fig.update_xaxes(title_text="epoch", dtick=1 if max(sweep.config.train.epochs, 1) <= 20 else None)
@@ -149,10 +151,10 @@ def _reveal_record(record: RevealRecord, names) -> None:
     st.markdown(f"**The test score, revealed** ({record.when}) for the setting chosen by validation, "
                 f"{sws.setting_text(names, record.values)}:")
     a, b, c = st.columns(3)
-    a.metric("Validation accuracy", f"{record.val_accuracy:.1%}", help="What the setting was chosen by.")
-    b.metric("Test accuracy (final check)", f"{record.test_accuracy:.1%}",
+    a.metric("Validation accuracy", formats.accuracy(record.val_accuracy), help="What the setting was chosen by.")
+    b.metric("Test accuracy (final check)", formats.accuracy(record.test_accuracy),
              help="On digits that played no part in training or choosing.")
-    c.metric("Gap (validation − test)", f"{record.gap * 100:+.1f} points",
+    c.metric("Gap (validation − test)", formats.points(record.val_accuracy, record.test_accuracy),
              help="Positive: the validation score was a little optimistic, as the best of several tries tends to be.")
     st.info(WHY_ONCE, icon=":material/visibility:")
 
@@ -170,10 +172,10 @@ def _results(sweep: sws.Sweep) -> None:
                f"{_cell(best.val_mean, best.val_std, best.n_runs)} over {best.n_runs} seed(s).", icon=":material/star:")
     chart(st, curves(sweep), config=NO_BAR, key="sweep_curves")
     frame = runs_frame(sweep)
-    shown = frame.assign(**{"test accuracy": [f"{v:.1%}" if v == v and v is not None else "hidden"
+    shown = frame.assign(**{"validation accuracy": frame["validation accuracy"].map(formats.accuracy),
+                            "test accuracy": [formats.accuracy(v) if v == v and v is not None else "hidden"
                                               for v in frame["test accuracy"]]})
-    st.dataframe(shown, hide_index=True, width="stretch",
-                 column_config={"validation accuracy": st.column_config.NumberColumn(format="percent")})
+    st.dataframe(shown, hide_index=True, width="stretch")
     st.download_button("Download the sweep (CSV)", frame.to_csv(index=False), "netlens-sweep.csv", "text/csv",
                        icon=":material/download:", key="sweep_csv",
                        help="Every run: its settings, seed and validation accuracy (test accuracy only once revealed).")

@@ -11,7 +11,7 @@ import streamlit as st
 from analysis.compute.untrusted_files import open_weights
 from analysis.models import architecture, feature_maps, first_layer_weights, representations
 from analysis.recording import replay_unavailable, save_with_recording
-from dashboard.core import chrome, figures, session_models, training_jobs
+from dashboard.core import chrome, figures, formats, session_models, training_jobs
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.guard import plain
 from dashboard.core.session import PERSIST, hand_over
@@ -27,8 +27,8 @@ def architecture_table(model, image_shape) -> None:
     rows = architecture(model, image_shape)
     total = sum(r["parameters"] for r in rows)
     table = pd.DataFrame(rows)
-    st.table(table.style.format({"parameters": "{:,}"}) if "parameters" in table else table, hide_index=True)
-    st.caption(f"**{total:,} parameters** (weights and biases) to learn.")
+    st.table(table.style.format({"parameters": formats.count}) if "parameters" in table else table, hide_index=True)
+    st.caption(f"**{formats.count(total)} parameters** (weights and biases) to learn.")
 
 
 MISTAKES_SHOWN = 24  # each with its own "Why?" button
@@ -83,7 +83,7 @@ def _confusion(sm: SessionModel) -> None:
                         help="Column of the matrix.")
     sel = np.flatnonzero((y == names.index(true)) & (pred == names.index(guess)))
     st.markdown(f"**{len(sel)} {which} images** labelled {true} and predicted {guess}:")
-    gallery(ds.images[where][sel], [f"Pr({guess}) = {probs[i, names.index(guess)]:.0%}" for i in sel])
+    gallery(ds.images[where][sel], [f"Pr({guess}) = {formats.probability(probs[i, names.index(guess)])}" for i in sel])
 
 
 def _mistakes(sm: SessionModel) -> None:
@@ -99,7 +99,7 @@ def _mistakes(sm: SessionModel) -> None:
     for start in range(0, len(shown), per_row):
         for col, i in zip(st.columns(per_row), shown[start:start + per_row]):
             col.image(figures.enlarge((np.clip(images[i], 0, 1) * 255).astype(np.uint8), 96), width="stretch",
-                      caption=f"true {names[y[i]]}, said {names[pred[i]]} ({probs[i, pred[i]]:.0%})")
+                      caption=f"true {names[y[i]]}, said {names[pred[i]]} ({formats.probability(probs[i, pred[i]])})")
             if col.button("Why?", key=f"train_why_{i}", icon=":material/psychology_alt:", width="stretch",
                           help="Open this digit on the Trust page: heatmaps of what each model looked at."):
                 trust_state.explain(images[i], int(y[i]), f"Training: a mistake of {sm.name}", model=sm.name)
@@ -224,7 +224,7 @@ def _restore(data: bytes, name: str) -> tuple[None, str]:
 def results(sm: SessionModel) -> None:
     t = sm.trained
     m = st.columns(4)
-    m[0].metric("Validation accuracy", f"{t.val_accuracy:.1%}",
+    m[0].metric("Validation accuracy", formats.accuracy(t.val_accuracy),
                 help="On the validation digits: the score to choose settings by.")
     if sm.hidden_test:
         m[1].metric("Final check: test accuracy", "hidden",
@@ -233,10 +233,10 @@ def results(sm: SessionModel) -> None:
         m[1].button("Reveal its test score", key="reveal_test", icon=":material/visibility:", on_click=_reveal,
                     args=(sm.name,), help="One more look at the test set: counted in the test ledger.")
     else:
-        m[1].metric("Final check: test accuracy", f"{t.test_accuracy:.1%}",
+        m[1].metric("Final check: test accuracy", formats.accuracy(t.test_accuracy),
                     help="On the test digits, looked at once at the end; never used to choose settings.")
-    m[2].metric("Parameters", f"{t.parameters:,}")
-    m[3].metric("Training time", f"{t.seconds:.1f} s", help=f"on the {t.device.upper()}")
+    m[2].metric("Parameters", formats.count(t.parameters))
+    m[3].metric("Training time", formats.seconds(t.seconds), help=f"on the {t.device.upper()}")
     curves = figures.shared(("curves", repr(t.history.rows), t.train_config.epochs),
                             lambda: figures.learning_curves(t.history.rows, t.train_config.epochs))
     chart(st, curves, config=NO_BAR, key="final_curves")
@@ -309,12 +309,13 @@ def runs_table() -> None:
     df["test accuracy"] = df["test accuracy"].where(~hidden)  # no test score until revealed
     df.insert(1, "trained after looks at the test set", before)
     shown = df.copy()  # for people: percentages and thousands separators; the CSV keeps the raw numbers
-    shown["validation accuracy"] = shown["validation accuracy"].map(lambda v: f"{v:.1%}")
-    shown["test accuracy"] = ["hidden" if h else f"{v:.1%}" for v, h in zip(shown["test accuracy"], hidden)]
+    shown["validation accuracy"] = shown["validation accuracy"].map(formats.accuracy)
+    shown["test accuracy"] = ["hidden" if h else formats.accuracy(v) for v, h in zip(shown["test accuracy"], hidden)]
     shown["trained after looks at the test set"] = [f"⚠ after {b} look{'s' if b != 1 else ''}" if b else "no"
                                                     for b in before]
-    if "parameters" in shown:
-        shown["parameters"] = shown["parameters"].map(lambda v: f"{v:,}")
+    for column, fmt in (("parameters", formats.count), ("seconds", formats.seconds)):
+        if column in shown:
+            shown[column] = shown[column].map(fmt)
     st.table(shown, hide_index=True)  # a plain table: every column shows, at any width
     st.caption("Pick settings by validation accuracy; the test accuracy is the final check, hidden until you reveal it "
                "for a chosen model. “⚠ after N looks”: this run was set up after the test set had been looked at, so "
@@ -341,7 +342,7 @@ def prepared_ui() -> None:
     with st.expander(f"{len(prepared)} models prepared on this server are ready", icon=":material/task_alt:"):
         for i, t in enumerate(prepared.values()):
             label = training_jobs.describe(t.model_config, t.train_config, t.dataset_name)
-            if st.button(f"Use: {label} (validation accuracy {t.val_accuracy:.1%})", key=f"prepared_{i}",
+            if st.button(f"Use: {label} (validation accuracy {formats.accuracy(t.val_accuracy)})", key=f"prepared_{i}",
                          help="Trained ahead by whoever runs this server; no waiting."):
                 data = training_jobs.dataset(t.dataset_name) if t.dataset_name in training_jobs.KNOWN_DATASETS else None
                 training_state.add_model(training_jobs.with_split(t, data), data, suffix=" (prepared)")

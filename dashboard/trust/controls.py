@@ -8,6 +8,7 @@ import streamlit as st
 from analysis.calibration import THRESHOLDS
 from analysis.preprocess import preprocess_steps
 from analysis.robustness import ORIGINAL, label
+from dashboard.core import session_models
 from dashboard.core.guard import plain
 from dashboard.core.uploads import PRIVACY, upload_ui
 from dashboard.trust.state import TrustState
@@ -30,7 +31,7 @@ def models_ui(ts: TrustState, names: list[str]) -> list[str]:
     st.session_state["trust_models"] = [n for n in st.session_state["trust_models"] if n in names]
     picked = st.multiselect("Models to explain", names, key="trust_models", max_selections=4,
                             help="The models you trained in this session (or the server's default ones). Each is "
-                                 "explained on the same digit, side by side.")
+                                 "explained on the same digit, side by side." + session_models.described(names))
     ts.models = list(picked)
     return list(picked)
 

@@ -7,7 +7,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.core.figures import FONT, TRAIN, VAL
+from dashboard.core import formats
+from dashboard.core.figures import FONT, TRAIN, VAL, wrap
 
 RED, BLUE, INK_GRAY = np.array([178, 24, 43.]), np.array([33, 102, 172.]), np.array([120, 120, 120.])
 RANDOM = "#777777"
@@ -42,7 +43,9 @@ def deletion_figure(curves: dict[str, dict]) -> go.Figure:
     """Per model: the class's probability as pixels are removed in each map's order, beside a
     random order. `curves`: model name -> {map name: DeletionCurve}."""
     names = list(curves)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True, horizontal_spacing=0.09)
+    titles = [wrap(n, 20) for n in names]  # long model names side by side would print over each other
+    lines = max((t.count("<br>") + 1 for t in titles), default=1)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=titles, shared_yaxes=True, horizontal_spacing=0.1)
     colours = {"Occlusion": VAL, "Integrated Gradients": TRAIN}
     for j, name in enumerate(names):
         for k, (map_name, c) in enumerate(curves[name].items()):
@@ -53,10 +56,14 @@ def deletion_figure(curves: dict[str, dict]) -> go.Figure:
                 fig.add_trace(go.Scatter(x=c.shares, y=c.random_confidence, name="random order", legendgroup="random",
                                          showlegend=j == 0, line=dict(color=RANDOM, width=3, dash="dash"),
                                          hovertemplate="%{x:.0%} removed: %{y:.1%}<extra></extra>"), row=1, col=j + 1)
-    fig.update_xaxes(tickformat=".0%", title_text="share of pixels removed")
+    # Ticks at 0, 50 and 100% only (a subplot's "100%" never meets the next one's "0%"), and the axis
+    # title once, under the middle plot: repeated under every narrow plot the titles ran into each other.
+    fig.update_xaxes(tickformat=".0%", tickvals=[0, 0.5, 1], range=[-0.02, 1.02])
+    fig.update_xaxes(title_text="share of pixels removed", row=1, col=(len(names) + 1) // 2)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     fig.update_yaxes(title_text="probability of the class", row=1, col=1)
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), font=FONT, legend=dict(orientation="h", y=-0.3))
+    fig.update_layout(height=320 + 20 * lines, margin=dict(l=10, r=10, t=24 * lines + 16, b=10), font=FONT,
+                      legend=dict(orientation="h", y=-0.3))
     return _fit(fig)
 
 
@@ -65,8 +72,9 @@ def reliability_figure(before, after, temperature: float) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
                              line=dict(color=RANDOM, width=2, dash="dash"), hoverinfo="skip"))
-    for rel, name, colour in ((before, f"as trained (ECE {before.ece:.3f})", VAL),
-                              (after, f"temperature {temperature:.2f} (ECE {after.ece:.3f})", TRAIN)):
+    for rel, name, colour in ((before, f"as trained (ECE {formats.ece(before.ece)})", VAL),
+                              (after, f"temperature {formats.decimals2(temperature)} (ECE {formats.ece(after.ece)})",
+                               TRAIN)):
         ok = rel.counts > 0
         fig.add_trace(go.Scatter(
             x=rel.confidence[ok], y=rel.accuracy[ok], mode="lines+markers", name=name,
@@ -115,26 +123,40 @@ def robustness_figure(table, labels: list[str]) -> go.Figure:
     """Accuracy of each model on the original and the seven altered copies, as grouped bars."""
     fig = go.Figure()
     for i, name in enumerate(table.models):
-        fig.add_trace(go.Bar(x=labels, y=table.accuracy[i], name=name,
+        fig.add_trace(go.Bar(x=[wrap(label, 10) for label in labels], y=table.accuracy[i], name=name,
                              marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
-                             hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
+                             hovertemplate=f"{name}<br>%{{x}}: %{{y:{formats.ACCURACY_D3}}}<extra></extra>"))
     fig.update_yaxes(title_text="accuracy on the test digits", tickformat=".0%", range=[0, 1.02])
     fig.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=30, b=10), font=FONT,
                       legend=dict(orientation="h", y=-0.25))
     return _fit(fig)
 
 
-def per_class_figure(acc: np.ndarray, models, class_names, title: str) -> go.Figure:
+def per_class_figure(acc: np.ndarray, models, class_names, title: str, tall: bool = False) -> go.Figure:
     """(models × classes) share of each class read correctly, written in each cell; the worse, the redder
-    (50% or less: darkest)."""
+    (50% or less: darkest). `tall` (the projector): a column per model and a row per digit, so ten cells
+    a row of big type never print over each other. The digits' axis title sits away from the title."""
     names = [str(c) for c in class_names]
-    text = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.0%}")(acc)
-    fig = go.Figure(go.Heatmap(z=acc, x=names, y=list(models), zmin=0.5, zmax=1, colorscale="Reds_r", showscale=False,
+    models = [wrap(m, 16) for m in models]  # a long model name beside the grid left the cells a sliver
+    text = np.vectorize(lambda v: "" if np.isnan(v) else formats.accuracy(v))(acc)
+    z = np.asarray(acc, float)
+    if tall:
+        x, y, z, text = models, names, z.T, text.T
+        hover = "%{x}<br>digit %{y}: %{z:.1%} right<extra></extra>"
+        lines = max(m.count("<br>") + 1 for m in models)
+        height = 140 + 44 * len(names) + 26 * lines
+    else:
+        x, y = names, models
+        hover = "%{y}<br>digit %{x}: %{z:.1%} right<extra></extra>"
+        height = 120 + sum(60 + 26 * m.count("<br>") for m in models)
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, zmin=0.5, zmax=1, colorscale="Reds_r", showscale=False,
                                text=text, texttemplate="%{text}", textfont=dict(size=14), xgap=2, ygap=2,
-                               hovertemplate="%{y}<br>digit %{x}: %{z:.1%} right<extra></extra>"))
-    fig.update_xaxes(type="category", title_text="true digit", side="top")
-    fig.update_yaxes(type="category", autorange="reversed")
-    fig.update_layout(title=title, height=120 + 60 * len(models), margin=dict(l=10, r=10, t=80, b=10), font=FONT)
+                               hovertemplate=hover))
+    digits, others = (fig.update_yaxes, fig.update_xaxes) if tall else (fig.update_xaxes, fig.update_yaxes)
+    digits(type="category", title_text="true digit")
+    others(type="category")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=80, b=10), font=FONT)
     return _fit(fig)
 
 

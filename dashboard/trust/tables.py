@@ -9,7 +9,7 @@ import streamlit as st
 from analysis import calibration as cal
 from analysis import robustness as rb
 from analysis.explain import logits
-from dashboard.core import chrome, figures
+from dashboard.core import chrome, figures, formats
 from dashboard.trust import cache, controls
 from dashboard.trust import figures as tf
 from dashboard.trust.state import TrustState
@@ -69,11 +69,11 @@ def reliability_ui(report: cal.CalibrationReport, n_test: int, n_val: int) -> No
     figures.chart(st, tf.reliability_figure(report.before, report.after, report.temperature), config=NO_BAR,
                  key="trust_reliability")
     a, b, c = st.columns(3)
-    a.metric("Expected calibration error, as trained", f"{report.before.ece:.3f}",
+    a.metric("Expected calibration error, as trained", formats.ece(report.before.ece),
              help="The average gap between stated confidence and actual accuracy, weighted by digits (0 is perfect).")
-    b.metric("… after temperature scaling", f"{report.after.ece:.3f}",
-             delta=f"{report.after.ece - report.before.ece:+.3f}", delta_color="inverse")
-    c.metric("Temperature T (from validation digits)", f"{report.temperature:.2f}",
+    b.metric("… after temperature scaling", formats.ece(report.after.ece),
+             delta=formats.ece_change(report.before.ece, report.after.ece), delta_color="inverse")
+    c.metric("Temperature T (from validation digits)", formats.decimals2(report.temperature),
              help="Above 1: the model was over-confident; below 1: under-confident.")
     st.caption(f"Test negative log-likelihood {report.nll_before:.3f} → {report.nll_after:.3f} (lower is better).")
     rows = [{"version": v, "bin from": rel.edges[k], "bin to": rel.edges[k + 1], "digits": int(rel.counts[k]),
@@ -92,9 +92,9 @@ def referral_ui(report: cal.CalibrationReport) -> None:
     k = int(np.argmin(np.abs(curve.thresholds - t)))
     figures.chart(st, tf.referral_figure(curve, t), config=NO_BAR, key="trust_referral")
     a, b = st.columns(2)
-    a.metric("Test digits referred to a person", f"{curve.share_referred[k]:.1%}")
+    a.metric("Test digits referred to a person", formats.accuracy(curve.share_referred[k]))
     acc = curve.accuracy_automatic[k]
-    b.metric("Accuracy on the digits decided automatically", "none left" if np.isnan(acc) else f"{acc:.1%}")
+    b.metric("Accuracy on the digits decided automatically", "none left" if np.isnan(acc) else formats.accuracy(acc))
     rows = [{"threshold": curve.thresholds[i], "share referred": curve.share_referred[i],
              "accuracy automatic": curve.accuracy_automatic[i], "referred": int(curve.n_referred[i]),
              "wrong automatic": int(curve.n_wrong_automatic[i])} for i in range(len(curve.thresholds))]
@@ -109,9 +109,10 @@ def cost_ui(report: cal.CalibrationReport, costs: tuple[float, float]) -> None:
     figures.chart(st, tf.cost_figure(report.validation_curve.thresholds, val_cost, test_cost, report.threshold),
                  config=NO_BAR, key="trust_cost")
     p = report.test_point
-    acc = "none left" if np.isnan(p.accuracy_automatic) else f"{p.accuracy_automatic:.1%}"
+    acc = "none left" if np.isnan(p.accuracy_automatic) else formats.accuracy(p.accuracy_automatic)
     st.markdown(f"Chosen on the **validation** digits: refer below **t = {report.threshold:.2f}**. On the **test** "
-                f"digits that refers **{p.share_referred:.1%}**, is right on **{acc}** of the rest, and costs "
+                f"digits that refers **{formats.accuracy(p.share_referred)}**, is right on **{acc}** of the rest, and "
+                f"costs "
                 f"**{p.cost_per_digit:.3f}** per digit.")
     best_test = float(report.test_curve.thresholds[int(np.argmin(test_cost))])
     st.caption(f"Choosing t on the test digits themselves (t = {best_test:.2f}) would look at least as good — "
@@ -133,13 +134,14 @@ def photo_set_check(ts: TrustState, sm, temperature: float) -> None:
         y = np.array([label for _, label in ts.photos])
         probs = cal.softmax(logits(sm.trained.model, x), temperature)
         pred, conf = probs.argmax(1), probs.max(1)
-        st.markdown(f"On your {len(y)} photo(s): **{(pred == y).mean():.0%} right**, stated confidence "
-                    f"**{conf.mean():.0%}** on average (calibrated). A large gap means the test-digit numbers above "
+        st.markdown(f"On your {len(y)} photo(s): **{formats.accuracy((pred == y).mean())} right**, stated confidence "
+                    f"**{formats.probability(conf.mean())}** on average (calibrated). A large gap means the test-digit "
+                    "numbers above "
                     "do not carry over to your photos.")
         names = sm.trained.class_names
         st.caption("Under each: the model's answer (the true digit), and how sure it is.")
         st.image([figures.enlarge((p * 255).astype(np.uint8), 84) for p, _ in ts.photos], width=84,
-                 caption=[f"{names[a]} ({names[b]}) {c:.0%}" for a, b, c in zip(pred, y, conf)])
+                 caption=[f"{names[a]} ({names[b]}) {formats.probability(c)}" for a, b, c in zip(pred, y, conf)])
 
 
 # ---------------------------------------------------------------- does it hold up?
@@ -158,13 +160,13 @@ def holdup_tab(ts: TrustState, models: dict, image: np.ndarray | None) -> None:
         grid([("", pics)], side=112)
         st.caption(" · ".join(f"**{label}**: {what}" for label, what in rb.ALTERATIONS.values()))
     labels = [rb.label(a) for a in table.alterations]
-    st.subheader(f"Accuracy on {len(table.labels):,} test digits, altered seven ways")
+    st.subheader(f"Accuracy on {formats.count(len(table.labels))} test digits, altered seven ways")
     figures.chart(st, tf.robustness_figure(table, labels), config=NO_BAR, key="trust_robustness")
     frame = pd.DataFrame(table.accuracy.T, index=labels, columns=list(table.models))  # narrow: fits a phone
     if chrome.presenting():  # plain HTML: the projector's type size reaches it
-        st.table(frame.map(lambda v: f"{v:.1%}"))
+        st.table(frame.map(formats.accuracy))
     else:
-        st.dataframe(frame.style.format("{:.1%}"))
+        st.dataframe(frame.style.format(formats.accuracy))
     st.download_button("Robustness table (CSV)", data=_csv(table.rows()), file_name="netlens-robustness.csv",
                        mime="text/csv", key="trust_dl_robustness", icon=":material/download:",
                        help="Accuracy of every model on every version of the test digits.")
@@ -177,8 +179,8 @@ def per_class_ui(table: rb.RobustnessTable, class_names) -> None:
     version = st.selectbox("Version of the test digits", table.alterations, format_func=rb.label,
                            key="trust_class_version", help="The digits as they are, or one altered copy.")
     acc = rb.per_class_accuracy(table, len(class_names))[:, table.alterations.index(version)]
-    figures.chart(st, tf.per_class_figure(acc, table.models, class_names, f"Share read correctly: {rb.label(version)}"),
-                 config=NO_BAR, key="trust_per_class")
+    figures.chart(st, tf.per_class_figure(acc, table.models, class_names, f"Share read correctly: {rb.label(version)}",
+                                          tall=chrome.presenting()), config=NO_BAR, key="trust_per_class")
     st.download_button("Per-digit accuracy (CSV)", data=_csv(rb.per_class_rows(table, list(class_names))),
                        file_name="netlens-per-digit.csv", mime="text/csv", key="trust_dl_per_class",
                        icon=":material/download:", help="Every model, version and digit.")
@@ -196,7 +198,7 @@ def disagreement_ui(table: rb.RobustnessTable, images: np.ndarray, class_names) 
         st.error(str(e), icon=":material/error:")
         return
     st.markdown(f"They answer differently on **{len(d.indices)}** of {len(table.labels)} digits "
-                f"(**{d.share:.1%}**); there, A is right {d.a_right} times and B {d.b_right} times.")
+                f"(**{formats.accuracy(d.share)}**); there, A is right {d.a_right} times and B {d.b_right} times.")
     if len(d.indices):
         x = images[d.indices[:24]]
         x = x if version == rb.ORIGINAL else rb.alter(x, version)  # (the noise drawn afresh for these)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from analysis import explain as ex
 from analysis.models import first_layer_weights
-from dashboard.core import chrome, figures
+from dashboard.core import chrome, figures, formats
 from dashboard.core.guard import plain
 from dashboard.trust import cache, controls
 from dashboard.trust import figures as tf
@@ -99,7 +99,7 @@ def _rows(image, results: dict, names) -> list:
             continue
         e, c = r["e"], r["c"]
         a = names[e.target]
-        panels = [(f"says {a} ({e.probabilities[e.target]:.0%})", tf.overlay_rgb(image, None)),
+        panels = [(f"says {a} ({formats.probability(e.probabilities[e.target])})", tf.overlay_rgb(image, None)),
                   (f"occlusion: why {a}", tf.overlay_rgb(image, e.occlusion)),
                   (f"IG: why {a}", tf.overlay_rgb(image, e.integrated_gradients))]
         if c is not None:
