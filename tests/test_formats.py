@@ -75,6 +75,9 @@ def test_the_training_pages_metrics_and_runs_table_use_one_format_each():
     at = train_and_wait(tiny(run_page(), "logreg", epochs=1))
     metrics = {m.label: m.value for m in at.metric}
     assert ACCURACY.match(metrics["Validation accuracy"]), metrics
+    assert metrics["Final check: test accuracy"] == "hidden", metrics  # until revealed (issue 32)
+    at.button(key="reveal_test").click().run()
+    metrics = {m.label: m.value for m in at.metric}
     assert ACCURACY.match(metrics["Final check: test accuracy"]), metrics
     assert COUNT.match(metrics["Parameters"]), metrics
     assert SECONDS.match(metrics["Training time"]), metrics

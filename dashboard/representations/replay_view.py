@@ -11,7 +11,7 @@ import streamlit as st
 
 from analysis.recording import Recording, replay_unavailable
 from analysis.replay import METHODS, ReplayConfig, ReplayResult, frames_csv
-from dashboard.core import figures, session_models
+from dashboard.core import figures, formats, session_models
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.palette import CLASS_COLOURS
@@ -72,7 +72,7 @@ def frame_text(result: ReplayResult, knn: dict | None, f: int) -> str:
     parts = [f"epoch {result.epochs[f]}"]
     values = (knn or {}).get(result.layer)
     if values is not None and f < len(values):
-        parts.append(f"k-NN accuracy {values[f]:.1%}")
+        parts.append(f"k-NN accuracy {formats.accuracy(values[f])}")
     parts.append(f"trustworthiness {result.trust[f]:.3f}")
     return " · ".join(parts)
 
@@ -143,10 +143,15 @@ def knn_lines(knn: dict, epochs) -> go.Figure:
 def frames_table(result: ReplayResult, knn: dict | None):
     """Every frame's numbers as text: epoch, the layer's k-NN accuracy, the map's trustworthiness."""
     values = (knn or {}).get(result.layer)
-    return pd.DataFrame({"epoch": list(result.epochs),
-                         f"k-NN accuracy of {result.layer} (k=5)": [f"{v:.1%}" for v in values[:result.n_frames]]
-                         if values is not None else ["n/a"] * result.n_frames,
-                         "trustworthiness of the frame (k=10)": [f"{t:.3f}" for t in result.trust]})
+    return pd.DataFrame(
+        {
+            "epoch": list(result.epochs),
+            f"k-NN accuracy of {result.layer} (k=5)": [formats.accuracy(v) for v in values[: result.n_frames]]
+            if values is not None
+            else ["n/a"] * result.n_frames,
+            "trustworthiness of the frame (k=10)": [f"{t:.3f}" for t in result.trust],
+        }
+    )
 
 
 def trust_line(result: ReplayResult) -> go.Figure:

@@ -277,9 +277,21 @@ def ledger_ui() -> None:
         text + ("; the more looks, the less it is a final check." if n else ": it is still a fair final check."),
         icon=":material/visibility:")
     if looks:
-        st.table(pd.DataFrame([{"look": k.number, "what": k.label, "validation accuracy": f"{k.val_accuracy:.1%}",
-                                "test accuracy": f"{k.test_accuracy:.1%}", "when": k.when} for k in looks]),
-                 hide_index=True)
+        st.table(
+            pd.DataFrame(
+                [
+                    {
+                        "look": k.number,
+                        "what": k.label,
+                        "validation accuracy": formats.accuracy(k.val_accuracy),
+                        "test accuracy": formats.accuracy(k.test_accuracy),
+                        "when": k.when,
+                    }
+                    for k in looks
+                ]
+            ),
+            hide_index=True,
+        )
     st.caption(WHY_HIDDEN + " The ledger survives Start over and page switches; a **new browser tab starts a new "
                "ledger** (at 0), so looks made in another tab are not counted here.")
     chrome.glossary_links("Test ledger", "Test set", "Validation set")
