@@ -2,7 +2,7 @@
 import streamlit as st
 
 from analysis.preprocess import preprocess_steps
-from dashboard.core import session_models
+from dashboard.core import models_ui
 from dashboard.predict import controls as predict_controls
 from dashboard.predict import view as predict_view
 
@@ -12,7 +12,7 @@ st.markdown(
     "Write a digit on paper and photograph it, or draw one, and see how the models you trained read it."
 )
 
-models, own = session_models.session_or_defaults(
+models, own = models_ui.session_or_defaults(
     lambda sm: sm.trained.image_shape[0] == sm.trained.image_shape[1], ("logreg", "mlp", "cnn"),
     "No model trained in this session yet, so the server's default models are being trained once for "
     "everyone (a few seconds).")

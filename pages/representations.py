@@ -2,7 +2,7 @@
 import streamlit as st
 
 from analysis.embedding import cuda_available
-from dashboard.core import links, session_models
+from dashboard.core import links, models_ui
 from dashboard.core.session import PERSIST
 from dashboard.representations import controls, replay_state, replay_view, view
 from dashboard.representations import state as rs
@@ -24,7 +24,7 @@ if view_mode == "training":
     st.stop()
 replay_state.detach()
 
-models, own = session_models.session_or_defaults(
+models, own = models_ui.session_or_defaults(
     lambda sm: sm.dataset is not None and sm.trained.split is not None, ("mlp",),
     "No model trained in this session yet: training the default multilayer perceptron (a few seconds).")
 if own:

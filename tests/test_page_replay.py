@@ -129,3 +129,26 @@ def test_stop_keeps_the_frames_so_far_as_a_complete_result(trained_state):
     assert any(f"stopped at frame {result.stopped_at} of 4" in w.value for w in at.warning)
     specs = [f for f in figures_of(at).values() if f.get("frames")]
     assert len(specs[0]["frames"]) == result.stopped_at  # the frames so far play
+
+
+def test_start_over_on_representations_clears_the_replays_selection(trained_state):
+    """The sidebar's Start over resets every feature on the page, the replay's lasso included."""
+    at = AppTest.from_file("../dashboard/app.py", default_timeout=120).run()
+    assert not at.exception, at.exception
+    for k, v in trained_state.items():
+        at.session_state[k] = v
+    at.session_state["rep_view"] = "training"
+    at.session_state["rep_replay_method"] = "pca"
+    at.switch_page(PAGE).run()
+    for job in rs.REGISTRY.jobs():
+        job.wait(120)
+    at.run()
+    assert not at.exception, at.exception
+    recording = next(iter(session_models.state(at.session_state).models.values())).trained.recording
+    replay_state.replay_state(at.session_state).lasso = {int(i) for i in recording.indices[:5]}  # a lasso drawn
+    at.run()
+    assert any("What is in your selection?" in h.value for h in at.subheader)
+    at.button(key="start_over_representations").click().run()
+    assert not at.exception, at.exception
+    assert replay_state.replay_state(at.session_state).lasso == set()
+    assert not any("What is in your selection?" in h.value for h in at.subheader)

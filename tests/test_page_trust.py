@@ -13,6 +13,7 @@ from analysis.nearest import NO_TRAINING_DIGITS
 from dashboard.core import session_models
 from dashboard.core.session_models import SessionModel
 from dashboard.core.training_jobs import REGISTRY
+from dashboard.predict.state import IncomingDigit
 from dashboard.trust import state as trust_state
 from dashboard.trust.cache import digit_key
 
@@ -32,6 +33,12 @@ def ready_page(prepare=None) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def send(image, label, source):
+    """What another page's "Why?" does before switching: hand a digit over to Trust."""
+    return lambda at: setattr(trust_state.trust_state(at.session_state), "incoming_digit",
+                              IncomingDigit(image, label, source))
 
 
 def texts(at, kind) -> list[str]:
@@ -78,7 +85,7 @@ def test_renders_with_the_servers_default_models():
 
 def test_a_handed_over_digit_is_the_one_explained():
     image, label = a_test_digit(7)
-    at = ready_page(lambda at: trust_state.receive(image, label, "Predict: your drawing", session=at.session_state))
+    at = ready_page(send(image, label, "Predict: your drawing"))
     assert any("Predict: your drawing" in i for i in texts(at, "info"))
     ts = at.session_state["trust"]
     assert np.array_equal(ts.image, image) and ts.label == 7 and ts.handed_over
@@ -123,7 +130,7 @@ def test_a_model_without_its_split_says_nearest_examples_and_calibration_are_off
         owner = session_models.state(at.session_state)
         owner.models["restored convnet"] = restored
         owner.current = "restored convnet"
-        trust_state.receive(image, label, "Training: a mistake", session=at.session_state)
+        send(image, label, "Training: a mistake")(at)
 
     at = ready_page(prepare)
     infos = texts(at, "info")
@@ -146,7 +153,7 @@ def test_a_negative_cost_gets_a_clear_message(key, value, words):
 
 def test_a_contrast_class_equal_to_the_answer_gets_a_clear_message():
     image, label = a_test_digit(1, nth=0)
-    at = ready_page(lambda at: trust_state.receive(image, label, "a test", session=at.session_state))
+    at = ready_page(send(image, label, "a test"))
     answers = {int(logits(t.model, image[None])[0].argmax()) for t in default_trained().values()}
     same = next(iter(answers))
     at.selectbox(key="trust_contrast").set_value(same).run()
@@ -159,15 +166,20 @@ def test_a_contrast_class_equal_to_the_answer_gets_a_clear_message():
     assert any(k[0] == "explain" and k[3] == other for k in ts.memo)
 
 
-def test_receive_refuses_a_picture_that_is_not_a_digit_and_reset_forgets():
-    session = {}
+def test_a_handed_over_picture_that_is_not_a_digit_is_refused():
+    ts = trust_state.TrustState(incoming_digit=IncomingDigit(np.full((28, 28), 255.0), None, "x"))
     with pytest.raises(ValueError, match="values in \\[0, 1\\]"):
-        trust_state.receive(np.full((28, 28), 255.0), None, "x", session=session)
-    trust_state.receive(np.zeros((28, 28)), 4, "Training: a mistake", session=session)
-    session["trust_contrast"] = 3
-    assert session["trust"].label == 4
-    trust_state.reset(session)
-    assert session["trust"].image is None and "trust_contrast" not in session
+        ts.take_incoming()
+    assert ts.incoming_digit is None and ts.image is None  # taken once, refused, not kept
+    ts.incoming_digit = IncomingDigit(np.zeros((28, 28)), 4, "Training: a mistake")
+    ts.take_incoming()
+    assert ts.label == 4 and ts.handed_over and ts.source == "Training: a mistake"
+
+
+def test_the_page_says_why_a_bad_handed_over_picture_is_not_explained():
+    at = ready_page(send(np.full((28, 28), 255.0), None, "somewhere"))
+    assert any("cannot be explained" in w and "[0, 1]" in w for w in texts(at, "warning")), texts(at, "warning")
+    assert not at.session_state["trust"].handed_over
 
 
 def test_a_labelled_photo_set_is_checked():
@@ -215,12 +227,50 @@ def test_one_it_gets_wrong_picks_a_mistake_of_the_first_model():
     assert ts.source == f"test digit {at.number_input(key='trust_test_number').value}"
 
 
-def test_start_over_forgets_the_handed_over_digit_and_the_choices():
+def app_on_trust(prepare=None) -> AppTest:
+    """The whole app (sidebar and all) showing the Trust page, once the default models exist."""
+    at = AppTest.from_file("../dashboard/app.py", default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    if prepare:
+        prepare(at)
+    return go(at, "trust.py")
+
+
+def go(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"../pages/{page}").run()
+    assert not at.exception, (page, at.exception)
+    for job in REGISTRY.jobs():
+        job.wait(600)
+    at.run()
+    assert not at.exception, (page, at.exception)
+    return at
+
+
+def test_the_sidebars_start_over_is_the_only_one_and_forgets_the_digit_and_the_choices():
     image, label = a_test_digit(9)
-    at = ready_page(lambda at: trust_state.receive(image, label, "Predict: your drawing", session=at.session_state))
+    at = app_on_trust(send(image, label, "Predict: your drawing"))
+    assert at.session_state["trust"].handed_over
+    starts = [b for b in at.button if "Start over" in b.label]
+    assert [b.key for b in starts] == ["start_over_trust"], [b.key for b in starts]  # no second one on the page
     at.number_input(key="trust_cost_error").set_value(7.0).run()
-    at.button(key="trust_start_over").click().run()
+    at.button(key="start_over_trust").click().run()
     assert not at.exception, at.exception
     ts = at.session_state["trust"]
-    assert not ts.handed_over and ts.cost_error == 5.0 and ts.source == "test digit 0"
+    assert not ts.handed_over and ts.source == "test digit 0"
     assert at.number_input(key="trust_cost_error").value == 5.0
+
+
+def test_the_trust_widgets_keep_their_values_across_page_switches():
+    at = app_on_trust()
+    at.number_input(key="trust_cost_error").set_value(7.0).run()
+    at.select_slider(key="trust_dial").set_value(0.5).run()
+    at.selectbox(key="trust_contrast").set_value(3).run()
+    at.number_input(key="trust_test_number").set_value(11).run()
+    assert not at.exception, at.exception
+    for page in ("glossary.py", "home.py", "trust.py"):
+        go(at, page)
+    assert at.number_input(key="trust_cost_error").value == 7.0
+    assert at.select_slider(key="trust_dial").value == 0.5
+    assert at.selectbox(key="trust_contrast").value == 3
+    assert at.number_input(key="trust_test_number").value == 11
+    assert at.session_state["trust"].source == "test digit 11"

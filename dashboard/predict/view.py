@@ -9,8 +9,10 @@ from analysis.preprocess import Steps
 from dashboard.core import figures
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
+from dashboard.core.session import hand_over
 from dashboard.core.session_models import SessionModel
-from dashboard.trust import state as trust_state
+from dashboard.predict.state import IncomingDigit
+from dashboard.trust.state import trust_state
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
@@ -36,7 +38,8 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
     chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")
     if st.button("Why?", key=f"{key}_why", icon=":material/psychology_alt:",
                  help="Open this digit on the Trust page: what each model looked at, and whether to trust it."):
-        trust_state.explain(x, true, f"Predict: {'a test digit' if true is not None else 'your digit'}")
+        digit = IncomingDigit(x, true, f"Predict: {'a test digit' if true is not None else 'your digit'}")
+        hand_over(trust_state(), "incoming_digit", digit, "trust.py")
     with st.expander("Raw scores (before softmax)"):
         chart(st, figures.score_bars(scores, class_names), config=NO_BAR, key=f"{key}_s")
     hidden = [k for k in reps if k.startswith("hidden layer 1")]

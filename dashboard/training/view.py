@@ -18,7 +18,7 @@ from dashboard.core.uploads import upload_ui
 from dashboard.predict.state import IncomingDigit, predict_state
 from dashboard.representations.replay_state import replay_state
 from dashboard.training import state as training_state
-from dashboard.trust import state as trust_state
+from dashboard.trust.state import trust_state
 
 
 def architecture_table(model, image_shape) -> None:
@@ -85,7 +85,8 @@ def _mistakes(sm: SessionModel) -> None:
                       caption=f"true {names[y[i]]}, said {names[pred[i]]} ({sm.test_probs[i, pred[i]]:.0%})")
             if col.button("Why?", key=f"train_why_{i}", icon=":material/psychology_alt:", width="stretch",
                           help="Open this digit on the Trust page: heatmaps of what each model looked at."):
-                trust_state.explain(images[i], int(y[i]), f"Training: a mistake of {sm.name}")
+                digit = IncomingDigit(images[i], int(y[i]), f"Training: a mistake of {sm.name}")
+                hand_over(trust_state(), "incoming_digit", digit, "trust.py")
     if len(wrong) > len(shown):
         st.caption(f"Showing the {len(shown)} most confident of {len(wrong)} mistakes.")
     if len(wrong):
