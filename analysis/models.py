@@ -6,6 +6,8 @@ No Streamlit here.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -187,6 +189,26 @@ def architecture(model: nn.Module, image_shape=(28, 28)) -> list[dict]:
                              "output shape": _shape_text(x.shape[1:]),
                              "parameters": count_parameters(m)})
     return rows
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a model's settings make, without training it: its table (architecture) and its size."""
+    rows: tuple[dict, ...]  # architecture(): one row per layer
+    parameters: int  # count_parameters()
+
+
+def layout(config: ModelConfig, image_shape=(28, 28), n_classes: int = 10) -> Layout:
+    """The model's table and size for these settings, built once per process and settings (the
+    Training page's table and the memory estimate share it; the worker builds the model it trains)."""
+    config = dataclasses.replace(config, hidden=tuple(config.hidden), channels=tuple(config.channels))
+    return _layout(config, tuple(int(v) for v in image_shape), int(n_classes))
+
+
+@functools.lru_cache(maxsize=32)
+def _layout(config: ModelConfig, image_shape: tuple[int, ...], n_classes: int) -> Layout:
+    model = build_model(config, image_shape, n_classes, seed=0)
+    return Layout(tuple(architecture(model, image_shape)), count_parameters(model))
 
 
 def as_batch(images: np.ndarray) -> torch.Tensor:

@@ -1,7 +1,6 @@
 """Predict: your own handwritten digit, as the model sees it."""
 import streamlit as st
 
-from analysis.preprocess import preprocess_steps
 from dashboard.core import models_ui
 from dashboard.predict import controls as predict_controls
 from dashboard.predict import view as predict_view
@@ -24,20 +23,7 @@ if not models:
     st.warning("Pick at least one model.")
     st.stop()
 
-first = next(iter(models.values()))
-size = first.trained.image_shape[0]
-picture, true, ready = predict_controls.input_ui(first)
+picture, true, ready = predict_controls.input_ui(next(iter(models.values())))
 if picture is None:
     st.stop()
-try:
-    steps = None if ready else preprocess_steps(picture, size=size)
-except ValueError as e:
-    st.warning(str(e), icon=":material/ink_eraser:")
-    st.stop()
-
-if steps is not None:
-    st.subheader("How the picture becomes the model's input")
-    predict_view.steps_ui(steps, size)
-else:
-    predict_view.ready_digit_picture(picture, None if true is None else first.trained.class_names[true])
-predict_view.answers(models, steps.result if steps is not None else picture, true)
+predict_view.input_and_answers(models, picture, true, ready)

@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from analysis.models import first_layer_weights, representations
-from analysis.preprocess import Steps
+from analysis.preprocess import Steps, preprocess_steps
 from dashboard.core import figures
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
@@ -71,3 +71,22 @@ def answers(models: dict[str, SessionModel], x: np.ndarray, true: int | None) ->
                 st.info(f"{name} reads {sm.trained.image_shape[0]}×{sm.trained.image_shape[1]} images; skipped.")
                 continue
             answer_ui(name, sm.trained.model, sm.trained.class_names, x, key=f"ans{i}", true=true)
+
+
+def input_and_answers(models: dict[str, SessionModel], picture: np.ndarray, true: int | None, ready: bool) -> None:
+    """The picture made into the model's input (its steps shown; a photo that cannot be one says why),
+    then every model's answer. `ready`: the picture already is the model's input (a test digit)."""
+    first = next(iter(models.values()))
+    size = first.trained.image_shape[0]
+    if ready:
+        ready_digit_picture(picture, None if true is None else first.trained.class_names[true])
+        answers(models, picture, true)
+        return
+    try:
+        steps = preprocess_steps(picture, size=size)
+    except ValueError as e:
+        st.warning(str(e), icon=":material/ink_eraser:")
+        return
+    st.subheader("How the picture becomes the model's input")
+    steps_ui(steps, size)
+    answers(models, steps.result, true)

@@ -9,7 +9,18 @@ from dashboard.core import links, models_ui
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
 from dashboard.representations import defaults
+from dashboard.representations import state as rs
+from dashboard.representations.replay_state import replay_state
 from dashboard.representations.state import MapSpec
+
+
+def view_ui() -> str:
+    """Maps of a trained model, or "Over training" (picked at once for a model handed over by "Watch it learn")."""
+    if replay_state().incoming_model:
+        st.session_state["rep_view"] = "training"
+    return st.segmented_control("View", ["maps", "training"], key="rep_view", persist_state=PERSIST, default="maps",
+                                format_func={"maps": "Maps of a trained model", "training": "Over training"}.get,
+                                help="Over training: one layer's map, replayed epoch by epoch as the net learned.")
 
 
 def model_ui(mine: dict[str, SessionModel]) -> SessionModel:
@@ -26,6 +37,13 @@ LINK = [links.Param("method", "rep_method", links.choice("tsne", "pca")),
         links.Param("n", "rep_n", links.whole(1, 20_000)),
         links.Param("perplexity", "rep_perplexity", links.whole(1, 100)),
         links.Param("seed", "rep_seed", links.whole(0, 10_000))]
+
+
+def maps_ui(sm: SessionModel) -> tuple[list[MapSpec], int, int]:
+    """The sidebar's map settings for this model's representations. Returns (panels, sample size, sample seed)."""
+    n_pool = len(sm.trained.split.test) + len(sm.trained.split.val)
+    with st.sidebar:
+        return settings_ui(rs.representation_names(sm), n_pool, embedding.cuda_available())
 
 
 def settings_ui(reps: list[str], n_available: int, gpu: bool) -> tuple[list[MapSpec], int, int]:

@@ -84,6 +84,11 @@ def sample(sm: SessionModel, n: int, seed: int) -> np.ndarray:
     return pool[embedding.stratified_sample(sm.dataset.labels[pool], n, random_state=seed)]
 
 
+def representation_names(sm: SessionModel) -> list[str]:
+    """The model's representations, by name (from a tiny sample)."""
+    return list(features(sm, sample(sm, 20, 0)))
+
+
 def features(sm: SessionModel, idx: np.ndarray) -> dict[str, np.ndarray]:
     """Every representation of the sampled images (read-only), computed once per server for a
     model and a sample: a class looking at the same model's maps shares them (~10 MB each)."""
