@@ -1,7 +1,7 @@
 """Predict: your own handwritten digit, as the model sees it."""
 import streamlit as st
 
-from dashboard.core import models_ui
+from dashboard.core import model_choice
 from dashboard.predict import controls as predict_controls
 from dashboard.predict import view as predict_view
 
@@ -11,7 +11,7 @@ st.markdown(
     "Write a digit on paper and photograph it, or draw one, and see how the models you trained read it."
 )
 
-models, own = models_ui.session_or_defaults(
+models, own = model_choice.session_or_defaults(
     lambda sm: sm.trained.image_shape[0] == sm.trained.image_shape[1], ("logreg", "mlp", "cnn"),
     "No model trained in this session yet, so the server's default models are being trained once for "
     "everyone (a few seconds).")

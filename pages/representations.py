@@ -1,7 +1,7 @@
 """Representations: each layer's output as a map (t-SNE or PCA), coloured by digit."""
 import streamlit as st
 
-from dashboard.core import links, models_ui
+from dashboard.core import links, model_choice
 from dashboard.representations import controls, replay_state, replay_view, view
 from dashboard.representations import state as rs
 
@@ -17,7 +17,7 @@ if controls.view_ui() == "training":
     st.stop()
 replay_state.detach()
 
-models, own = models_ui.session_or_defaults(
+models, own = model_choice.session_or_defaults(
     lambda sm: sm.dataset is not None and sm.trained.split is not None, ("mlp",),
     "No model trained in this session yet: training the default multilayer perceptron (a few seconds).")
 if own:

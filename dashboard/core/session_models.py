@@ -34,6 +34,13 @@ class SessionModels:
     current: str | None = None  # the model the Training page shows
 
 
+def model_key(sm: SessionModel) -> str:
+    """What identifies a model's weights in the shared caches and job keys (a stopped run differs
+    from a finished one): the one definition every feature uses."""
+    t = sm.trained
+    return t.key + (f"-stopped{len(t.history.rows)}" if t.history.stopped else "")
+
+
 def state(session_state=None) -> SessionModels:
     return session.get(KEY, SessionModels, session_state)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard.core import models_ui
+from dashboard.core import model_choice
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
 from dashboard.core.uploads import PRIVACY, camera_ui, upload_ui
@@ -17,7 +17,7 @@ SOURCES = {"draw": "Draw it", "photo": "Upload a photo", "camera": "Camera", "te
 def models_ui(mine: dict[str, SessionModel]) -> dict[str, SessionModel]:
     """Pick some of this session's models (names of models that are gone fall back)."""
     names = list(mine)
-    models_ui.keep_choice("predict_models", names, many=True)
+    model_choice.keep_choice("predict_models", names, many=True)
     chosen = st.multiselect("Models to ask", names, default=names, key="predict_models", persist_state=PERSIST,
                             help="Models you trained or loaded in this session (Training page).")
     return {name: mine[name] for name in chosen}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis import embedding
-from dashboard.core import links, models_ui
+from dashboard.core import links, model_choice
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
 from dashboard.representations import defaults
@@ -26,7 +26,7 @@ def view_ui() -> str:
 def model_ui(mine: dict[str, SessionModel]) -> SessionModel:
     """Pick one of this session's models (a choice naming a model that is gone falls back)."""
     names = list(mine)
-    models_ui.keep_choice("rep_model", names, many=False)
+    model_choice.keep_choice("rep_model", names, many=False)
     name = st.selectbox("Model", names, index=len(names) - 1, key="rep_model", persist_state=PERSIST,
                         help="A model you trained in this session (Training page).")
     return mine[name]

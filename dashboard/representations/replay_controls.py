@@ -7,7 +7,7 @@ import streamlit as st
 
 from analysis.recording import Recording
 from analysis.replay import METHODS, ReplayConfig
-from dashboard.core import models_ui
+from dashboard.core import model_choice
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
 from dashboard.representations import replay_state as rps
@@ -20,7 +20,7 @@ def model_ui(models: dict[str, SessionModel]) -> SessionModel:
     if s.incoming_model in names:
         st.session_state["rep_replay_model"] = s.incoming_model
     s.incoming_model = None
-    models_ui.keep_choice("rep_replay_model", names, many=False)
+    model_choice.keep_choice("rep_replay_model", names, many=False)
     with st.sidebar:
         name = st.selectbox("Model", names, index=len(names) - 1, key="rep_replay_model", persist_state=PERSIST,
                             help="A model of this session; its training was recorded after every epoch.")

@@ -10,7 +10,7 @@ import streamlit as st
 
 from analysis.recording import Recording, replay_unavailable
 from analysis.replay import ReplayResult, frames_csv
-from dashboard.core import figures, models_ui, session_models
+from dashboard.core import figures, model_choice, session_models
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.palette import CLASS_COLOURS
@@ -126,7 +126,7 @@ def _models() -> dict[str, SessionModel]:
     mine = session_models.models()
     if mine:
         return dict(mine)
-    return models_ui.session_or_defaults(
+    return model_choice.session_or_defaults(
         lambda sm: sm.trained.recording is not None, ("mlp",),
         "No model trained in this session yet: training the default multilayer perceptron (a few seconds).")[0]
 

@@ -16,7 +16,7 @@ from analysis.datasets import load_dataset
 from analysis.models import representations
 from dashboard.core import server, session
 from dashboard.core.runtime import session_id
-from dashboard.core.session_models import SessionModel
+from dashboard.core.session_models import SessionModel, model_key
 from dashboard.representations import defaults
 
 # Job threads wait on dashboard.core.server's worker processes: maps run there, as many at once as there are workers
@@ -70,11 +70,6 @@ class MapSpec:
         if self.method == "pca":
             return f"{self.rep}<br><sup>PCA</sup>"
         return f"{self.rep}<br><sup>t-SNE, perplexity {self.perplexity:g}, seed {self.seed}</sup>"
-
-
-def model_key(sm: SessionModel) -> str:
-    t = sm.trained
-    return t.key + (f"-stopped{len(t.history.rows)}" if t.history.stopped else "")
 
 
 def sample(sm: SessionModel, n: int, seed: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import streamlit as st
 from analysis.calibration import THRESHOLDS
 from analysis.preprocess import preprocess_steps
 from analysis.robustness import ORIGINAL, label
-from dashboard.core import models_ui
+from dashboard.core.model_choice import keep_choice
 from dashboard.core.session import PERSIST
 from dashboard.core.uploads import PRIVACY, upload_ui
 from dashboard.trust.state import TrustState
@@ -20,7 +20,7 @@ SOURCES = {"test": "A test digit", "photo": "Your own photo"}
 
 def models_ui(names: list[str]) -> list[str]:
     """Which models to explain (up to four at once keeps the page readable)."""
-    models_ui.keep_choice("trust_models", names, many=True)
+    keep_choice("trust_models", names, many=True)
     picked = st.multiselect("Models to explain", names, default=names[-3:], key="trust_models", max_selections=4,
                             persist_state=PERSIST,
                             help="The models you trained in this session (or the server's default ones). Each is "
@@ -125,7 +125,7 @@ def dial_ui() -> float:
 
 
 def calibration_model_ui(names: list[str]) -> str:
-    models_ui.keep_choice("trust_calibration_model", names, many=False)
+    keep_choice("trust_calibration_model", names, many=False)
     return st.selectbox("Model", names, key="trust_calibration_model", persist_state=PERSIST,
                         help="The model whose stated confidence is checked against its actual accuracy.")
 
@@ -133,7 +133,7 @@ def calibration_model_ui(names: list[str]) -> str:
 def pair_ui(models: tuple[str, ...], alterations: tuple[str, ...]) -> tuple[str, str, str]:
     """Two models to compare and the version of the digits (original or one alteration)."""
     for key in ("trust_pair_a", "trust_pair_b"):
-        models_ui.keep_choice(key, list(models), many=False)
+        keep_choice(key, list(models), many=False)
     a, b, c = st.columns(3)
     first = a.selectbox("Model A", models, index=0, key="trust_pair_a", persist_state=PERSIST,
                          help="The first model of the comparison.")

@@ -55,9 +55,3 @@ def trust_state(session_state=None) -> TrustState:
 def reset() -> None:
     """'Start over' on the Trust page (the sidebar's): the state object and the page's widgets."""
     session.reset(KEY, WIDGETS)
-
-
-def model_key(sm) -> str:
-    """What identifies a model's weights in the shared caches (a stopped run differs from a finished one)."""
-    t = sm.trained
-    return t.key + (f"-stopped{len(t.history.rows)}" if t.history.stopped else "")

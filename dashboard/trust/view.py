@@ -8,7 +8,7 @@ import streamlit as st
 
 from analysis import explain as ex
 from analysis.models import first_layer_weights
-from dashboard.core import chrome, figures, models_ui
+from dashboard.core import chrome, figures, model_choice
 from dashboard.trust import cache, controls
 from dashboard.trust import figures as tf
 from dashboard.trust.state import TrustState
@@ -40,7 +40,7 @@ def models() -> tuple[dict, bool]:
     its models whose test results may be shown, else the server's defaults (waiting for them with
     their progress, as Predict does)."""
 
-    return models_ui.session_or_defaults(
+    return model_choice.session_or_defaults(
         lambda sm: not getattr(sm, "hidden_test", False), ("logreg", "mlp", "cnn"),
         "No model trained in this session yet, so the server's default models are being trained once for "
         "everyone (a few seconds).")
