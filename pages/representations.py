@@ -3,7 +3,6 @@ import streamlit as st
 
 from dashboard.core import links, model_choice
 from dashboard.representations import controls, replay_state, replay_view, view
-from dashboard.representations import state as rs
 
 st.title("Representations")
 st.markdown(
@@ -36,7 +35,7 @@ if not specs:
 
 ctx = view.context(sm, n, seed)
 done, done_keys = view.maps_run(sm, specs, ctx)
-chosen = view.lasso_ids(rs.representations_state(), len(done)) | view.by_label_ui(ctx)
+chosen = view.lasso_ids(len(done)) | view.by_label_ui(ctx)
 view.maps(done, ctx, chosen or None, done_keys)
 view.separation_table(done, ctx)
 view.selection_ui(sm, ctx, chosen)

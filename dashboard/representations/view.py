@@ -137,10 +137,11 @@ def running(job_list: list, specs: list, labels: np.ndarray) -> None:
     st.stop()
 
 
-def lasso_ids(state: RepresentationsState, n_maps: int) -> set[int]:
+def lasso_ids(n_maps: int) -> set[int]:
     """The image ids drawn around on the maps. A map drawn in the last run reports its own
     selection; a map that is new (back from another page) shows the kept one until the user
     selects again there (or clears it with the button)."""
+    state = rs.representations_state()
     chosen: set[int] = set()
     for i in range(n_maps):
         key = f"rep_map_{i}"
