@@ -132,7 +132,8 @@ def test_stop_keeps_the_frames_so_far_as_a_complete_result(trained_state):
 
 
 def test_start_over_on_representations_clears_the_replays_selection(trained_state):
-    """The sidebar's Start over resets every feature on the page, the replay's lasso included."""
+    """The sidebar's Start over resets every feature on the page, the replay's lasso included (it used
+    to come back when "Over training" was opened again)."""
     at = AppTest.from_file("../dashboard/app.py", default_timeout=120).run()
     assert not at.exception, at.exception
     for k, v in trained_state.items():
@@ -140,15 +141,15 @@ def test_start_over_on_representations_clears_the_replays_selection(trained_stat
     at.session_state["rep_view"] = "training"
     at.session_state["rep_replay_method"] = "pca"
     at.switch_page(PAGE).run()
-    for job in rs.REGISTRY.jobs():
-        job.wait(120)
-    at.run()
     assert not at.exception, at.exception
     recording = next(iter(session_models.state(at.session_state).models.values())).trained.recording
-    replay_state.replay_state(at.session_state).lasso = {int(i) for i in recording.indices[:5]}  # a lasso drawn
-    at.run()
-    assert any("What is in your selection?" in h.value for h in at.subheader)
+    drawn = {int(i) for i in recording.indices[:5]}
+    replay_state.replay_state(at.session_state).lasso = drawn  # a lasso drawn on the animated map
     at.button(key="start_over_representations").click().run()
+    assert not at.exception, at.exception
+    assert replay_state.replay_state(at.session_state).lasso == set()
+    at.session_state["rep_view"] = "training"  # back to "Over training": nothing selected comes back
+    at.run()
     assert not at.exception, at.exception
     assert replay_state.replay_state(at.session_state).lasso == set()
     assert not any("What is in your selection?" in h.value for h in at.subheader)
