@@ -19,8 +19,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from analysis.datasets import Dataset, Split, split_dataset
-from analysis.models import (Dropout, ModelConfig, as_batch, build_model, check_config, count_parameters, infer,
-                             n_outputs)
+from analysis.models import (
+    Dropout,
+    ModelConfig,
+    build_model,
+    check_config,
+    count_parameters,
+    infer,
+    n_outputs,
+)
 from analysis.train.config import (
     TrainConfig,
     check_dataset_size,
