@@ -227,10 +227,22 @@ def test_one_it_gets_wrong_picks_a_mistake_of_the_first_model():
     assert ts.source == f"test digit {at.number_input(key='trust_test_number').value}"
 
 
-def app_on_trust(prepare=None) -> AppTest:
-    """The whole app (sidebar and all) showing the Trust page, once the default models exist."""
+@pytest.fixture(scope="module")
+def own_model():
+    """This session's models after one quick training (a logistic regression, one epoch on MNIST-5k): the
+    Trust page then explains them, without waiting for the server's default models."""
+    from tests.helpers import tiny, train_and_wait
+
+    at = train_and_wait(tiny(AppTest.from_file("../pages/train.py", default_timeout=120).run(), "logreg",
+                             epochs=1, data="mnist5k"))
+    return session_models.state(at.session_state)
+
+
+def app_on_trust(models, prepare=None) -> AppTest:
+    """The whole app (sidebar and all) showing the Trust page with this session's `models`."""
     at = AppTest.from_file("../dashboard/app.py", default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
+    at.session_state[session_models.KEY] = models
     if prepare:
         prepare(at)
     return go(at, "trust.py")
@@ -246,9 +258,10 @@ def go(at: AppTest, page: str) -> AppTest:
     return at
 
 
-def test_the_sidebars_start_over_is_the_only_one_and_forgets_the_digit_and_the_choices():
+def test_the_sidebars_start_over_is_the_only_one_and_forgets_the_digit_and_the_choices(own_model):
     image, label = a_test_digit(9)
-    at = app_on_trust(send(image, label, "Predict: your drawing"))
+    at = app_on_trust(own_model, send(image, label, "Predict: your drawing"))
+    assert not any("default models" in c for c in texts(at, "caption"))  # this session's own model
     assert at.session_state["trust"].handed_over
     starts = [b for b in at.button if "Start over" in b.label]
     assert [b.key for b in starts] == ["start_over_trust"], [b.key for b in starts]  # no second one on the page
@@ -260,8 +273,8 @@ def test_the_sidebars_start_over_is_the_only_one_and_forgets_the_digit_and_the_c
     assert at.number_input(key="trust_cost_error").value == 5.0
 
 
-def test_the_trust_widgets_keep_their_values_across_page_switches():
-    at = app_on_trust()
+def test_the_trust_widgets_keep_their_values_across_page_switches(own_model):
+    at = app_on_trust(own_model)
     at.number_input(key="trust_cost_error").set_value(7.0).run()
     at.select_slider(key="trust_dial").set_value(0.5).run()
     at.selectbox(key="trust_contrast").set_value(3).run()
