@@ -176,8 +176,11 @@ def test_a_handed_over_picture_that_is_not_a_digit_is_refused():
     assert ts.label == 4 and ts.handed_over and ts.source == "Training: a mistake"
 
 
-def test_the_page_says_why_a_bad_handed_over_picture_is_not_explained():
-    at = ready_page(send(np.full((28, 28), 255.0), None, "somewhere"))
+def test_the_page_says_why_a_bad_handed_over_picture_is_not_explained(own_model):
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state[session_models.KEY] = own_model
+    send(np.full((28, 28), 255.0), None, "somewhere")(at)
+    at.run()  # said once, when it arrives
     assert any("cannot be explained" in w and "[0, 1]" in w for w in texts(at, "warning")), texts(at, "warning")
     assert not at.session_state["trust"].handed_over
 
