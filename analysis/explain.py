@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from analysis.models import first_layer_weights
+from analysis.models import first_layer_weights, infer, n_outputs
 
 
 @dataclass(frozen=True)
@@ -88,16 +88,8 @@ def logits(model: nn.Module, images, batch_size: int = 1024) -> np.ndarray:
         x_all = x_all[None]
     if x_all.ndim != 3:
         raise ValueError(f"Expected images of shape (n, H, W); got {x_all.shape}.")
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(x_all), batch_size):
-            x = torch.from_numpy(np.array(x_all[start:start + batch_size], copy=True))[:, None]
-            out.append(model(x.to(_device(model))).float().cpu().numpy())
-    if not out:
-        n_out = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
-        return np.zeros((0, n_out), np.float32)
-    return np.concatenate(out)
+    out = infer(model, x_all, lambda x: model(x).float().cpu().numpy(), batch_size)
+    return np.concatenate(out) if out else np.zeros((0, n_outputs(model)), np.float32)
 
 
 def _check_class(k, n_classes: int, what: str) -> int:

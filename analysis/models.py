@@ -6,6 +6,8 @@ No Streamlit here.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -189,6 +191,26 @@ def architecture(model: nn.Module, image_shape=(28, 28)) -> list[dict]:
     return rows
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What a model's settings make, without training it: its table (architecture) and its size."""
+    rows: tuple[dict, ...]  # architecture(): one row per layer
+    parameters: int  # count_parameters()
+
+
+def layout(config: ModelConfig, image_shape=(28, 28), n_classes: int = 10) -> Layout:
+    """The model's table and size for these settings, built once per process and settings (the
+    Training page's table and the memory estimate share it; the worker builds the model it trains)."""
+    config = dataclasses.replace(config, hidden=tuple(config.hidden), channels=tuple(config.channels))
+    return _layout(config, tuple(int(v) for v in image_shape), int(n_classes))
+
+
+@functools.lru_cache(maxsize=32)
+def _layout(config: ModelConfig, image_shape: tuple[int, ...], n_classes: int) -> Layout:
+    model = build_model(config, image_shape, n_classes, seed=0)
+    return Layout(tuple(architecture(model, image_shape)), count_parameters(model))
+
+
 def as_batch(images: np.ndarray) -> torch.Tensor:
     """Images (n, H, W), (H, W) or (n, 1, H, W) as a float32 CPU tensor (n, 1, H, W) (a copy)."""
     images = np.asarray(images, dtype=np.float32)
@@ -201,28 +223,42 @@ def as_batch(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(images, copy=True))
 
 
+def infer(model: nn.Module, images, step, batch_size: int = 1024) -> list:
+    """The one batched, gradient-free inference loop: `step(x)` for each batch of the images (n, H, W)
+    in [0, 1], x a float32 (b, 1, H, W) tensor on the model's device, the model in eval mode. Returns
+    the steps' results in order (empty for no images)."""
+    x_all = as_batch(images)
+    device = _device(model)
+    model.eval()
+    with torch.no_grad():
+        return [step(x_all[start:start + batch_size].to(device)) for start in range(0, len(x_all), batch_size)]
+
+
+def n_outputs(model: nn.Module) -> int:
+    """How many scores the model gives (its last linear layer's outputs)."""
+    return next(m for m in reversed(list(model.modules())) if isinstance(m, nn.Linear)).out_features
+
+
 def representations(model: nn.Module, images: np.ndarray, batch_size: int = 1024) -> dict[str, np.ndarray]:
     """What the model sees at each stage, for n images: name -> (n, d) float32 features.
 
     In order: 'pixels', each hidden layer after its activation ('hidden layer 1 (512 units)',
     'conv block 1 (16×14×14)', ...), 'logits', 'probabilities'. Puts the model in eval mode."""
-    model.eval()
-    x_all = as_batch(images)
-    device = _device(model)
-    parts: dict[str, list[np.ndarray]] = OrderedDict(pixels=[x_all.flatten(1).numpy()])
+    parts: dict[str, list[np.ndarray]] = OrderedDict(pixels=[as_batch(images).flatten(1).numpy()])
     names: dict[str, str] = {}
-    with torch.no_grad():
-        for start in range(0, len(x_all), batch_size):
-            x = x_all[start:start + batch_size].to(device)
-            for name, block in model.named_children():
-                x = block(x)
-                if name.startswith(("hidden", "conv")):
-                    label = names.setdefault(name, _block_text(name)[:-2] + (
-                        f" ({x.shape[1]} units)" if x.ndim == 2 else f" ({_shape_text(x.shape[1:])})"))
-                    parts.setdefault(label, []).append(x.flatten(1).float().cpu().numpy())
-            parts.setdefault("logits", []).append(x.float().cpu().numpy())
-            parts.setdefault("probabilities", []).append(F.softmax(x, dim=1).float().cpu().numpy())
-    n_out = next(m for m in reversed(list(model.modules())) if isinstance(m, nn.Linear)).out_features
+
+    def step(x: torch.Tensor) -> None:
+        for name, block in model.named_children():
+            x = block(x)
+            if name.startswith(("hidden", "conv")):
+                label = names.setdefault(name, _block_text(name)[:-2] + (
+                    f" ({x.shape[1]} units)" if x.ndim == 2 else f" ({_shape_text(x.shape[1:])})"))
+                parts.setdefault(label, []).append(x.flatten(1).float().cpu().numpy())
+        parts.setdefault("logits", []).append(x.float().cpu().numpy())
+        parts.setdefault("probabilities", []).append(F.softmax(x, dim=1).float().cpu().numpy())
+
+    infer(model, images, step, batch_size)
+    n_out = n_outputs(model)
     return OrderedDict((k, np.concatenate(v) if v else np.zeros((0, n_out), np.float32)) for k, v in parts.items())
 
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from analysis.explain import as_image
-from analysis.models import representations
+from analysis.models import infer, representations
 
 NO_TRAINING_DIGITS = ("No training digits on this server for this model (restored from a file without its data "
                       "split?): the nearest examples are switched off. Train the model here to use them.")
@@ -33,16 +33,15 @@ def _hidden_features(model: nn.Module, images: np.ndarray, batch_size: int = 102
     if not names:
         return images.reshape(len(images), -1).astype(np.float32), "pixels", True
     layer = [k for k in representations(model, images[:1]) if k not in ("pixels", "logits", "probabilities")][-1]
-    model.eval()
-    device, out = next(model.parameters()).device, []
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(np.array(images[start:start + batch_size], copy=True))[:, None].to(device)
-            for name, block in model.named_children():
-                x = block(x)
-                if name == names[-1]:
-                    break
-            out.append(x.flatten(1).float().cpu().numpy())
+
+    def step(x: torch.Tensor) -> np.ndarray:
+        for name, block in model.named_children():
+            x = block(x)
+            if name == names[-1]:
+                break
+        return x.flatten(1).float().cpu().numpy()
+
+    out = infer(model, images, step, batch_size)
     return np.concatenate(out), layer, False
 
 

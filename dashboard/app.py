@@ -34,7 +34,7 @@ def main() -> None:
     )  # projector: fewer controls
     runtime.start_gc_thread()  # started by the lifespan already; here for AppTest, which has none
     runtime.guard_uploads(access.may_upload)  # no upload is stored before the class password
-    locked = access.configured(access.CLASS) and not st.session_state.get("access_password_ok")
+    locked = access.configured(access.CLASS) and not access.passed(access.CLASS)
     # The page is resolved before the gate (its menu hidden meanwhile): a shared link's page and settings
     # survive the password.
     page = st.navigation(pages.all_pages(), position="hidden" if locked else "sidebar")

@@ -11,8 +11,8 @@ st.markdown("Can a model's answer inform a decision, and when must a person look
             "answer** (and is that explanation any good?), **how sure** is “99% sure”, and **does it hold up** "
             "when the digits change a little?")
 
-ts = trust_state.state()
-models, own = trust_state.models()
+ts = trust_state.trust_state()
+models, own = trust_view.models()
 if not own:
     st.caption("Using the server's default models (MNIST-5k, 10 epochs). Train your own on the Training page.")
 if not models:
@@ -21,7 +21,7 @@ if not models:
 
 left, right = st.columns([3, 1])
 with left:
-    chosen = {n: models[n] for n in trust_controls.models_ui(ts, list(models))}
+    chosen = {n: models[n] for n in trust_controls.models_ui(list(models), ts)}
     if not chosen:
         st.warning("Pick at least one model to explain.")
         st.stop()
@@ -29,8 +29,6 @@ with left:
 with right:
     if image is not None:
         trust_view.digit_picture(ts, next(iter(chosen.values())).trained.class_names)
-    st.button("Start over", key="trust_start_over", icon=":material/restart_alt:",
-              on_click=trust_state.reset, help="Forget the digit, your choices and your photos on this page.")
 
 why, sure, holdup = st.tabs(["Why this answer", "How sure", "Does it hold up"])
 with why:

@@ -70,6 +70,10 @@ def test_the_admin_password_is_slowed_the_same_way(monkeypatch, clock):
     clock.t += 2
     at.text_input(key="admin_password").input("heron").run()
     assert not errors(at) and not at.text_input  # in: the box is gone
+    assert not at.exception, at.exception
+    heads = [h.value for h in at.subheader]  # the server's status (dashboard/core/server_status.py)
+    assert "Memory budget" in heads and "Worker processes" in heads
+    assert "Sessions open" in [m.label for m in at.metric]
 
 
 @pytest.mark.parametrize("page, query, expect, heading", [

@@ -65,3 +65,14 @@ def test_glossary_has_the_lectures_words_and_finds_them():
     at.text_input(key="glossary_find").input("softmax").run()
     found = [m.value for m in at.markdown[1:]]
     assert found and all("oftmax" in v for v in found), found  # at least one entry, and only matching ones
+
+
+def test_a_glossary_link_fills_the_search_once_then_typing_rules():
+    at = AppTest.from_file("../pages/glossary.py")
+    at.query_params["find"] = "Softmax"
+    at.run()
+    assert at.text_input(key="glossary_find").value == "Softmax"
+    assert any(m.value.startswith("**Softmax**") for m in at.markdown)
+    at.text_input(key="glossary_find").input("kernel").run()  # the link is not applied again
+    assert at.text_input(key="glossary_find").value == "kernel"
+    assert at.session_state["app"].glossary_link == "Softmax"  # remembered in the app's own session object

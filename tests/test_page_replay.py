@@ -166,3 +166,25 @@ def test_opens_on_the_maps_model_and_layer_and_prints_each_frames_numbers(traine
     assert [tr["marker"]["symbol"] for tr in legend] == ["circle"] * 10 + ["x"]
     assert all(tr.get("showlegend") is False for tr in fig["data"][:10])
     assert all(fr["traces"] == list(range(10)) for fr in fig["frames"])  # frames move the data, not the legend
+def test_start_over_on_representations_clears_the_replays_selection(trained_state):
+    """The sidebar's Start over resets every feature on the page, the replay's lasso included (it used
+    to come back when "Over training" was opened again)."""
+    at = AppTest.from_file("../dashboard/app.py", default_timeout=120).run()
+    assert not at.exception, at.exception
+    for k, v in trained_state.items():
+        at.session_state[k] = v
+    at.session_state["rep_view"] = "training"
+    at.session_state["rep_replay_method"] = "pca"
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    recording = next(iter(session_models.state(at.session_state).models.values())).trained.recording
+    drawn = {int(i) for i in recording.indices[:5]}
+    replay_state.replay_state(at.session_state).lasso = drawn  # a lasso drawn on the animated map
+    at.button(key="start_over_representations").click().run()
+    assert not at.exception, at.exception
+    assert replay_state.replay_state(at.session_state).lasso == set()
+    at.session_state["rep_view"] = "training"  # back to "Over training": nothing selected comes back
+    at.run()
+    assert not at.exception, at.exception
+    assert replay_state.replay_state(at.session_state).lasso == set()
+    assert not any("What is in your selection?" in h.value for h in at.subheader)

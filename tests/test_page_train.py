@@ -124,6 +124,33 @@ def test_a_training_digit_labelled_6_and_its_loss():
     assert float(p) == pytest.approx(expected, abs=1e-4)  # and that probability is Pr(6) of the 4th training six
 
 
+def test_one_train_click_builds_the_model_once(monkeypatch):
+    """The page's table and the memory estimate share one build per settings (analysis.models.layout);
+    the click itself builds only the model the worker trains (run in this process here, to be counted)."""
+    import sys
+
+    import analysis.models
+    from analysis.compute import tasks
+    from dashboard.core import server
+
+    real, builds = analysis.models.build_model, []
+
+    def counting(*args, **kwargs):
+        builds.append(args[:1])
+        return real(*args, **kwargs)
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "__dict__", {}).get("build_model") is real:
+            monkeypatch.setattr(module, "build_model", counting)
+    monkeypatch.setattr(server, "EXECUTOR", tasks.InlineExecutor())
+    at = tiny(run_page(), "mlp", epochs=1)
+    assert any("layer by layer" in e.label for e in at.expander)  # the model's table is on the page
+    builds.clear()
+    train_and_wait(at)
+    assert len(runs_of(at)) == 1  # it trained
+    assert len(builds) == 1, builds
+
+
 def test_identical_request_is_reused_not_retrained():
     first = train_and_wait(tiny(run_page(), "logreg", epochs=3))
     assert watched_key(first) is None  # collected

@@ -13,6 +13,7 @@ from analysis.nearest import NO_TRAINING_DIGITS
 from dashboard.core import session_models
 from dashboard.core.session_models import SessionModel
 from dashboard.core.training_jobs import REGISTRY
+from dashboard.predict.state import IncomingDigit
 from dashboard.trust import state as trust_state
 from dashboard.trust.cache import digit_key
 
@@ -32,6 +33,12 @@ def ready_page(prepare=None) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def send(image, label, source, model=None):
+    """What another page's "Why?" does before switching: hand a digit over to Trust (and the model asked about)."""
+    return lambda at: setattr(trust_state.trust_state(at.session_state), "incoming_digit",
+                              IncomingDigit(image, label, source, model=model))
 
 
 def texts(at, kind) -> list[str]:
@@ -78,7 +85,7 @@ def test_renders_with_the_servers_default_models():
 
 def test_a_handed_over_digit_is_the_one_explained():
     image, label = a_test_digit(7)
-    at = ready_page(lambda at: trust_state.receive(image, label, "Predict: your drawing", session=at.session_state))
+    at = ready_page(send(image, label, "Predict: your drawing"))
     assert any("Predict: your drawing" in i for i in texts(at, "info"))
     ts = at.session_state["trust"]
     assert np.array_equal(ts.image, image) and ts.label == 7 and ts.handed_over
@@ -124,7 +131,7 @@ def test_a_model_without_its_split_says_nearest_examples_and_calibration_are_off
         owner.models["restored convnet"] = restored
         owner.current = "restored convnet"
         session_models.ledger(at.session_state).look(restored.test_key, "restored convnet", 0.9, 0.9)  # revealed
-        trust_state.receive(image, label, "Training: a mistake", session=at.session_state)
+        send(image, label, "Training: a mistake")(at)
 
     at = ready_page(prepare)
     infos = texts(at, "info")
@@ -145,12 +152,11 @@ def test_why_opens_the_model_asked_about_even_with_its_test_score_hidden():
     def prepare(at):
         owner = session_models.state(at.session_state)
         owner.models.update(mine)
-        trust_state.receive(image, label, "Predict: a test digit, as read by my mlp", session=at.session_state)
-        trust_state.focus("my mlp", session=at.session_state)
+        send(image, label, "Predict: a test digit, as read by my mlp", model="my mlp")(at)
 
     at = ready_page(prepare)
     ts = at.session_state["trust"]
-    assert at.session_state["trust_models"] == ["my mlp"] and ts.models == ["my mlp"]
+    assert at.session_state["trust_models"] == ["my mlp"]
     explained = [k for k in ts.memo if k[0] == "explain" and k[2] == digit_key(image)]
     assert len(explained) == 1 and np.array_equal(ts.image, image)  # that model, that digit
     hidden = [i for i in texts(at, "info") if trust_state.HIDDEN_NOTE in i]
@@ -178,7 +184,7 @@ def test_a_negative_cost_gets_a_clear_message(key, value, words):
 
 def test_a_contrast_class_equal_to_the_answer_gets_a_clear_message():
     image, label = a_test_digit(1, nth=0)
-    at = ready_page(lambda at: trust_state.receive(image, label, "a test", session=at.session_state))
+    at = ready_page(send(image, label, "a test"))
     answers = {int(logits(t.model, image[None])[0].argmax()) for t in default_trained().values()}
     same = next(iter(answers))
     at.selectbox(key="trust_contrast").set_value(same).run()
@@ -191,15 +197,23 @@ def test_a_contrast_class_equal_to_the_answer_gets_a_clear_message():
     assert any(k[0] == "explain" and k[3] == other for k in ts.memo)
 
 
-def test_receive_refuses_a_picture_that_is_not_a_digit_and_reset_forgets():
-    session = {}
+def test_a_handed_over_picture_that_is_not_a_digit_is_refused():
+    ts = trust_state.TrustState(incoming_digit=IncomingDigit(np.full((28, 28), 255.0), None, "x"))
     with pytest.raises(ValueError, match="values in \\[0, 1\\]"):
-        trust_state.receive(np.full((28, 28), 255.0), None, "x", session=session)
-    trust_state.receive(np.zeros((28, 28)), 4, "Training: a mistake", session=session)
-    session["trust_contrast"] = 3
-    assert session["trust"].label == 4
-    trust_state.reset(session)
-    assert session["trust"].image is None and "trust_contrast" not in session
+        ts.take_incoming()
+    assert ts.incoming_digit is None and ts.image is None  # taken once, refused, not kept
+    ts.incoming_digit = IncomingDigit(np.zeros((28, 28)), 4, "Training: a mistake")
+    ts.take_incoming()
+    assert ts.label == 4 and ts.handed_over and ts.source == "Training: a mistake"
+
+
+def test_the_page_says_why_a_bad_handed_over_picture_is_not_explained(own_model):
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state[session_models.KEY] = own_model
+    send(np.full((28, 28), 255.0), None, "somewhere")(at)
+    at.run()  # said once, when it arrives
+    assert any("cannot be explained" in w and "[0, 1]" in w for w in texts(at, "warning")), texts(at, "warning")
+    assert not at.session_state["trust"].handed_over
 
 
 def test_a_labelled_photo_set_is_checked():
@@ -247,12 +261,63 @@ def test_one_it_gets_wrong_picks_a_mistake_of_the_first_model():
     assert ts.source == f"test digit {at.number_input(key='trust_test_number').value}"
 
 
-def test_start_over_forgets_the_handed_over_digit_and_the_choices():
+@pytest.fixture(scope="module")
+def own_model():
+    """This session's models after one quick training (a logistic regression, one epoch on MNIST-5k): the
+    Trust page then explains them, without waiting for the server's default models."""
+    from tests.helpers import tiny, train_and_wait
+
+    at = train_and_wait(tiny(AppTest.from_file("../pages/train.py", default_timeout=120).run(), "logreg",
+                             epochs=1, data="mnist5k"))
+    return session_models.state(at.session_state)
+
+
+def app_on_trust(models, prepare=None) -> AppTest:
+    """The whole app (sidebar and all) showing the Trust page with this session's `models`."""
+    at = AppTest.from_file("../dashboard/app.py", default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    at.session_state[session_models.KEY] = models
+    if prepare:
+        prepare(at)
+    return go(at, "trust.py")
+
+
+def go(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"../pages/{page}").run()
+    assert not at.exception, (page, at.exception)
+    for job in REGISTRY.jobs():
+        job.wait(600)
+    at.run()
+    assert not at.exception, (page, at.exception)
+    return at
+
+
+def test_the_sidebars_start_over_is_the_only_one_and_forgets_the_digit_and_the_choices(own_model):
     image, label = a_test_digit(9)
-    at = ready_page(lambda at: trust_state.receive(image, label, "Predict: your drawing", session=at.session_state))
+    at = app_on_trust(own_model, send(image, label, "Predict: your drawing"))
+    assert not any("default models" in c for c in texts(at, "caption"))  # this session's own model
+    assert at.session_state["trust"].handed_over
+    starts = [b for b in at.button if "Start over" in b.label]
+    assert [b.key for b in starts] == ["start_over_trust"], [b.key for b in starts]  # no second one on the page
     at.number_input(key="trust_cost_error").set_value(7.0).run()
-    at.button(key="trust_start_over").click().run()
+    at.button(key="start_over_trust").click().run()
     assert not at.exception, at.exception
     ts = at.session_state["trust"]
-    assert not ts.handed_over and ts.cost_error == 5.0 and ts.source == "test digit 0"
+    assert not ts.handed_over and ts.source == "test digit 0"
     assert at.number_input(key="trust_cost_error").value == 5.0
+
+
+def test_the_trust_widgets_keep_their_values_across_page_switches(own_model):
+    at = app_on_trust(own_model)
+    at.number_input(key="trust_cost_error").set_value(7.0).run()
+    at.select_slider(key="trust_dial").set_value(0.5).run()
+    at.selectbox(key="trust_contrast").set_value(3).run()
+    at.number_input(key="trust_test_number").set_value(11).run()
+    assert not at.exception, at.exception
+    for page in ("glossary.py", "home.py", "trust.py"):
+        go(at, page)
+    assert at.number_input(key="trust_cost_error").value == 7.0
+    assert at.select_slider(key="trust_dial").value == 0.5
+    assert at.selectbox(key="trust_contrast").value == 3
+    assert at.number_input(key="trust_test_number").value == 11
+    assert at.session_state["trust"].source == "test digit 11"

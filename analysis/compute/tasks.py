@@ -30,7 +30,7 @@ from analysis import embedding
 from analysis.compute import budget, workers
 from analysis.compute.store import OWNER
 from analysis.datasets import Dataset, load_dataset, split_dataset
-from analysis.models import ModelConfig, build_model, count_parameters
+from analysis.models import ModelConfig, build_model, layout
 from analysis.recording import MAX_DIMS, MAX_RECORDED_EPOCHS, RecordConfig, Recorder
 from analysis.replay import ReplayConfig, knn_over_training
 from analysis.replay import replay as run_replay
@@ -168,12 +168,12 @@ def count(report: Report, should_stop: ShouldStop, *, n: int = 10, delay_s: floa
 
 def training_estimate(dataset: Dataset, model_config: ModelConfig, train_config: TrainConfig) -> int:
     """Bytes a training run needs (analysis.compute.budget.training_bytes), the model's size counted exactly."""
-    model = build_model(model_config, dataset.image_shape, dataset.n_classes, seed=0)
+    parameters = layout(model_config, dataset.image_shape, dataset.n_classes).parameters  # built once per settings
     hidden = sum(int(u) for u in getattr(model_config, "hidden", ()) or ()) if model_config.kind == "mlp" else 0
     if model_config.kind == "cnn":  # feature maps: channels × pixels per block (before pooling), roughly
         h, w = dataset.image_shape
         hidden = sum(int(c) * h * w * 2 for c in model_config.channels)
-    return budget.training_bytes(len(dataset), dataset.image_shape, count_parameters(model),
+    return budget.training_bytes(len(dataset), dataset.image_shape, parameters,
                                  batch_size=train_config.batch_size, optimizer=train_config.optimizer,
                                  hidden_floats_per_image=hidden) + recording_estimate(dataset, model_config,
                                                                                       train_config, hidden)

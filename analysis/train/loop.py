@@ -19,7 +19,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from analysis.datasets import Dataset, Split, split_dataset
-from analysis.models import Dropout, ModelConfig, as_batch, build_model, check_config, count_parameters
+from analysis.models import (
+    Dropout,
+    ModelConfig,
+    build_model,
+    check_config,
+    count_parameters,
+    infer,
+    n_outputs,
+)
 from analysis.train.config import (
     TrainConfig,
     check_dataset_size,
@@ -203,17 +211,8 @@ def train(model: nn.Module, dataset: Dataset, split: Split, config: TrainConfig 
 
 def predict_proba(model: nn.Module, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Softmax probabilities (n, n_classes) float32 for images (n, H, W) in [0, 1]."""
-    X = as_batch(images)
-    device = next(model.parameters()).device
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(X), batch_size):
-            out.append(F.softmax(model(X[start:start + batch_size].to(device)), dim=1).float().cpu().numpy())
-    if not out:
-        n_out = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
-        return np.zeros((0, n_out), np.float32)
-    return np.concatenate(out)
+    out = infer(model, images, lambda x: F.softmax(model(x), dim=1).float().cpu().numpy(), batch_size)
+    return np.concatenate(out) if out else np.zeros((0, n_outputs(model)), np.float32)
 
 
 @dataclass

@@ -125,7 +125,9 @@ class ConvSettings:
     flip: bool
 
 
-def conv_settings_ui(kernel: np.ndarray) -> ConvSettings:
+def conv_settings_ui(kernel: np.ndarray | None) -> ConvSettings:
+    """Padding, stride, colour, display mode (its default follows the kernel: None while it is being fixed)."""
+    kernel = np.zeros((1, 1)) if kernel is None else kernel
     pad = st.radio("Padding", ["valid", "same"], key="conv_padding", persist_state=PERSIST, horizontal=True,
                    format_func={"valid": "None (valid)", "same": "Zeros (same size)"}.get,
                    help="Without padding the kernel only visits positions where it fits, so the output shrinks. "

@@ -55,6 +55,50 @@ def full_png(src: np.ndarray, kernel: np.ndarray, padding: str, stride: int, fli
         return images.encode(images.to_uint8(convolve(src, kernel, padding, stride, flip), mode), "png")
 
 
+def kernel_ui(source, choice, settings) -> np.ndarray:
+    """The kernel, what it does, the size message; returns the picture it slides over (gray if asked)."""
+    src = images.to_gray(source.image) if settings.gray else source.image
+    left, right = st.columns([1, 2], vertical_alignment="center")
+    figures.chart(left, figures.kernel_heatmap(choice.kernel, "The kernel"), width="stretch", config=figures.NO_BAR)
+    right.markdown(f"**{choice.name}.** {choice.explanation}")
+    right.markdown(size_message(*src.shape[:2], choice.kernel.shape, settings.padding, settings.stride))
+    if source.note:
+        right.caption(source.note)
+    right.caption("Like PyTorch, this page does not flip the kernel (cross-correlation)"
+                  + (" — but you switched flipping on, so this is true convolution." if settings.flip else "."))
+    return src
+
+
+def before_after_ui(src: np.ndarray, source, choice, settings) -> None:
+    """Before and after, side by side (the filtering reserves its bytes in the server's budget first),
+    and the full-resolution download; a clear message (and the page stops) when it cannot be done."""
+    h, w = src.shape[:2]
+    need = convolution_bytes(w, h, src.shape[2] if src.ndim == 3 else 1)
+    kh, kw = choice.kernel.shape
+    before, after = st.columns(2)
+    try:
+        with memory.held(need, f"filtering a {w}×{h} picture"):
+            out = convolve(src, choice.kernel, settings.padding, settings.stride, settings.flip)
+            after_jpeg, lo, hi = output_for_browser(out, settings.display), float(out.min()), float(out.max())
+            del out
+            before_jpeg = input_for_browser(src, f"{source.key}|{settings.gray}")
+    except ValueError as e:  # a kernel that does not fit, or work that could never fit the budget
+        st.error(str(e), icon=":material/error:")
+        st.stop()
+    before.image(before_jpeg, caption=f"Before: {source.caption}", width="stretch")
+    after.image(after_jpeg, width="stretch",
+                caption=f"After: {choice.name} ({kh}×{kw}), shown as {images.DISPLAY_MODES[settings.display]}. "
+                        f"Values range from {lo:.4g} to {hi:.4g}.")
+    kernel, pad, stride, flip, mode, gray, full = (choice.kernel, settings.padding, settings.stride, settings.flip,
+                                                   settings.display, settings.gray, source.full)
+    st.download_button(
+        "Download the result (full-resolution PNG)", icon=":material/download:",
+        data=lambda: full_png(full(), kernel, pad, stride, flip, mode, gray),
+        file_name=f"netlens-{choice.name.lower().replace(' ', '-')}.png", mime="image/png",
+        help="The whole output at full size, with the display mapping above. Made only when you click.",
+    )
+
+
 def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 import streamlit as st
 
 from analysis.compute.guesses import GuessLimiter
-from dashboard.core import runtime
+from dashboard.core import app_state, runtime
 
 
 @dataclass(frozen=True)
 class Gate:
     env: str  # the environment variable holding the password
     label: str  # the password box's label
-    key: str  # the box's widget key; f"{key}_ok" remembers a granted session
+    key: str  # the box's widget key; AppState.granted holds it once this session passed the gate
     wrong: str  # what a wrong password says (kept for callers; the limiter's message is shown)
     help: str | None = None
 
@@ -54,7 +54,13 @@ def client_address() -> str:
 
 def may_upload(session_id: str) -> bool:
     """Whether a session may store an upload: always without a class password, else once typed."""
-    return not configured(CLASS) or bool(runtime.session_value(session_id, f"{CLASS.key}_ok"))
+    state = runtime.session_value(session_id, app_state.KEY)
+    return not configured(CLASS) or CLASS.key in getattr(state, "granted", ())
+
+
+def passed(gate: Gate) -> bool:
+    """Whether this session typed the gate's password (the one place that says so: AppState.granted)."""
+    return gate.key in app_state.app_state().granted
 
 
 def granted(gate: Gate, open_without_password: bool = True) -> bool:
@@ -63,10 +69,10 @@ def granted(gate: Gate, open_without_password: bool = True) -> bool:
     secret = os.environ.get(gate.env)
     if not secret:
         return open_without_password
-    if st.session_state.get(f"{gate.key}_ok"):
+    if passed(gate):
         return True
     st.text_input(gate.label, type="password", key=gate.key, help=gate.help, on_change=_try, args=(gate,))
-    said = st.session_state.get(f"{gate.key}_said")
+    said = app_state.app_state().refusals.get(gate.key)
     if said:
         st.error(said, icon=":material/lock:")
     return False
@@ -83,10 +89,11 @@ def _try(gate: Gate) -> None:
     sid = runtime.session_id()
     verdict = LIMITERS[gate.key].attempt(sid, client_address(),
                                          lambda: hmac.compare_digest(typed.encode(), secret.encode()))
+    state = app_state.app_state()
     if verdict.ok:
-        st.session_state[f"{gate.key}_ok"] = True
-        st.session_state.pop(f"{gate.key}_said", None)
+        state.granted.add(gate.key)  # the only place the flag is written
+        state.refusals.pop(gate.key, None)
         return
-    st.session_state[f"{gate.key}_said"] = verdict.message
+    state.refusals[gate.key] = verdict.message
     if gate is CLASS:
         runtime.drop_uploads(sid)  # nothing stays from before the password

@@ -7,6 +7,7 @@ from typing import Callable
 import streamlit as st
 
 from dashboard.core import pages
+from dashboard.core.app_state import app_state
 from dashboard.core.guard import plain
 
 PRESENT_CSS = """
@@ -68,6 +69,18 @@ def glossary_links(*terms: str) -> None:
     cols[0].caption("In the Glossary:")
     for col, term in zip(cols[1:], terms):
         col.page_link(pages.page("glossary.py"), label=term, icon=":material/menu_book:", query_params={"find": term})
+
+
+def glossary_find_ui() -> str:
+    """The Glossary's search box (lower case, trimmed): a link from another page (?find=word) fills it
+    once, then typing rules."""
+    link = st.query_params.get("find")
+    state = app_state()
+    if link is not None and state.glossary_link != link:
+        state.glossary_link = link
+        st.session_state["glossary_find"] = link[:60]
+    return st.text_input("Find a word", key="glossary_find", placeholder="e.g. softmax",
+                         help="Type part of a word or of its explanation.").strip().lower()
 
 
 def start_over(reset: Callable[[], None]) -> None:

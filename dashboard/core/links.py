@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from dashboard.core.app_state import app_state
 from dashboard.core.guard import plain
 
 
@@ -39,7 +40,7 @@ def whole(lo: int, hi: int, odd: bool = False) -> Callable[[str], int]:
 def adopt(page: str, params: list[Param]) -> None:
     """On this session's first visit to `page`, copy valid values from the URL into the
     widgets' state (before the widgets are drawn); say which ones were ignored."""
-    seen = st.session_state.setdefault("links_adopted", set())
+    seen = app_state().links_adopted
     if page in seen:
         return
     seen.add(page)

@@ -54,6 +54,13 @@ class SessionModels:
     current: str | None = None  # the model the Training page shows
 
 
+def model_key(sm: SessionModel) -> str:
+    """What identifies a model's weights in the shared caches and job keys (a stopped run differs
+    from a finished one): the one definition every feature uses."""
+    t = sm.trained
+    return t.key + (f"-stopped{len(t.history.rows)}" if t.history.stopped else "")
+
+
 def state(session_state=None) -> SessionModels:
     return session.get(KEY, SessionModels, session_state)
 
@@ -119,61 +126,23 @@ def reveal_test(name: str) -> Look:
     return ledger().look(sm.test_key, name, t.val_accuracy, t.test_accuracy)
 
 
-def keep_choice(key: str, available: list[str], many: bool) -> None:
-    """Before a model selectbox/multiselect keyed `key` is drawn: drop names of models that are
-    gone (Start over on Training) so it falls back to what exists, and say so."""
-    if key not in st.session_state:
-        return
-    chosen = st.session_state[key]
-    names = list(chosen) if many else [chosen]
-    gone = [n for n in names if n not in available]
-    if not gone:
-        return
-    left = [n for n in names if n in available]
-    if many and left:
-        st.session_state[key] = left
-    else:
-        del st.session_state[key]  # the widget's default: what exists
-    st.info("No longer in this session (removed on the Training page): " + "; ".join(gone)
-            + ". Showing what is left.", icon=":material/info:")
+def usable(test: Callable[[SessionModel], bool]) -> dict[str, SessionModel]:
+    """This session's models that pass `test`, by name."""
+    return {name: sm for name, sm in models().items() if test(sm)}
 
 
-def session_or_defaults(usable: Callable[[SessionModel], bool], kinds: tuple[str, ...],
-                        waiting: str) -> tuple[dict[str, SessionModel], bool]:
-    """This session's usable models, or else the server's default models of `kinds` (trained
-    once per server: until they are ready this shows `waiting` and their progress, and stops
-    the page). Returns (models by name, True if they are this session's own)."""
-    mine = {name: sm for name, sm in models().items() if usable(sm)}
-    if mine:
-        return mine, True
+def defaults(kinds: tuple[str, ...]) -> tuple[dict[str, SessionModel], list]:
+    """The server's default models of `kinds` (trained once per server) as SessionModels, and the
+    jobs still training some of them (empty once all are ready). jobs.RegistryFull when the
+    server's queue cannot take them now."""
     wanted = [ts.KIND_NAMES[k] for k in kinds]
-
-    def waiting_for() -> list:
-        ready, still = ts.default_models()
-        return [] if all(name in ready for name in wanted) else still
-
-    if waiting_for():
-        st.info(waiting)
-
-        @st.fragment(run_every=1.0)
-        def wait() -> None:
-            still = waiting_for()
-            if not still:
-                st.rerun()
-            for job in still:
-                st.progress(job.progress, text=f"{job.label}: {job.message}")
-
-        wait()
-        st.stop()
-    ready = ts.default_models()[0]
+    ready, still = ts.default_models()
+    if not all(name in ready for name in wanted) and still:
+        return {}, still
     out = {}
     for name in (n for n in wanted if n in ready):
         sm = SessionModel(name, ready[name], ts.dataset("mnist5k"), own=False)
         if sm.trained.split is not None:
             sm.test_probs = ts.test_probabilities(sm.trained)
         out[name] = sm
-    if not out:
-        st.error("The server's default models could not be trained. Retry, or train one on the Training page.")
-        st.button("Retry", key="defaults_retry", icon=":material/refresh:", help="Train the default models again.")
-        st.stop()
-    return out, False
+    return out, []

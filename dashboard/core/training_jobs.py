@@ -128,7 +128,7 @@ def prepared_models() -> dict[str, TrainedModel]:
 def default_models() -> tuple[dict[str, TrainedModel], list[jobs.Job]]:
     """The Training page's default logistic regression, MLP and convnet on MNIST-5k: prepared
     ones if the server has them, else trained once per server (every session shares them).
-    Returns (ready models by name, jobs still running)."""
+    Returns (ready models by name, jobs still running); jobs.RegistryFull when the queue is full."""
 
     ds, tc = dataset("mnist5k"), TrainConfig()
     ready, pending = {}, []
@@ -138,11 +138,7 @@ def default_models() -> tuple[dict[str, TrainedModel], list[jobs.Job]]:
         if key in prepared_models():
             ready[KIND_NAMES[kind]] = prepared_models()[key]
             continue
-        try:
-            job = REGISTRY.submit(key, describe(mc, tc, ds.name), training_job(ds, mc, tc), session_id())
-        except jobs.RegistryFull as e:
-            st.error(str(e))
-            st.stop()
+        job = REGISTRY.submit(key, describe(mc, tc, ds.name), training_job(ds, mc, tc), session_id())  # RegistryFull
         if job.status == "done":
             ready[KIND_NAMES[kind]] = job.result
         elif job.status in ("queued", "running"):

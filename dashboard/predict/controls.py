@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard.core import session_models
+from dashboard.core import model_choice, session_models
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
 from dashboard.core.untrusted import canvas_picture
@@ -19,7 +19,7 @@ SOURCES = {"draw": "Draw it", "photo": "Upload a photo", "camera": "Camera", "te
 def models_ui(mine: dict[str, SessionModel]) -> dict[str, SessionModel]:
     """Pick some of this session's models (names of models that are gone fall back)."""
     names = list(mine)
-    session_models.keep_choice("predict_models", names, many=True)
+    model_choice.keep_choice("predict_models", names, many=True)
     chosen = st.multiselect("Models to ask", names, default=names, key="predict_models", persist_state=PERSIST,
                             help="Models you trained or loaded in this session (Training page)."
                                  + session_models.described(names))

@@ -19,6 +19,7 @@ class IncomingDigit:
     image: np.ndarray  # already the model's input: values in [0, 1], the model's size
     label: int | None  # its true label, when known
     origin: str  # where it comes from, said on the page, e.g. "a mistake on the Training page"
+    model: str | None = None  # the model asked about ("Why?" under its answer): Trust explains that one
 
 
 @dataclass

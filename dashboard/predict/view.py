@@ -5,13 +5,15 @@ import numpy as np
 import streamlit as st
 
 from analysis.models import first_layer_weights, representations
-from analysis.preprocess import Steps
+from analysis.preprocess import Steps, preprocess_steps
 from dashboard.core import figures, formats
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.guard import plain
+from dashboard.core.session import hand_over
 from dashboard.core.session_models import SessionModel
-from dashboard.trust import state as trust_state
+from dashboard.predict.state import IncomingDigit
+from dashboard.trust.state import trust_state
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
@@ -39,8 +41,9 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
     chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")
     if st.button("Why?", key=f"{key}_why", icon=":material/psychology_alt:",
                  help="Open this digit on the Trust page: what each model looked at, and whether to trust it."):
-        trust_state.explain(x, true, f"Predict: {'a test digit' if true is not None else 'your digit'}, "
-                                     f"as read by {name}", model=name)
+        digit = IncomingDigit(x, true, f"Predict: {'a test digit' if true is not None else 'your digit'}, "
+                                       f"as read by {name}", model=name)
+        hand_over(trust_state(), "incoming_digit", digit, "trust.py")
     with st.expander("Raw scores (before softmax)"):
         chart(st, figures.score_bars(scores, class_names), config=NO_BAR, key=f"{key}_s")
     hidden = [k for k in reps if k.startswith("hidden layer 1")]
@@ -72,3 +75,22 @@ def answers(models: dict[str, SessionModel], x: np.ndarray, true: int | None) ->
                 st.info(f"{name} reads {sm.trained.image_shape[0]}×{sm.trained.image_shape[1]} images; skipped.")
                 continue
             answer_ui(name, sm.trained.model, sm.trained.class_names, x, key=f"ans{i}", true=true)
+
+
+def input_and_answers(models: dict[str, SessionModel], picture: np.ndarray, true: int | None, ready: bool) -> None:
+    """The picture made into the model's input (its steps shown; a photo that cannot be one says why),
+    then every model's answer. `ready`: the picture already is the model's input (a test digit)."""
+    first = next(iter(models.values()))
+    size = first.trained.image_shape[0]
+    if ready:
+        ready_digit_picture(picture, None if true is None else first.trained.class_names[true])
+        answers(models, picture, true)
+        return
+    try:
+        steps = preprocess_steps(picture, size=size)
+    except ValueError as e:
+        st.warning(str(e), icon=":material/ink_eraser:")
+        return
+    st.subheader("How the picture becomes the model's input")
+    steps_ui(steps, size)
+    answers(models, steps.result, true)

@@ -5,17 +5,28 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis import embedding
-from dashboard.core import formats, links, session_models
+from dashboard.core import formats, links, model_choice, session_models
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
 from dashboard.representations import defaults
+from dashboard.representations import state as rs
+from dashboard.representations.replay_state import replay_state
 from dashboard.representations.state import MapSpec
+
+
+def view_ui() -> str:
+    """Maps of a trained model, or "Over training" (picked at once for a model handed over by "Watch it learn")."""
+    if replay_state().incoming_model:
+        st.session_state["rep_view"] = "training"
+    return st.segmented_control("View", ["maps", "training"], key="rep_view", persist_state=PERSIST, default="maps",
+                                format_func={"maps": "Maps of a trained model", "training": "Over training"}.get,
+                                help="Over training: one layer's map, replayed epoch by epoch as the net learned.")
 
 
 def model_ui(mine: dict[str, SessionModel]) -> SessionModel:
     """Pick one of this session's models (a choice naming a model that is gone falls back)."""
     names = list(mine)
-    session_models.keep_choice("rep_model", names, many=False)
+    model_choice.keep_choice("rep_model", names, many=False)
     name = st.selectbox("Model", names, index=len(names) - 1, key="rep_model", persist_state=PERSIST,
                         help="A model you trained in this session (Training page)." + session_models.described(names))
     return mine[name]
@@ -26,6 +37,13 @@ LINK = [links.Param("method", "rep_method", links.choice("tsne", "pca")),
         links.Param("n", "rep_n", links.whole(1, 20_000)),
         links.Param("perplexity", "rep_perplexity", links.whole(1, 100)),
         links.Param("seed", "rep_seed", links.whole(0, 10_000))]
+
+
+def maps_ui(sm: SessionModel) -> tuple[list[MapSpec], int, int]:
+    """The sidebar's map settings for this model's representations. Returns (panels, sample size, sample seed)."""
+    n_pool = len(sm.trained.split.test) + len(sm.trained.split.val)
+    with st.sidebar:
+        return settings_ui(rs.representation_names(sm), n_pool, embedding.cuda_available())
 
 
 def settings_ui(reps: list[str], n_available: int, gpu: bool) -> tuple[list[MapSpec], int, int]:

@@ -14,8 +14,8 @@ from analysis.compute.tasks import map_estimate
 from analysis.replay import ReplayConfig, replay_key
 from dashboard.core import server, session
 from dashboard.core.runtime import session_id
-from dashboard.core.session_models import SessionModel
-from dashboard.representations.state import REGISTRY, model_key
+from dashboard.core.session_models import SessionModel, model_key
+from dashboard.representations.state import REGISTRY
 
 KEY = "replay"
 WIDGETS = ("rep_replay_",)  # its widgets' keys

@@ -10,14 +10,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analysis.recording import Recording, replay_unavailable
-from analysis.replay import METHODS, ReplayConfig, ReplayResult, frames_csv
-from dashboard.core import figures, formats, session_models
+from analysis.replay import ReplayResult, frames_csv
+from dashboard.core import figures, formats, model_choice, session_models
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.palette import CLASS_COLOURS
-from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
-from dashboard.representations import defaults
+from dashboard.representations import replay_controls
 from dashboard.representations import replay_state as rps
 from dashboard.representations.view import selected_ids, selection_grid
 
@@ -171,57 +170,9 @@ def _models() -> dict[str, SessionModel]:
     mine = session_models.models()
     if mine:
         return dict(mine)
-    return session_models.session_or_defaults(
+    return model_choice.session_or_defaults(
         lambda sm: sm.trained.recording is not None, ("mlp",),
         "No model trained in this session yet: training the default multilayer perceptron (a few seconds).")[0]
-
-
-def controls_ui(models: dict[str, SessionModel]) -> SessionModel:
-    """The model (sidebar); a model handed over from Training is picked first, else the one chosen
-    for the maps ("Maps of a trained model") until the person picks one here."""
-    s = rps.replay_state()
-    names = list(models)
-    if s.incoming_model in names:
-        st.session_state["rep_replay_model"] = s.incoming_model
-    elif "rep_replay_model" not in st.session_state and st.session_state.get("rep_model") in names:
-        st.session_state["rep_replay_model"] = st.session_state["rep_model"]
-    s.incoming_model = None
-    session_models.keep_choice("rep_replay_model", names, many=False)
-    with st.sidebar:
-        name = st.selectbox("Model", names, index=len(names) - 1, key="rep_replay_model", persist_state=PERSIST,
-                            help="A model of this session; its training was recorded after every epoch.")
-    return models[name]
-
-
-def maps_layer(layers: list[str]) -> str:
-    """The layer the maps show first (the person's chosen representations, else the maps' defaults),
-    skipping the pixels (their map never changes)."""
-    chosen = st.session_state.get("rep_reps") or defaults.default_layers(layers)
-    return next((n for n in chosen if n in layers and n != "pixels"),
-                next((n for n in layers if n.startswith(("hidden layer 1", "conv block 1"))), layers[-1]))
-
-
-def settings_ui(recording: Recording) -> tuple[str, ReplayConfig]:
-    layers = recording.layer_names
-    default = maps_layer(layers)
-    if st.session_state.get("rep_replay_layer") not in layers:
-        st.session_state.pop("rep_replay_layer", None)
-    with st.sidebar:
-        layer = st.selectbox("Layer", layers, index=layers.index(default), key="rep_replay_layer",
-                             persist_state=PERSIST, help="Whose map to watch. The pixels do not change: a still map.")
-        method = st.radio(
-            "Projection",
-            list(METHODS),
-            key="rep_replay_method",
-            persist_state=PERSIST,
-            horizontal=True,
-            format_func={"tsne": "t-SNE", "pca": "PCA"}.get,
-            help=" ".join(METHODS.values()),
-        )
-        st.session_state.setdefault("rep_replay_seed", 0)
-        seed = int(st.number_input("Seed", 0, 10_000, key="rep_replay_seed", persist_state=PERSIST,
-                                   help="Fixes the first map's random start: same seed, same frames."))
-    return layer, ReplayConfig(method=method, seed=seed)
 
 
 def _running(job, recording: Recording, title: str) -> None:
@@ -297,14 +248,14 @@ def page() -> None:
     st.markdown("Training was **recorded**: after every epoch, each layer's output for the same 1,000 test digits. "
                 "Pick a layer and press ▶ Play: each frame starts from the one before, so a dot only moves where "
                 "the layer changed.")
-    sm = controls_ui(_models())
+    sm = replay_controls.model_ui(_models())
     recording = sm.trained.recording
     why = replay_unavailable(recording)
     if why:
         rps.detach()
         st.info(why, icon=":material/videocam_off:")
         return
-    layer, config = settings_ui(recording)
+    layer, config = replay_controls.settings_ui(recording)
     title = f"{layer} — {'t-SNE' if config.method == 'tsne' else 'PCA'} over training"
     try:
         job = rps.submit(sm, layer, config)

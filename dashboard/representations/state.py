@@ -16,7 +16,7 @@ from analysis.datasets import load_dataset
 from analysis.models import representations
 from dashboard.core import server, session
 from dashboard.core.runtime import session_id
-from dashboard.core.session_models import SessionModel
+from dashboard.core.session_models import SessionModel, model_key
 from dashboard.representations import defaults
 
 # Job threads wait on dashboard.core.server's worker processes: maps run there, as many at once as there are workers
@@ -72,16 +72,16 @@ class MapSpec:
         return f"{self.rep}<br><sup>t-SNE, perplexity {self.perplexity:g}, seed {self.seed}</sup>"
 
 
-def model_key(sm: SessionModel) -> str:
-    t = sm.trained
-    return t.key + (f"-stopped{len(t.history.rows)}" if t.history.stopped else "")
-
-
 def sample(sm: SessionModel, n: int, seed: int) -> np.ndarray:
     """Indices into the dataset: a stratified sample of the test and validation digits."""
     split = sm.trained.split
     pool = np.concatenate([split.test, split.val])
     return pool[embedding.stratified_sample(sm.dataset.labels[pool], n, random_state=seed)]
+
+
+def representation_names(sm: SessionModel) -> list[str]:
+    """The model's representations, by name (from a tiny sample)."""
+    return list(features(sm, sample(sm, 20, 0)))
 
 
 def features(sm: SessionModel, idx: np.ndarray) -> dict[str, np.ndarray]:

@@ -13,6 +13,8 @@ import streamlit as st
 from dashboard.core import chrome, figures, formats
 from dashboard.core.figures import chart
 from dashboard.core.session import PERSIST
+from dashboard.core.session_models import SessionModel
+from dashboard.representations import state as rs
 from dashboard.representations.state import RepresentationsState, detach
 
 
@@ -147,10 +149,11 @@ def running(job_list: list, specs: list, labels: np.ndarray) -> None:
     st.stop()
 
 
-def lasso_ids(state: RepresentationsState, n_maps: int) -> set[int]:
+def lasso_ids(n_maps: int) -> set[int]:
     """The image ids drawn around on the maps. A map drawn in the last run reports its own
     selection; a map that is new (back from another page) shows the kept one until the user
     selects again there (or clears it with the button)."""
+    state = rs.representations_state()
     chosen: set[int] = set()
     for i in range(n_maps):
         key = f"rep_map_{i}"
@@ -224,3 +227,44 @@ def by_label_ui(ctx: dict) -> set[int]:
                             help="Highlight every digit the model predicts as one of these.")
     return {int(image_id) for k, image_id in enumerate(ctx["idx"])
             if names[ctx["labels"][k]] in by_true or names[ctx["pred"][k]] in by_pred}
+
+
+def context(sm: SessionModel, n: int, seed: int) -> dict:
+    """The sample the maps show: its dataset indices, true labels, the model's answers and their confidence."""
+    idx = rs.sample(sm, n, seed)
+    probs = rs.features(sm, idx)["probabilities"]
+    return {"idx": idx, "labels": sm.dataset.labels[idx], "pred": probs.argmax(1), "conf": probs.max(1),
+            "names": list(sm.dataset.class_names)}
+
+
+def maps_run(sm: SessionModel, specs: list, ctx: dict) -> tuple[list, list[str]]:
+    """Start (or join) one map job per panel and watch only these; while any runs, its progress (the page
+    stops); a map that failed says why, with Retry. Returns ([(spec, result) done], their job keys)."""
+    try:
+        job_list = [rs.submit(sm, ctx["idx"], spec) for spec in specs]
+    except RuntimeError as e:  # the server's queue is full
+        st.error(str(e))
+        st.stop()
+    rs.watch_only(job_list)
+    st.markdown(CAUTION)
+    if not all(j.is_finished for j in job_list):
+        running(job_list, specs, ctx["labels"])  # stops the page
+    failed = [j for j in job_list if j.status != "done"]
+    if failed:
+        st.warning("Some maps did not finish: " + "; ".join(f"{j.label}: {j.error or j.status}" for j in failed)
+                   + ". Retry, or change a setting to run them again.")
+        rs.detach()
+        st.button("Retry", key="rep_retry", icon=":material/refresh:", help="Make the maps that did not finish again.")
+    done = [(spec, job.result) for spec, job in zip(specs, job_list) if job.status == "done"]
+    return done, [job.key for job in job_list if job.status == "done"]
+
+
+def selection_ui(sm: SessionModel, ctx: dict, chosen: set[int]) -> None:
+    """The digits drawn around on the maps or picked by label (their dataset indices mapped to the sample's rows)."""
+    if not chosen:
+        st.caption("Draw a lasso or a box on a map (or select labels above) to see those digits.")
+        return
+    st.subheader("What is in your selection?")
+    row = {int(v): k for k, v in enumerate(ctx["idx"])}  # dataset index -> row of the sample
+    selection_grid([row[i] for i in sorted(chosen)], sm.dataset.images[ctx["idx"]], ctx["labels"], ctx["pred"],
+                   ctx["names"])

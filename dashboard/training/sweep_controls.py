@@ -9,6 +9,7 @@ from analysis.models import ACTIVATIONS, KERNEL_SIZES, ModelConfig
 from analysis.sweep import MAX_SEEDS, MAX_VALUES, SETTINGS, SweepConfig
 from analysis.train import OPTIMIZERS, TrainConfig
 from dashboard.core import links
+from dashboard.core.app_state import app_state
 from dashboard.core.session import PERSIST
 from dashboard.training.sweep_state import value_text
 
@@ -56,14 +57,15 @@ def applicable(kind: str) -> list[str]:
 def _values_ui(name: str, key: str, label: str) -> list:
     """A multiselect of the setting's values; values from a link that are not options are dropped."""
     options = OPTIONS[name]
-    current, owner = st.session_state.get(key), st.session_state.get(f"{key}_for")
+    holds = app_state().values_for  # which setting's values this box holds now
+    current, owner = st.session_state.get(key), holds.get(key)
     if current is None or owner not in (None, name):  # first time, or another setting's values
         st.session_state[key] = DEFAULT_VALUES.get(name, options[:2])
     else:
         kept = [o for o in options if any(o == v for v in current)][:MAX_VALUES]
         if kept != list(current):
             st.session_state[key] = kept
-    st.session_state[f"{key}_for"] = name
+    holds[key] = name
     return st.multiselect(label, options, key=key, max_selections=MAX_VALUES, persist_state=PERSIST,
                           format_func=lambda v: value_text(name, v),
                           help=f"Up to {MAX_VALUES} values; every combination is trained.")

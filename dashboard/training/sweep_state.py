@@ -18,7 +18,12 @@ from dashboard.core import session, session_models, training_jobs
 from dashboard.core.runtime import session_id
 
 KEY = "sweep"
-LEDGER_KEY = session_models.LEDGER_KEY  # not reset by Start over: a test score once seen stays seen
+# The sweep's one deliberate second key (every other feature keeps everything under its KEY): the test
+# ledger lives apart from SweepState (in dashboard/core/session_models.py, shared with single runs' reveals)
+# because Start over forgets SweepState (session.reset pops KEY), and the ledger must survive it: a test score
+# once seen stays seen. Were it inside SweepState, Start over would let a student look at the test scores,
+# start over and pick a setting on them with a clean ledger.
+LEDGER_KEY = session_models.LEDGER_KEY
 WIDGETS = ("sweep_",)
 
 

@@ -206,6 +206,13 @@ def _reveal() -> None:
         sws.sweep_state().notice = str(e)
 
 
+def expander(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
+    """The sweep's section, folded away until this session runs a sweep."""
+    with st.expander("Try several settings (a small sweep)", expanded=sws.sweep_state().sweep is not None,
+                     icon=":material/grid_on:"):
+        section(ds, mc, tc)
+
+
 def section(ds: Dataset, mc: ModelConfig, tc: TrainConfig) -> None:
     """"Try several settings": the controls, the running sweep, or its results."""
     st.markdown("Train every combination of one or two settings (up to 3 values each, up to 3 seeds: at most 9 runs), "

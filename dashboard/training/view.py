@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from analysis.compute.untrusted_files import open_weights
-from analysis.models import architecture, feature_maps, first_layer_weights, representations
+from analysis.datasets import class_counts, split_dataset
+from analysis.models import feature_maps, first_layer_weights, layout, representations
 from analysis.recording import replay_unavailable, save_with_recording
 from dashboard.core import chrome, figures, formats, session_models, training_jobs
 from dashboard.core.figures import NO_BAR, chart
@@ -20,11 +21,46 @@ from dashboard.core.uploads import upload_ui
 from dashboard.predict.state import IncomingDigit, predict_state
 from dashboard.representations.replay_state import replay_state
 from dashboard.training import state as training_state
-from dashboard.trust import state as trust_state
+from dashboard.trust.state import trust_state
 
 
-def architecture_table(model, image_shape) -> None:
-    rows = architecture(model, image_shape)
+def setup_ui(ds, mc, tc) -> None:
+    """What the settings make, before training: the data's classes and split, the model layer by layer."""
+    with st.expander(f"The data: {len(ds):,} images of {ds.image_shape[0]}×{ds.image_shape[1]} pixels, "
+                     f"{ds.n_classes} classes", expanded=False):
+        st.table(class_counts(ds, split_dataset(ds, tc.seed)), hide_index=True)
+        st.caption("72% of the images train the model, 8% (validation) pick settings, 20% (test) give the final "
+                   "score.")
+    with st.expander(f"The model: {training_jobs.KIND_NAMES[mc.kind]}, layer by layer", expanded=False):
+        try:
+            architecture_table(layout(mc, ds.image_shape, ds.n_classes).rows)  # built once per settings
+        except ValueError as e:
+            st.error(str(e))
+
+
+def train_ui(ds, mc, tc) -> None:
+    """Collect a finished run (or say why it failed, with Retry), then the Train button while none is watched."""
+    error = training_state.collect()
+    if error:
+        st.error(error)
+        st.button("Retry", key="train_retry", on_click=training_state.retry, args=(ds, mc, tc),
+                  icon=":material/refresh:", help="Train again with these settings.")
+    state = training_state.training_state()
+    if state.notice:
+        st.info(state.notice)
+        state.notice = None
+    if training_state.watched() is None:
+        if st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start",
+                     help="Start training with these settings. Identical runs on this server are reused, "
+                          "not repeated."):
+            try:
+                training_state.start(ds, mc, tc)
+            except (ValueError, RuntimeError) as e:
+                st.error(str(e))
+
+
+def architecture_table(rows) -> None:
+    """The model as a table, one row per layer (analysis.models.layout), and its size."""
     total = sum(r["parameters"] for r in rows)
     table = pd.DataFrame(rows)
     st.table(table.style.format({"parameters": formats.count}) if "parameters" in table else table, hide_index=True)
@@ -102,7 +138,8 @@ def _mistakes(sm: SessionModel) -> None:
                       caption=f"true {names[y[i]]}, said {names[pred[i]]} ({formats.probability(probs[i, pred[i]])})")
             if col.button("Why?", key=f"train_why_{i}", icon=":material/psychology_alt:", width="stretch",
                           help="Open this digit on the Trust page: heatmaps of what each model looked at."):
-                trust_state.explain(images[i], int(y[i]), f"Training: a mistake of {sm.name}", model=sm.name)
+                digit = IncomingDigit(images[i], int(y[i]), f"Training: a mistake of {sm.name}", model=sm.name)
+                hand_over(trust_state(), "incoming_digit", digit, "trust.py")
     if len(wrong) > len(shown):
         st.caption(f"Showing the {len(shown)} most confident of {len(wrong)} mistakes.")
     if len(wrong):

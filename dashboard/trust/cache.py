@@ -11,7 +11,8 @@ import streamlit as st
 from analysis import explain as ex
 from analysis.nearest import NO_TRAINING_DIGITS, nearest_examples, neighbour_index
 from analysis.robustness import robustness_table
-from dashboard.trust.state import TrustState, model_key
+from dashboard.core.session_models import model_key
+from dashboard.trust.state import TrustState
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def sure_tab(ts: TrustState, models: dict) -> None:
         st.subheader("Which threshold costs least?")
         st.markdown("Fill in what each kind of case costs you. The threshold with the lowest total cost is chosen "
                     "on the **validation** digits, then reported on the **test** digits.")
-        costs = controls.costs_ui(ts)
+        costs = controls.costs_ui()
         report, cost_error = _report(out, costs)
         if cost_error:
             st.error(cost_error, icon=":material/error:")

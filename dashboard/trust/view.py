@@ -8,7 +8,7 @@ import streamlit as st
 
 from analysis import explain as ex
 from analysis.models import first_layer_weights
-from dashboard.core import chrome, figures, formats
+from dashboard.core import chrome, figures, formats, model_choice
 from dashboard.core.guard import plain
 from dashboard.trust import cache, controls
 from dashboard.trust import figures as tf
@@ -36,6 +36,17 @@ def _u8(x: np.ndarray) -> np.ndarray:
     return (np.clip(x, 0, 1) * 255).astype(np.uint8)
 
 
+def models() -> tuple[dict, bool]:
+    """The models the page explains (name -> SessionModel) and whether they are this session's own:
+    all its models (an explanation needs no test score), else the server's defaults (waiting for them
+    with their progress, as Predict does)."""
+    return model_choice.session_or_defaults(
+        lambda sm: True, ("logreg", "mlp", "cnn"),
+        "No model trained in this session yet, so the server's default models are being trained once for "
+        "everyone (a few seconds).")
+
+
+
 def pool_model(models: dict):
     """The first model whose test digits this server has (they are offered for explaining)."""
     return next((sm for sm in models.values() if cache.has_split(sm)), None)
@@ -43,6 +54,10 @@ def pool_model(models: dict):
 
 def digit_ui(ts: TrustState, models: dict) -> np.ndarray | None:
     """The digit to explain: the one handed over, else a test digit or a photo. Returns it or None."""
+    try:
+        ts.take_incoming()
+    except ValueError as e:
+        st.warning(f"The digit sent from another page cannot be explained: {e}", icon=":material/input:")
     if controls.handed_over_ui(ts):
         return ts.image
     pool = pool_model(models)
@@ -59,7 +74,7 @@ def digit_ui(ts: TrustState, models: dict) -> np.ndarray | None:
         return None
     ds, test = pool.dataset, pool.trained.split.test
     wrong = np.flatnonzero(cache.outputs(pool).test_logits.argmax(1) != ds.labels[test])
-    image, truth, i = controls.test_digit_ui(ts, ds.images[test], ds.labels[test], wrong, pool.name)
+    image, truth, i = controls.test_digit_ui(ds.images[test], ds.labels[test], wrong, pool.name)
     if ts.image is None or not np.array_equal(image, ts.image):
         ts.set_digit(image, truth, f"test digit {i}")
     return ts.image
@@ -150,7 +165,7 @@ def maps_csv(results: dict) -> bytes:
 
 def why_tab(ts: TrustState, models: dict, image: np.ndarray) -> None:
     names = next(iter(models.values())).trained.class_names
-    contrast = controls.contrast_ui(ts, names)
+    contrast = controls.contrast_ui(names)
     results = explain_all(ts, models, image, contrast)
     for r in results.values():
         if "skip" in r:
