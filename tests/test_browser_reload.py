@@ -25,7 +25,8 @@ def epochs(page) -> str:
     if not slider.is_visible():
         page.get_by_text("Training settings").click()
     slider.wait_for()
-    return slider.get_attribute("aria-valuenow")
+    box = page.locator('[data-testid="stSlider"]').filter(has=slider)
+    return box.locator('[data-testid="stSliderThumbValue"]').inner_text()
 
 
 def train_one_epoch(page):

@@ -266,10 +266,11 @@ def session_state_of(session_id: str) -> tuple[object | None, bool]:
     """(its st.session_state, connected) of a session this server still holds, connected or kept for a
     reconnect within its TTL; (None, False) when it is gone or Streamlit's internals changed."""
     try:
-        info = _runtime()._session_mgr.get_session_info(session_id)
+        mgr = _runtime()._session_mgr
+        info = mgr.get_session_info(session_id)  # an ActiveSessionInfo while connected, else a SessionInfo
         if info is None:
             return None, False
-        return info.session.session_state, info.is_active()
+        return info.session.session_state, mgr.is_active_session(session_id)
     except Exception:  # not under a server, or Streamlit internals changed
         return None, False
 
@@ -365,3 +366,4 @@ def now() -> float:
 def work_cookie(name: str, renew: Callable[[str | None], str | None]) -> list:
     """The middleware list for ``st.App``: the work-id cookie (WorkCookie)."""
     return [Middleware(WorkCookie, name=name, renew=renew)]
+
