@@ -22,6 +22,7 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import streamlit as st
 
@@ -50,7 +51,15 @@ class Work:
 
 
 _WORK: dict[str, Work] = {}
+_HANDOVERS: list[Callable[[str, str], None]] = []  # fn(old session, new session) at a take-over
 _LOCK = threading.Lock()
+
+
+def on_take_over(fn: Callable[[str, str], None]) -> None:
+    """``fn(old_session_id, new_session_id)`` runs when a new session takes a previous one's work over
+    (what a feature keeps by session id outside its object: the sweep's line). Added once."""
+    if fn not in _HANDOVERS:
+        _HANDOVERS.append(fn)
 
 
 def renew(value: str | None) -> str | None:
@@ -161,6 +170,11 @@ def _take_over(work: Work, source: str, url_path: str) -> None:
     for key, value in values.items():
         if key not in st.session_state:  # a shared link's settings, set already, win
             st.session_state[key] = value
+    sid = runtime.session_id()
+    for registry in runtime.registries().values():  # the jobs it watched (a training, a map) go on for it
+        registry.hand_over(source, sid)
+    for fn in _HANDOVERS:
+        fn(source, sid)
     text = "Your models and settings are back."
     if left:
         text += (" Not back: " + ", ".join(f"“{plain(n)}”" for n in left)
