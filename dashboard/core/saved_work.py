@@ -34,7 +34,7 @@ from dashboard.core.uploads import Picture, UploadSlot
 COOKIE = "netlens_work"
 MARK = "saved_work_id"  # in st.session_state: the id this session saves under
 NOTICE = "saved_work_notice"  # in st.session_state: (page, text) of the restore notice
-NOT_CARRIED = ("access_", MARK, NOTICE)  # a password is typed again in a new session
+NOT_CARRIED = ("access_", "links_adopted", MARK, NOTICE)  # a password is typed again; a link opened now applies
 MAX_IDS = 20_000  # ids issued and not yet expired (each ~200 bytes): page loads without a cookie cannot grow this
 HANDOVER_WAIT_S = 3.0  # a reload closes the old tab's connection as the new one opens: wait this long for it
 
@@ -168,7 +168,7 @@ def _take_over(work: Work, source: str, url_path: str) -> None:
         return
     left = _hold_uploads(work, values)
     for key, value in values.items():
-        if key not in st.session_state:  # a shared link's settings, set already, win
+        if key not in st.session_state:
             st.session_state[key] = value
     sid = runtime.session_id()
     for registry in runtime.registries().values():  # the jobs it watched (a training, a map) go on for it
