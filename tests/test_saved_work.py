@@ -55,7 +55,7 @@ def test_ids_are_random_and_renewed_only_when_unknown_or_retired(clean):
 def test_an_id_expires_ttl_after_its_last_session_is_gone(clean):
     clock, held = clean
     wid = saved_work.renew(None)
-    saved_work._WORK[wid].sessions.add("s1")
+    saved_work._WORK[wid].sessions.append("s1")
     held.add("s1")
     clock["t"] += 500
     assert saved_work.prune() == 0 and saved_work.known(wid)  # its session is held: it lives

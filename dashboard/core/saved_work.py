@@ -4,12 +4,14 @@ Streamlit session; this brings the previous session's work into it (issue 33).
 - The link between a browser and its work is a random, unguessable id (runtime.new_work_id) in an
   HTTP-only, SameSite=Lax cookie set by the server on a page load (runtime.WorkCookie), never in a URL:
   a shared link carries nobody's work, and another browser (another student) has another id.
-- The server keeps, per id, which of its sessions ran last (`Work`). A new session of that browser takes
-  over the previous session's st.session_state (runtime.carried_state): the features' objects (the
-  session's models, the sweep and its reveal ledger, uploads with their working copies, drawings) and
-  the keyed widgets' values on every page. Objects move, they are not copied: a restored session costs
-  no more memory than the one it replaces; the uploads it brings back hold their bytes in the server's
-  memory budget (server.MEMORY) until the id expires, and one that does not fit is left behind and named.
+- The server keeps, per id, its sessions in the order they started (`Work`). A new session of that browser
+  takes over the latest one that closed (a reload closes the old tab's connection; another tab still open
+  keeps its own work, and a new tab beside it starts afresh): that session's st.session_state
+  (runtime.carried_state): the features' objects (the session's models, the sweep and its reveal ledger,
+  uploads with their working copies, drawings) and the keyed widgets' values on every page. Objects move,
+  they are not copied: a restored session costs no more memory than the one it replaces; the uploads it
+  brings back hold their bytes in the server's memory budget (server.MEMORY) until the id expires, and
+  one that does not fit is left behind and named.
 - An id lives while one of its sessions is held by the server (connected, or closed less than
   `server.disconnectedSessionTTL` ago); then it is forgotten (prune(), from the GC thread) with the
   uploads, and the browser gets a new id at its next page load. Start over retires the id: the next
@@ -42,8 +44,8 @@ HANDOVER_WAIT_S = 3.0  # a reload closes the old tab's connection as the new one
 @dataclass
 class Work:
     """One browser's saved work on this server."""
-    sessions: set[str] = field(default_factory=set)  # its sessions the server may still hold
-    latest: str | None = None  # the session that ran last: the next one takes over from it
+    sessions: list[str] = field(default_factory=list)  # its sessions the server may still hold, oldest first
+    taken: set[str] = field(default_factory=set)  # sessions whose work a later one took over already
     last_held: float = field(default_factory=runtime.now)  # when a session of it was last held
     retired: bool = False  # Start over: the next page load gets a new id for this work
     tickets: list[Ticket] = field(default_factory=list)  # the budget's hold on the uploads it brought back
@@ -92,7 +94,8 @@ def prune() -> int:
 def _prune_locked() -> int:
     now, ttl, gone = runtime.now(), runtime.session_ttl_s(), []
     for key, work in _WORK.items():
-        work.sessions = {s for s in work.sessions if runtime.session_held(s)}
+        work.sessions = [s for s in work.sessions if runtime.session_held(s)]
+        work.taken &= set(work.sessions)
         if work.sessions:
             work.last_held = now
         elif now - work.last_held > ttl:
@@ -147,22 +150,38 @@ def carry_over(url_path: str) -> None:
         work = _WORK.get(wid)
         if work is None:  # unknown here (expired, or set by another server): the next page load renews it
             return
-        source, work.latest = work.latest, sid
-        work.sessions.add(sid)
+        before = [s for s in reversed(work.sessions) if s not in work.taken]  # latest first
+        work.sessions.append(sid)
         work.last_held = runtime.now()
     st.session_state[MARK] = wid
-    if first and source is not None and source != sid:
-        _take_over(work, source, url_path)
+    if first and before:
+        _take_over(work, before, url_path)
 
 
-def _take_over(work: Work, source: str, url_path: str) -> None:
-    state, connected = runtime.session_state_of(source)
+def _closed_one(candidates: list[str]) -> tuple[str | None, object]:
+    """The first of `candidates` the server holds closed (source, its state); while none is closed but
+    one is still connected, wait up to HANDOVER_WAIT_S for it to close (a reload's old tab)."""
     deadline = time.monotonic() + HANDOVER_WAIT_S
-    while state is not None and connected and time.monotonic() < deadline:
+    while True:
+        waiting = False
+        for sid in candidates:
+            state, connected = runtime.session_state_of(sid)
+            if state is not None and not connected:
+                return sid, state
+            waiting = waiting or connected
+        if not waiting or time.monotonic() >= deadline:  # all gone, or open in other tabs: they keep their work
+            return None, None
         time.sleep(0.1)
-        state, connected = runtime.session_state_of(source)
-    if state is None or connected:  # gone, or still open in another tab: that tab keeps its work
+
+
+def _take_over(work: Work, candidates: list[str], url_path: str) -> None:
+    source, state = _closed_one(candidates)
+    if source is None:
         return
+    with _LOCK:
+        if source in work.taken:  # another new tab took it a moment ago
+            return
+        work.taken.add(source)
     values = {k: v for k, v in runtime.carried_state(state).items() if not k.startswith(NOT_CARRIED)}
     if not values:
         return
