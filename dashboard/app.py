@@ -11,7 +11,7 @@ import contextlib
 import streamlit as st
 
 from dashboard import nav
-from dashboard.core import access, chrome, cluster_status, guard, pages, runtime, server, training_jobs
+from dashboard.core import access, chrome, cluster_status, guard, pages, runtime, saved_work, server, training_jobs
 from dashboard.representations import state as representations_state
 
 
@@ -20,6 +20,7 @@ async def lifespan(_app):
     """Once, when the server starts: the GC thread, then the warm-up (dashboard.core.server)."""
     runtime.start_gc_thread()
     runtime.guard_uploads(access.may_upload)  # before anyone connects
+    runtime.after_sessions_closed(saved_work.prune)  # a browser's work id expires with its sessions
     server.warm_up(training_jobs.warm_models, representations_state.warm_maps)  # default models, then maps
     yield
 
@@ -42,10 +43,12 @@ def main() -> None:
         st.title("NetLens")
     if not access.granted(access.CLASS):
         st.stop()
+    saved_work.carry_over(page.url_path)  # a reload in the same browser: the previous session's work comes back
     chrome.sidebar(
         page.url_path, reset=nav.reset_of(page.url_path)
     )  # before the page: a page's st.stop() would drop anything drawn after it
     cluster_status.banner(page.url_path)  # a job page, when the cluster back end cannot run jobs now: why
+    saved_work.notice(page.url_path)
     with guard.page_errors(page.url_path):  # an unexpected error: a plain message and an id, never a traceback
         if pages.is_feature(page.url_path):  # one feature page per core at once: light pages never wait behind thirty
             spot = st.empty()
@@ -60,6 +63,7 @@ def main() -> None:
 
 
 if not runtime.in_script_run():  # imported by `streamlit run` to serve, not a visit
-    app = st.App(__file__, lifespan=lifespan)
+    app = st.App(__file__, lifespan=lifespan,
+                 middleware=runtime.work_cookie(saved_work.COOKIE, saved_work.renew))  # the work id, HTTP-only
 else:
     main()

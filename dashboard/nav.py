@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from dashboard.convolution import state as convolution_state
+from dashboard.core import saved_work
 from dashboard.predict import state as predict_state
 from dashboard.representations import replay_state
 from dashboard.representations import state as representations_state
@@ -32,5 +33,6 @@ def reset_of(url_path: str) -> Callable[[], None] | None:
     def reset() -> None:
         for one in resets:
             one()
+        saved_work.retire()  # the browser's work id expires: its next page load gets a new one
 
     return reset

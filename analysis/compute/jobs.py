@@ -209,6 +209,18 @@ class JobRegistry:
                 job.message = "stopping: no one is watching"
                 job.version += 1
 
+    def hand_over(self, old_session: str, new_session: str) -> int:
+        """``new_session`` watches what ``old_session`` watched, instead of it (a reload of the same
+        browser took its work over); how many jobs."""
+        with self._lock:
+            n = 0
+            for job in self._jobs.values():
+                if old_session in job._watchers:
+                    job._watchers.discard(old_session)
+                    job._watchers.add(new_session)
+                    n += 1
+            return n
+
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel every queued job, ask running ones to stop, and wait up to `timeout` seconds
         for them (a process must not exit while a worker is inside PyTorch)."""

@@ -101,6 +101,11 @@ class SweepLine:
         for key in keys or ():
             self.registry.detach(key, owner)
 
+    def hand_over(self, old_owner: str, new_owner: str) -> None:
+        """`new_owner`'s runs are `old_owner`'s still in line, in their places (a reload took its work over)."""
+        with self._lock:
+            self._line = deque((new_owner if o == old_owner else o, k, label, fn) for o, k, label, fn in self._line)
+
     def _ensure_thread(self) -> None:
         with self._lock:
             if not self._line or (self._thread is not None and self._thread.is_alive()):

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import gc
 import importlib
+import secrets
 import threading
+import time
 from contextlib import contextmanager
+from datetime import date, datetime
+from datetime import time as clock_time
 from typing import Callable, Iterator
 
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from streamlit import config as st_config
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -24,6 +30,7 @@ GC_INTERVAL_S = 10.0  # cheap once the libraries are frozen (below)
 _started = threading.Event()
 
 
+_AFTER_CLOSE: list[Callable[[], None]] = []  # run by the GC thread after expired sessions are shut down
 FROZEN = ("torch", "sklearn.neighbors", "plotly.graph_objects", "openTSNE")  # the big libraries the server uses
 
 
@@ -47,6 +54,8 @@ def start_gc_thread(interval_s: float = GC_INTERVAL_S) -> None:
         while True:
             threading.Event().wait(interval_s)
             close_expired_sessions()
+            for hook in list(_AFTER_CLOSE):
+                hook()
             gc.collect()
             give_back_free_memory()  # what closed sessions and finished photos freed goes back to the system
 
@@ -236,3 +245,125 @@ def drop_uploads(session_id: str) -> None:
         _runtime().uploaded_file_mgr.remove_session_files(session_id)
     except Exception:  # not under a server, or Streamlit internals changed
         pass
+
+
+def after_sessions_closed(hook: Callable[[], None]) -> None:
+    """``hook()`` runs in the GC thread every GC_INTERVAL_S, after expired sessions were shut down
+    (saved work forgets the browsers whose sessions all expired). Added once."""
+    if hook not in _AFTER_CLOSE:
+        _AFTER_CLOSE.append(hook)
+
+
+def session_ttl_s() -> float:
+    """How long a closed tab's session is kept for a reconnect (`server.disconnectedSessionTTL`)."""
+    try:
+        return float(st_config.get_option("server.disconnectedSessionTTL"))
+    except Exception:  # an unknown option in another Streamlit
+        return 120.0
+
+
+def session_state_of(session_id: str) -> tuple[object | None, bool]:
+    """(its st.session_state, connected) of a session this server still holds, connected or kept for a
+    reconnect within its TTL; (None, False) when it is gone or Streamlit's internals changed."""
+    try:
+        mgr = _runtime()._session_mgr
+        info = mgr.get_session_info(session_id)  # an ActiveSessionInfo while connected, else a SessionInfo
+        if info is None:
+            return None, False
+        return info.session.session_state, mgr.is_active_session(session_id)
+    except Exception:  # not under a server, or Streamlit internals changed
+        return None, False
+
+
+def session_held(session_id: str) -> bool:
+    """True while this server holds the session: connected, or closed less than its TTL ago."""
+    return session_state_of(session_id)[0] is not None
+
+
+# Widgets whose value a script may not set (st.session_state[key] = … raises when the widget is drawn):
+# buttons, uploaders, the camera, charts' selections, the data editor.
+_NOT_SETTABLE = {"trigger_value", "string_trigger_value", "json_trigger_value", "file_uploader_state_value",
+                 "chat_input_value"}
+_PLAIN = (bool, int, float, str, type(None), date, datetime, clock_time)
+
+
+def _plain(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(isinstance(v, _PLAIN) for v in value)
+    return isinstance(value, _PLAIN)
+
+
+def carried_state(state) -> dict:
+    """What of a session's st.session_state another session of the same browser can take over: every key
+    the app set (the features' objects) and keyed widgets' plain values (choices, numbers, text), never a
+    value a script may not set (buttons, uploaders, chart selections). {} if Streamlit's internals changed."""
+    try:
+        widgets = state._new_widget_state.widget_metadata
+        mapper = state._key_id_mapper
+        out = {}
+        for key, value in state.filtered_state.items():
+            wid = mapper.get_id_from_key(key, None)
+            if wid is None or wid == key:  # not a widget: the app's own value
+                out[key] = value
+                continue
+            meta = widgets.get(wid)
+            if meta is not None and meta.value_type not in _NOT_SETTABLE and _plain(value):
+                out[key] = value
+        return out
+    except Exception:  # Streamlit internals changed
+        return {}
+
+
+class WorkCookie:
+    """ASGI middleware: a page load (GET of an app page, not Streamlit's own endpoints) without a valid
+    work id gets a new one in an HTTP-only, SameSite=Lax cookie ``name`` (Secure over https). ``renew(value)``
+    says whether the browser's value (or None) stands (None) or returns the value to set; the id never
+    appears in a URL, and page scripts read it with ``st.context.cookies`` (sent with the websocket)."""
+
+    SKIP = ("/_stcore/", "/static/", "/media/", "/component/", "/app/static/")
+
+    def __init__(self, app, name: str, renew: Callable[[str | None], str | None]):
+        self.app, self.name, self.renew = app, name, renew
+
+    async def __call__(self, scope, receive, send):
+        if scope.get("type") != "http" or scope.get("method") != "GET" or any(
+                s in scope.get("path", "") for s in self.SKIP):
+            return await self.app(scope, receive, send)
+        value = None
+        for k, v in scope.get("headers", []):
+            if k == b"cookie":
+                for part in v.decode("latin-1").split(";"):
+                    n, _, val = part.strip().partition("=")
+                    if n == self.name:
+                        value = val
+        try:
+            new = self.renew(value)
+        except Exception:  # never let saved work stop a page from loading
+            new = None
+        if new is None:
+            return await self.app(scope, receive, send)
+        secure = "; Secure" if scope.get("scheme") == "https" else ""
+        cookie = f"{self.name}={new}; Path=/; HttpOnly; SameSite=Lax{secure}".encode("latin-1")
+
+        async def send_with_cookie(message):
+            if message.get("type") == "http.response.start":
+                message = dict(message)
+                message["headers"] = list(message.get("headers", [])) + [(b"set-cookie", cookie)]
+            await send(message)
+
+        return await self.app(scope, receive, send_with_cookie)
+
+
+def new_work_id() -> str:
+    """A random, unguessable id (256 bits) for a browser's saved work."""
+    return secrets.token_urlsafe(32)
+
+
+def now() -> float:
+    return time.monotonic()
+
+
+def work_cookie(name: str, renew: Callable[[str | None], str | None]) -> list:
+    """The middleware list for ``st.App``: the work-id cookie (WorkCookie)."""
+    return [Middleware(WorkCookie, name=name, renew=renew)]
+

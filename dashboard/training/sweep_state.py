@@ -14,7 +14,7 @@ from analysis.compute.sweep_line import SweepLine
 from analysis.datasets import Dataset
 from analysis.sweep import SETTINGS, RevealLedger, RevealRecord, SweepConfig, SweepSummary, summarise, sweep_key
 from analysis.train import TrainedModel, job_key
-from dashboard.core import session, session_models, training_jobs
+from dashboard.core import saved_work, session, session_models, training_jobs
 from dashboard.core.runtime import session_id
 
 KEY = "sweep"
@@ -36,6 +36,7 @@ def _share() -> int:
 
 
 LINE = SweepLine(training_jobs.REGISTRY, share=_share())
+saved_work.on_take_over(LINE.hand_over)  # a reload mid-sweep: its runs still in line are the new session's
 
 
 SHORT_SETTINGS = {"lr": "lr", "batch_size": "bs", "epochs": "ep", "optimizer": "opt", "hidden_units": "units",
