@@ -29,7 +29,7 @@ from typing import Callable
 import streamlit as st
 
 from analysis.compute.budget import Ticket
-from dashboard.core import runtime, server
+from dashboard.core import app_state, runtime, server
 from dashboard.core.guard import plain
 from dashboard.core.uploads import Picture, UploadSlot
 
@@ -37,6 +37,8 @@ COOKIE = "netlens_work"
 MARK = "saved_work_id"  # in st.session_state: the id this session saves under
 NOTICE = "saved_work_notice"  # in st.session_state: (page, text) of the restore notice
 NOT_CARRIED = ("access_", "links_adopted", MARK, NOTICE)  # a password is typed again; a link opened now applies
+# The app-level object (dashboard/core/app_state.py) stays behind too: it holds the passwords passed and the
+# links adopted, which a reload must not bring back.
 MAX_IDS = 20_000  # ids issued and not yet expired (each ~200 bytes): page loads without a cookie cannot grow this
 HANDOVER_WAIT_S = 3.0  # a reload closes the old tab's connection as the new one opens: wait this long for it
 
@@ -182,7 +184,7 @@ def _take_over(work: Work, candidates: list[str], url_path: str) -> None:
         if source in work.taken:  # another new tab took it a moment ago
             return
         work.taken.add(source)
-    values = {k: v for k, v in runtime.carried_state(state).items() if not k.startswith(NOT_CARRIED)}
+    values = {k: v for k, v in runtime.carried_state(state).items() if not k.startswith(NOT_CARRIED) and k != app_state.KEY}
     if not values:
         return
     left = _hold_uploads(work, values)
