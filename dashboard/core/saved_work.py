@@ -184,7 +184,9 @@ def _take_over(work: Work, candidates: list[str], url_path: str) -> None:
         if source in work.taken:  # another new tab took it a moment ago
             return
         work.taken.add(source)
-    values = {k: v for k, v in runtime.carried_state(state).items() if not k.startswith(NOT_CARRIED) and k != app_state.KEY}
+    values = {
+        k: v for k, v in runtime.carried_state(state).items() if not k.startswith(NOT_CARRIED) and k != app_state.KEY
+    }
     if not values:
         return
     left = _hold_uploads(work, values)
