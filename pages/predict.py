@@ -2,6 +2,7 @@
 import streamlit as st
 
 from analysis.preprocess import preprocess_steps
+from dashboard.board import controls as board_controls
 from dashboard.core import session_models
 from dashboard.predict import controls as predict_controls
 from dashboard.predict import view as predict_view
@@ -41,3 +42,6 @@ if steps is not None:
 else:
     predict_view.ready_digit_picture(picture, None if true is None else first.trained.class_names[true])
 predict_view.answers(models, steps.result if steps is not None else picture, true)
+if steps is not None:  # the student's own digit (drawn or photographed): offer the class board, opt-in
+    board_controls.send_ui(steps.result if size == 28 else preprocess_steps(picture, size=28).result,
+                           tuple(str(d) for d in range(10)))
