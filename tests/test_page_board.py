@@ -27,7 +27,7 @@ def texts(at: AppTest) -> list[str]:
 
 
 def html_of(at: AppTest) -> str:
-    return " ".join(str(getattr(e, "proto", e)) for e in at.get("html"))
+    return " ".join(e.proto.body for e in at.get("html"))
 
 
 def open_board() -> tuple[AppTest, str]:
@@ -51,8 +51,9 @@ def seven() -> bytes:
 def predict_with_photo() -> AppTest:
     at = AppTest.from_file(PREDICT, default_timeout=60).run()
     for job in REGISTRY.jobs():
-        job.wait(180)
+        job.wait(900)  # the default models, trained once per test process (minutes on a busy 2-core machine)
     at.run()
+    assert not at.exception, at.exception
     at.radio(key="predict_source").set_value("photo").run()
     at.file_uploader(key="predict_upload").set_value(("seven.png", seven(), "image/png")).run()
     assert not at.exception, at.exception
