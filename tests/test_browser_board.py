@@ -47,7 +47,7 @@ def send(page, base: str, code: str, label: str) -> None:
     draw(page, STROKES[label])
     page.get_by_text("What each model says").wait_for(timeout=60_000)
     page.get_by_text("Send this digit to the class board").click()
-    box = page.get_by_label("Join code")
+    box = page.get_by_label("Join code", exact=True)
     box.fill(code)
     box.press("Enter")
     page.get_by_text("Which digit did you mean?").wait_for(timeout=30_000)
@@ -65,7 +65,7 @@ def test_three_students_send_and_the_projector_shows_all_three(browser, board_se
         for pg in (projector, *students):
             pg.set_default_timeout(30_000)
         projector.goto(f"{base}/board?present=1")
-        box = projector.get_by_label("Teacher password (or the admin password)")
+        box = projector.get_by_label("Teacher password (or the admin password)", exact=True)
         box.fill(password)
         box.press("Enter")
         projector.get_by_role("button", name="Open a new board").click()

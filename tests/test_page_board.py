@@ -96,7 +96,7 @@ def test_send_from_predict_shows_on_the_board_and_can_be_withdrawn():
     assert 'data-digit="1"' in page and "meant <b>7</b>" in page
     for m in ("LR", "MLP", "CNN"):  # one answer per default model under the digit
         assert f'">{m} ' in page, page[-600:]
-    assert any("the room's digits" in str(t.proto) for t in board.table)
+    assert any("the room's digits" in list(t.value.columns) for t in board.table)
 
     at.button(key="board_withdraw_1").click().run()
     assert any("Withdrawn: digit #1" in t for t in texts(at))

@@ -105,9 +105,11 @@ def _confusion(view: BoardView, said: dict[str, list[Answer]], state: BoardState
             state.cell = cell
             st.session_state["board_cm_true"], st.session_state["board_cm_pred"] = points[0]["y"], points[0]["x"]
     st.caption("Click a cell, or pick one here, to see its digits.")
+    off = cm - np.diag(np.diag(cm))
+    worst = np.unravel_index(off.argmax(), off.shape) if off.any() else (0, 0)  # the room's commonest mistake
     a, b = st.columns(2)
-    true = a.selectbox("Meant", cls, key="board_cm_true", help="Row of the matrix.")
-    guess = b.selectbox("Read as", cls, key="board_cm_pred", help="Column of the matrix.")
+    true = a.selectbox("Meant", cls, index=int(worst[0]), key="board_cm_true", help="Row of the matrix.")
+    guess = b.selectbox("Read as", cls, index=int(worst[1]), key="board_cm_pred", help="Column of the matrix.")
     sel = np.flatnonzero((y == cls.index(true)) & (pred == cls.index(guess)))
     st.markdown(f"**{len(sel)} digit(s)** meant as {true} and read as {guess} by {which}:")
     if len(sel):
@@ -122,7 +124,12 @@ def _most_wrong(view: BoardView, said: dict[str, list[Answer]]) -> None:
         st.write("No model is wrong on any of the room's digits yet.")
         return
     wrong.sort(reverse=True)
-    top = wrong[:6]
+    top, seen = [], set()
+    for c, name, i in wrong:  # each digit once, with the model most sure of its wrong answer
+        if i not in seen:
+            seen.add(i)
+            top.append((c, name, i))
+    top = top[:6]
     st.image([figures.enlarge(view.digits[i].image, 112) for _, _, i in top], width=112,
              caption=[f"#{view.digits[i].id}: meant {view.classes[view.digits[i].label]}, {short(name)} read "
                       f"{view.classes[said[name][i].winner]} ({c:.0%} sure)" for c, name, i in top])
