@@ -1,7 +1,9 @@
 """Real browser: a lecturer opens a class board, three students draw on Predict and send, and the
 projector shows all three (no reload). Its own server (with a teacher password)."""
 import math
+import os
 import secrets
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +20,15 @@ STROKES = {  # a digit drawn with the mouse on the 280×280 canvas: lists of (x,
 
 @pytest.fixture(scope="module")
 def board_server(tmp_path_factory):
-    from tests.servers import Server
+    """A server with a teacher password and the default models trained ahead (`python -m analysis.train --save`,
+    into NETLENS_MODELS_DIR when set, else a temporary folder), so no page waits on a training."""
+    from tests.servers import Server, prepare_models
 
+    models = Path(os.environ.get("NETLENS_MODELS_DIR") or tmp_path_factory.mktemp("models"))
+    prepare_models(models)
     password = secrets.token_urlsafe(12)
-    server = Server(tmp_path_factory.mktemp("board"), env={"NETLENS_TEACHER_PASSWORD": password}, start_timeout=60)
+    server = Server(tmp_path_factory.mktemp("board"), env={"NETLENS_TEACHER_PASSWORD": password,
+                                                          "NETLENS_MODELS_DIR": str(models)}, start_timeout=60)
     try:
         yield server.base, password
     finally:
@@ -43,7 +50,7 @@ def draw(page, strokes) -> None:
 
 def send(page, base: str, code: str, label: str) -> None:
     page.goto(f"{base}/predict")
-    page.get_by_text("Where the digit comes from").wait_for(timeout=300_000)  # the default models, trained once
+    page.get_by_text("Where the digit comes from").wait_for(timeout=120_000)
     draw(page, STROKES[label])
     page.get_by_text("What each model says").wait_for(timeout=60_000)
     page.get_by_text("Send this digit to the class board").click()
