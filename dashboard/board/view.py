@@ -84,6 +84,10 @@ def _accuracy_table(view: BoardView, said: dict[str, list[Answer]], models: dict
     return pd.DataFrame(rows)
 
 
+def _picked(state: BoardState) -> None:
+    state.cell = (-1, -1)  # a person chose a cell: keep it
+
+
 def _confusion(view: BoardView, said: dict[str, list[Answer]], state: BoardState) -> None:
     names = list(said)
     if not names:
@@ -105,11 +109,14 @@ def _confusion(view: BoardView, said: dict[str, list[Answer]], state: BoardState
             state.cell = cell
             st.session_state["board_cm_true"], st.session_state["board_cm_pred"] = points[0]["y"], points[0]["x"]
     st.caption("Click a cell, or pick one here, to see its digits.")
-    off = cm - np.diag(np.diag(cm))
-    worst = np.unravel_index(off.argmax(), off.shape) if off.any() else (0, 0)  # the room's commonest mistake
+    if state.cell is None:  # until someone picks a cell: the room's commonest mistake, as digits arrive
+        off = cm - np.diag(np.diag(cm))
+        worst = np.unravel_index(off.argmax(), off.shape) if off.any() else (0, 0)
+        st.session_state["board_cm_true"], st.session_state["board_cm_pred"] = cls[worst[0]], cls[worst[1]]
     a, b = st.columns(2)
-    true = a.selectbox("Meant", cls, index=int(worst[0]), key="board_cm_true", help="Row of the matrix.")
-    guess = b.selectbox("Read as", cls, index=int(worst[1]), key="board_cm_pred", help="Column of the matrix.")
+    true = a.selectbox("Meant", cls, key="board_cm_true", help="Row of the matrix.", on_change=_picked, args=(state,))
+    guess = b.selectbox("Read as", cls, key="board_cm_pred", help="Column of the matrix.", on_change=_picked,
+                        args=(state,))
     sel = np.flatnonzero((y == cls.index(true)) & (pred == cls.index(guess)))
     st.markdown(f"**{len(sel)} digit(s)** meant as {true} and read as {guess} by {which}:")
     if len(sel):
