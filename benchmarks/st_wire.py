@@ -55,6 +55,10 @@ def summarize(element) -> El:
         return El(kind, f"{e.type}: {e.message}")
     if kind == "imgs":
         return El(kind, " | ".join(i.caption for i in e.imgs), extra=[i.url for i in e.imgs])
+    if kind == "html":
+        return El(kind, e.body)
+    if kind == "bidi_component":  # a components.v2 widget (e.g. Predict's canvas): its id takes a json_value
+        return El(kind, e.component_name, e.id)
     if kind == "progress":
         return El(kind, e.text)
     if kind == "bidi_component":  # a custom component (the drawing canvas): its name and widget id

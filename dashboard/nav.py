@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from dashboard.board import state as board_state
 from dashboard.convolution import state as convolution_state
 from dashboard.core import saved_work
 from dashboard.predict import state as predict_state
@@ -21,6 +22,7 @@ RESETS: dict[str, tuple[Callable[[], None], ...]] = {
     "representations": (representations_state.reset, replay_state.reset),
     "predict": (predict_state.reset,),
     "trust": (trust_state.reset,),
+    "board": (board_state.reset,),
 }
 
 

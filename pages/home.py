@@ -22,4 +22,6 @@ for i, info in enumerate(cards):
         st.subheader(info.title)
         st.write(info.blurb)
         st.page_link(page(info.file), label=f"Open {info.title}", icon=info.icon)
-st.caption("Pictures you upload stay in this server's memory for your session only and are sent nowhere else.")
+st.caption("Pictures you upload stay in this server's memory for your session only and are sent nowhere else. "
+           "Only if you send a digit to a class board (Predict, opt-in) is that 28×28 digit kept, on this server, "
+           "until the board ends.")

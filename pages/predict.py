@@ -1,6 +1,7 @@
 """Predict: your own handwritten digit, as the model sees it."""
 import streamlit as st
 
+from dashboard.board import controls as board_controls
 from dashboard.core import model_choice
 from dashboard.predict import controls as predict_controls
 from dashboard.predict import view as predict_view
@@ -26,4 +27,6 @@ if not models:
 picture, true, ready = predict_controls.input_ui(next(iter(models.values())))
 if picture is None:
     st.stop()
-predict_view.input_and_answers(models, picture, true, ready)
+digit = predict_view.input_and_answers(models, picture, true, ready)
+if digit is not None:  # the student's own digit (drawn or photographed): offer the class board, opt-in
+    board_controls.send_ui(digit, tuple(str(d) for d in range(10)))

@@ -29,6 +29,8 @@ _FROM = {
     "TRAINED_METRIC": "benchmarks.load_steps",
     "jobs_run": "benchmarks.load_steps",
     "make_photo": "benchmarks.load_steps",
+    # benchmarks/board.py: the default models trained ahead into a folder (for NETLENS_MODELS_DIR)
+    "prepare_models": "benchmarks.board",
 }
 __all__ = sorted(_FROM)
 

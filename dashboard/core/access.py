@@ -1,5 +1,6 @@
-"""The one password gate, for the class password (NETLENS_PASSWORD, the whole app) and the
-admin password (NETLENS_ADMIN_PASSWORD, the server status page). Each press of Enter is one try,
+"""The one password gate, for the class password (NETLENS_PASSWORD, the whole app), the
+admin password (NETLENS_ADMIN_PASSWORD, the server status page) and the teacher password
+(NETLENS_TEACHER_PASSWORD or the admin password: opening a class board). Each press of Enter is one try,
 through the gate's guessing limiter (analysis.compute.guesses: a few free tries, then growing waits per
 session; a high ceiling per client address; wrong tries logged without what was typed). Before the
 class password a session may upload nothing (may_upload, installed by dashboard/app.py), and a
@@ -24,18 +25,27 @@ class Gate:
     key: str  # the box's widget key; AppState.granted holds it once this session passed the gate
     wrong: str  # what a wrong password says (kept for callers; the limiter's message is shown)
     help: str | None = None
+    also: tuple[str, ...] = ()  # more variables whose passwords open this gate too
 
 
 CLASS = Gate("NETLENS_PASSWORD", "Class password", "access_password", "That is not the class password.",
              "Your teacher gives this to the class.")
 ADMIN = Gate("NETLENS_ADMIN_PASSWORD", "Admin password", "admin_password", "Wrong password.")
+TEACHER = Gate("NETLENS_TEACHER_PASSWORD", "Teacher password (or the admin password)", "teacher_password",
+               "Wrong password.", "Opens a class board. Set by whoever runs the server.",
+               also=("NETLENS_ADMIN_PASSWORD",))
+
+
+def _secrets(gate: Gate) -> list[str]:
+    return [v for v in (os.environ.get(name) for name in (gate.env, *gate.also)) if v]
 
 
 def configured(gate: Gate) -> bool:
-    return bool(os.environ.get(gate.env))
+    return bool(_secrets(gate))
 
 
-LIMITERS = {CLASS.key: GuessLimiter("the class password"), ADMIN.key: GuessLimiter("the admin password")}
+LIMITERS = {CLASS.key: GuessLimiter("the class password"), ADMIN.key: GuessLimiter("the admin password"),
+            TEACHER.key: GuessLimiter("the teacher password")}
 
 
 def client_address() -> str:
@@ -66,8 +76,7 @@ def passed(gate: Gate) -> bool:
 def granted(gate: Gate, open_without_password: bool = True) -> bool:
     """True once this session typed the password (compared in constant time). Without the
     variable set: everyone is let in, or no one (`open_without_password=False`)."""
-    secret = os.environ.get(gate.env)
-    if not secret:
+    if not configured(gate):
         return open_without_password
     if passed(gate):
         return True
@@ -85,10 +94,13 @@ def _try(gate: Gate) -> None:
     st.session_state[gate.key] = ""
     if not typed:
         return
-    secret = os.environ.get(gate.env) or ""
+    secrets = _secrets(gate)
     sid = runtime.session_id()
-    verdict = LIMITERS[gate.key].attempt(sid, client_address(),
-                                         lambda: hmac.compare_digest(typed.encode(), secret.encode()))
+
+    def right() -> bool:  # every secret compared, in constant time each
+        return any([hmac.compare_digest(typed.encode(), secret.encode()) for secret in secrets])
+
+    verdict = LIMITERS[gate.key].attempt(sid, client_address(), right)
     state = app_state.app_state()
     if verdict.ok:
         state.granted.add(gate.key)  # the only place the flag is written

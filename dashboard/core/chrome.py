@@ -57,7 +57,8 @@ def sidebar(url_path: str, reset: Callable[[], None] | None = None) -> None:
             st.button("Start over on this page", key=f"start_over_{url_path}", icon=":material/restart_alt:",
                       on_click=start_over, args=(reset,),
                       help="Forget this page's settings, uploads and results, and go back to the defaults.")
-        st.caption("Uploads stay in this server's memory for your session only and are sent nowhere else.")
+        st.caption("Uploads stay in this server's memory for your session only and are sent nowhere else. A digit "
+                   "you choose to send to a class board is shown to the room until the board ends (a few hours).")
         st.divider()
     if presenting():
         st.html(PRESENT_CSS)

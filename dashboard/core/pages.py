@@ -39,6 +39,9 @@ PAGES = [
     PageInfo("trust.py", "Trust", "trust", ":material/verified_user:",
              "Why did the model answer that, how sure is “99% sure”, and does it hold up when the digits change?",
              feature=True),
+    PageInfo("board.py", "Class board", "board", ":material/co_present:",
+             "The room's own handwriting, live on the projector: everyone sends a digit from Predict and sees "
+             "how the models read it."),
     PageInfo("glossary.py", "Glossary", "glossary", ":material/menu_book:",
              "The lecture's words — kernel, epoch, softmax, t-SNE and more — in plain language."),
     PageInfo("admin.py", "Server status", "admin", ":material/monitor_heart:",

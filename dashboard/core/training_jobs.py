@@ -146,6 +146,25 @@ def default_models() -> tuple[dict[str, TrainedModel], list[jobs.Job]]:
     return ready, pending
 
 
+def ready_default_models() -> tuple[dict[str, TrainedModel], bool]:
+    """The default models that are ready now, without submitting anything (a page that must never
+    wait on or start training, e.g. the class board). Returns (ready models by name, whether any
+    is still training)."""
+
+    ds, tc = dataset("mnist5k"), TrainConfig()
+    ready, training = {}, False
+    for kind in DEFAULT_KINDS:
+        key = job_key(ds, default_config(kind), tc)
+        job = prepared_models().get(key) or REGISTRY.get(key)
+        if isinstance(job, TrainedModel):
+            ready[KIND_NAMES[kind]] = job
+        elif job is not None and job.status == "done":
+            ready[KIND_NAMES[kind]] = job.result
+        elif job is not None and job.status in ("queued", "running"):
+            training = True
+    return ready, training
+
+
 WARM_HOLDER = "server warm-up"
 
 

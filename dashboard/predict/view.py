@@ -77,20 +77,23 @@ def answers(models: dict[str, SessionModel], x: np.ndarray, true: int | None) ->
             answer_ui(name, sm.trained.model, sm.trained.class_names, x, key=f"ans{i}", true=true)
 
 
-def input_and_answers(models: dict[str, SessionModel], picture: np.ndarray, true: int | None, ready: bool) -> None:
+def input_and_answers(models: dict[str, SessionModel], picture: np.ndarray, true: int | None,
+                      ready: bool) -> np.ndarray | None:
     """The picture made into the model's input (its steps shown; a photo that cannot be one says why),
-    then every model's answer. `ready`: the picture already is the model's input (a test digit)."""
+    then every model's answer. `ready`: the picture already is the model's input (a test digit).
+    Returns the person's own digit as a 28×28 model input (for the class board), else None."""
     first = next(iter(models.values()))
     size = first.trained.image_shape[0]
     if ready:
         ready_digit_picture(picture, None if true is None else first.trained.class_names[true])
         answers(models, picture, true)
-        return
+        return None
     try:
         steps = preprocess_steps(picture, size=size)
     except ValueError as e:
         st.warning(str(e), icon=":material/ink_eraser:")
-        return
+        return None
     st.subheader("How the picture becomes the model's input")
     steps_ui(steps, size)
     answers(models, steps.result, true)
+    return steps.result if size == 28 else preprocess_steps(picture, size=28).result
