@@ -80,7 +80,7 @@ def test_bad_url_parameters_fall_back_to_defaults_with_a_notice(page, params):
     at.query_params.update(params)
     at.run()
     assert not at.exception, at.exception
-    notice = at.warning[0].value
+    notice = unplain(at.warning[0].value)
     assert "defaults are shown" in notice
     for name in params:
         assert f"{name}=" in notice

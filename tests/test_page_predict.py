@@ -5,6 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis.datasets import load_dataset, split_dataset
+from dashboard.core.guard import unplain
 from dashboard.core.session_models import KEY as MODELS_KEY
 from dashboard.core.session_models import state as models_state
 from dashboard.core.training_jobs import REGISTRY
@@ -29,7 +30,7 @@ def test_without_a_trained_model_uses_the_servers_defaults():
     assert any("default models" in c.value for c in at.caption)
     at.radio(key="predict_source").set_value("test").run()
     assert not at.exception
-    reads = [m.value for m in at.markdown if " reads " in m.value]
+    reads = [unplain(m.value) for m in at.markdown if " reads " in m.value]
     assert len(reads) == 3  # logistic regression, MLP, convnet side by side
 
 
@@ -42,7 +43,7 @@ def test_uploaded_photo_is_preprocessed_and_read():
     at.file_uploader(key="predict_upload").set_value(("seven.png", png(paper_photo(ds.images[i])), "image/png")).run()
     assert not at.exception, at.exception
     assert "How the picture becomes the model's input" in [h.value for h in at.subheader]
-    reads = [m.value for m in at.markdown if " reads " in m.value]
+    reads = [unplain(m.value) for m in at.markdown if " reads " in m.value]
     assert len(reads) == 3
     assert sum("reads **7**" in r for r in reads) >= 2
 
@@ -69,5 +70,5 @@ def test_models_trained_in_this_session_are_used():
     assert not predict.exception, predict.exception
     assert predict.multiselect(key="predict_models").value == list(models_state(at.session_state).models)
     predict.radio(key="predict_source").set_value("test").run()
-    reads = [m.value for m in predict.markdown if " reads " in m.value]
+    reads = [unplain(m.value) for m in predict.markdown if " reads " in m.value]
     assert len(reads) == 1 and "LogReg · lr 0.001 · 1 ep · digits · s0" in reads[0]  # the short name (issue 31)

@@ -189,7 +189,7 @@ def test_bad_zip_and_bad_weights_show_errors_and_keep_working():
     at.selectbox(key="train_data").set_value("zip").run()
     at.file_uploader(key="train_zip").set_value(("mine.zip", b"not a zip at all", "application/zip")).run()
     assert not at.exception
-    assert "mine.zip" in at.error[0].value
+    assert "mine.zip" in unplain(at.error[0].value)
     at.file_uploader(key="weights_upload").set_value(
         ("evil.safetensors", b"\x80\x04\x95 pickle", "application/octet-stream")
     ).run()

@@ -75,7 +75,7 @@ def test_renders_with_the_servers_default_models():
         assert any(words in h for h in heads), (words, heads)
     assert len(at.session_state["trust_models"]) == 3
     assert any("black baseline cannot show" in m for m in texts(at, "markdown"))
-    assert any("over the digit's ink" in m for m in texts(at, "markdown"))
+    assert any("The verdict" in m and "|ρ|" in m for m in texts(at, "markdown"))
     assert any("pixel space" in m for m in texts(at, "markdown"))  # logistic regression's neighbours
     assert len(at.get("plotly_chart")) >= 6  # deletion, reliability, referral, cost, robustness, per digit
     captions = [c for row in at.get("image") for c in _captions(row)]
@@ -277,6 +277,9 @@ def app_on_trust(models, prepare=None) -> AppTest:
     at = AppTest.from_file("../dashboard/app.py", default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
     at.session_state[session_models.KEY] = models
+    ledger = session_models.ledger(at.session_state)
+    for name, sm in models.models.items():  # test scores revealed (one look each): "How sure" shows its controls
+        ledger.look(sm.test_key, name, sm.trained.val_accuracy, sm.trained.test_accuracy)
     if prepare:
         prepare(at)
     return go(at, "trust.py")

@@ -16,7 +16,7 @@ import streamlit as st
 from analysis.compute.board import BoardView, board_csv, gallery_png
 from dashboard.board import controls
 from dashboard.board.state import STORE, Answer, BoardState, answers, board_state
-from dashboard.core import figures, training_jobs
+from dashboard.core import figures, formats, training_jobs
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 
@@ -79,8 +79,13 @@ def _accuracy_table(view: BoardView, said: dict[str, list[Answer]], models: dict
     rows = []
     for name, row in said.items():
         right = int(sum(a.winner == y for a, y in zip(row, labels)))
-        rows.append({"model": name, "the room's digits": f"{right / len(labels):.0%} ({right} of {len(labels)})",
-                     "MNIST test digits": f"{models[name].test_accuracy:.1%}"})
+        rows.append(
+            {
+                "model": name,
+                "the room's digits": f"{formats.accuracy(right / len(labels))} ({right} of {len(labels)})",
+                "MNIST test digits": formats.accuracy(models[name].test_accuracy),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -139,7 +144,7 @@ def _most_wrong(view: BoardView, said: dict[str, list[Answer]]) -> None:
     top = top[:6]
     st.image([figures.enlarge(view.digits[i].image, 112) for _, _, i in top], width=112,
              caption=[f"#{view.digits[i].id}: meant {view.classes[view.digits[i].label]}, {short(name)} read "
-                      f"{view.classes[said[name][i].winner]} ({c:.0%} sure)" for c, name, i in top])
+                      f"{view.classes[said[name][i].winner]} ({formats.probability(c)} sure)" for c, name, i in top])
 
 
 @st.fragment(run_every=POLL_S)

@@ -26,7 +26,7 @@ from dashboard.trust.state import trust_state
 
 def setup_ui(ds, mc, tc) -> None:
     """What the settings make, before training: the data's classes and split, the model layer by layer."""
-    with st.expander(f"The data: {len(ds):,} images of {ds.image_shape[0]}×{ds.image_shape[1]} pixels, "
+    with st.expander(f"The data: {formats.count(len(ds))} images of {ds.image_shape[0]}×{ds.image_shape[1]} pixels, "
                      f"{ds.n_classes} classes", expanded=False):
         st.table(class_counts(ds, split_dataset(ds, tc.seed)), hide_index=True)
         st.caption("72% of the images train the model, 8% (validation) pick settings, 20% (test) give the final "
