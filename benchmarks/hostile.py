@@ -259,26 +259,17 @@ async def warm_up(base: str) -> None:
     await s.close()
 
 
-async def other_session(base: str, stop: asyncio.Event, waits: list[float]) -> None:
-    s = Session(base, index=1)
-    await s.connect()
+async def other_session(base: str, stop: asyncio.Event, waits: list[float], password: str | None = None) -> None:
+    """Another student loading Home, Glossary and Convolution over and over (after typing the class
+    `password` first, on the door's server), each load timed into `waits`."""
+    if password is None:
+        s = Session(base, index=1)
+        await s.connect()
+    else:
+        s = await open_door(base)
     try:
-        while not stop.is_set():
-            for path in ("", "glossary", "convolution"):
-                t0 = time.monotonic()
-                await _page(s, path, lambda s: any(e.kind == "heading" for e in s.elements.values()))
-                waits.append(time.monotonic() - t0)
-                await asyncio.sleep(0.2)
-    finally:
-        await s.close()
-
-
-async def classmate(base: str, password: str, stop: asyncio.Event, waits: list[float]) -> None:
-    """other_session() on the password server: a student who typed the class password, loading pages."""
-    s = await open_door(base)
-    try:
-        if await type_password(s, password):
-            raise RuntimeError("the classmate's right password was refused")
+        if password is not None and await type_password(s, password):
+            raise RuntimeError("the other student's right password was refused")
         while not stop.is_set():
             for path in ("", "glossary", "convolution"):
                 t0 = time.monotonic()
@@ -300,7 +291,7 @@ async def run_door(names: list[str], logdir: Path, results: list, waits: list[fl
     try:
         known = set(process_tree(server.pid)) - {server.pid}
         stop = asyncio.Event()
-        other = asyncio.create_task(classmate(server.base, password, stop, waits))
+        other = asyncio.create_task(other_session(server.base, stop, waits, password))
         for name in names:
             sampler = Sampler(server, known)
             base_rss = sampler.rss_mb()

@@ -63,6 +63,14 @@ def _data_ref(executor, ds: Dataset) -> DataRef:
     return DataRef(images=store.put_array(ds.images), labels=store.put_array(ds.labels), meta=store.put_json(meta))
 
 
+
+def _argv(module: str, spec_json: str, store, key: str, *flags: str) -> list:
+    """A job's command line: ``python -m <module> [flags] --config JSON --code-version V --store DIR --key KEY``
+    (the code version first checked by the job: a node running another NetLens says so)."""
+    return ["-m", module, *flags, "--config", spec_json, "--code-version", code_version(),
+            "--store", str(store.root), "--key", key]
+
+
 def train_plan(executor, kwargs: dict) -> Plan:
     """analysis.compute.tasks.train's kwargs (dataset, model_config, train_config, record) as a cluster job."""
     dataset = kwargs["dataset"]
@@ -77,19 +85,7 @@ def train_plan(executor, kwargs: dict) -> Plan:
     spec_json = to_json(spec)
     parse_train_spec(spec_json)  # what the command line will accept, checked here first
     key = job_key("train", spec_json, builtin_version(dataset) if builtin else f"{ref.images}:{ref.labels}:{ref.meta}")
-    argv = [
-        "-m",
-        "analysis.train",
-        "--config",
-        spec_json,
-        "--progress",
-        "--code-version",
-        code_version(),
-        "--store",
-        str(executor.store.root),
-        "--key",
-        key,
-    ]
+    argv = _argv("analysis.train", spec_json, executor.store, key, "--progress")
 
     split = split_dataset(ds, seed=spec.train.seed)
 
@@ -132,18 +128,7 @@ def project_plan(executor, kwargs: dict) -> Plan:
     spec_json = to_json(spec)
     parse_map_spec(spec_json)
     key = job_key("project", spec_json, f"{features}:{labels}")
-    argv = [
-        "-m",
-        "analysis.compute.cluster.maps",
-        "--config",
-        spec_json,
-        "--code-version",
-        code_version(),
-        "--store",
-        str(store.root),
-        "--key",
-        key,
-    ]
+    argv = _argv("analysis.compute.cluster.maps", spec_json, store, key)
 
     def result(files: dict) -> dict:
         out = json.loads(files["result.json"])
@@ -171,19 +156,7 @@ def replay_plan(executor, kwargs: dict) -> Plan:
     spec_json = to_json(spec)
     parse_replay_spec(spec_json)
     key = job_key("replay", spec_json, digest)
-    argv = [
-        "-m",
-        "analysis.compute.cluster.maps",
-        "--replay",
-        "--config",
-        spec_json,
-        "--code-version",
-        code_version(),
-        "--store",
-        str(store.root),
-        "--key",
-        key,
-    ]
+    argv = _argv("analysis.compute.cluster.maps", spec_json, store, key, "--replay")
 
     def result(files: dict) -> dict:
         out = json.loads(files["result.json"])
