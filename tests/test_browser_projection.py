@@ -92,6 +92,7 @@ STATES = [
 
 def _visit(page, address: str, prepare, present: bool, sidebar_open: bool | None = None) -> None:
     sep = "&" if "?" in address else "?"
+    page.context.clear_cookies()  # each state a new student: no saved work of the last visit comes back (issue 33)
     page.goto(f"{page.base_url}/{address}" + (f"{sep}present=1" if present else ""))
     page.locator('[data-testid="stMain"]').wait_for()
     idle(page, 180_000)
@@ -125,6 +126,7 @@ def _set_sidebar(page, want_open: bool) -> None:
 
 def _open(page, info, present: bool, sidebar_open: bool | None = None):
     query = "&".join(q for q in (QUERY.get(info.url_path, ""), "present=1" if present else "") if q)
+    page.context.clear_cookies()  # each page a new student: no saved work of the last visit comes back (issue 33)
     page.goto(f"{page.base_url}/{info.url_path}" + (f"?{query}" if query else ""))
     page.locator('[data-testid="stMain"]').wait_for()
     idle(page, 180_000)

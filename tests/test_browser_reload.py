@@ -51,7 +51,7 @@ def test_a_reload_brings_models_uploads_and_settings_back_in_this_browser_only(p
     page.on("request", lambda r: urls.append(r.url))
     train_one_epoch(page)
     trained = model_box(page).locator("input").input_value()
-    assert "· 1 epoch ·" in trained
+    assert "· 1 ep ·" in trained  # the short name (issue 31): 1 epoch
 
     page.locator('[data-testid="stSidebarNav"] a[href$="/convolution"]').first.click()  # same session
     page.get_by_text("After: Box blur (3×3)").wait_for(timeout=60_000)

@@ -25,7 +25,7 @@ def test_train_one_epoch_and_see_results(page):
     page.get_by_text("validation images labelled").wait_for()  # the test digits wait for a reveal
     shot(page, "train-results")
     model_box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Model").first
-    assert "· 1 epoch ·" in model_box.locator("input").input_value()
+    assert "· 1 ep ·" in model_box.locator("input").input_value()  # the short name (issue 31)
 
 
 def test_reveal_a_single_runs_test_score_and_the_ledger_counts_it(page):
