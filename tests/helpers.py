@@ -264,6 +264,25 @@ def finish(ex: RayExecutor):
 
 # ---------------------------------------------------------------- from tests/test_isolation.py
 
+def in_own_thread(fn, *args, **kwargs):
+    """fn(*args, **kwargs) in a fresh thread (which runs its own asyncio.run or Playwright sync API): the
+    session's browser fixture keeps an event loop running in the test's thread, where neither may start."""
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["value"] = fn(*args, **kwargs)
+        except BaseException as e:  # re-raised in the test's thread
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def run_in_own_loop(make_coroutine):
     """asyncio.run in a fresh thread: Playwright's sync API (the browser tests) keeps an event
     loop running in this thread, where asyncio.run refuses to start."""

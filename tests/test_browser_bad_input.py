@@ -11,7 +11,7 @@ def test_predict_refuses_a_truncated_jpeg(page, tmp_path):
     path = tmp_path / "truncated.jpg"
     path.write_bytes(image_corpus()["truncated.jpg"])
     page.goto(f"{page.base_url}/predict")
-    page.get_by_text("Where the digit comes from").wait_for(timeout=120_000)
+    page.get_by_text("Where the digit comes from").wait_for(timeout=300_000)  # after the default models
     page.get_by_text("Upload a photo", exact=True).click()
     upload(page, path)
     page.get_by_text("Could not use “truncated.jpg”").wait_for()

@@ -9,6 +9,7 @@ import secrets
 import pytest
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, _browser_missing
+from tests.helpers import in_own_thread
 from tests.servers import deep_link_through_password
 
 pytestmark = pytest.mark.browser
@@ -33,7 +34,7 @@ def locked_server(tmp_path_factory):
 
 def test_training_link_survives_the_password(locked_server):
     server, password = locked_server
-    name, held, details = deep_link_through_password(server.base, password, chromium=CHROMIUM)
+    name, held, details = in_own_thread(deep_link_through_password, server.base, password, chromium=CHROMIUM)
     assert held, details
 
 

@@ -45,6 +45,7 @@ def test_why_under_the_second_model_opens_trust_on_that_model_and_that_digit(pag
     assert page.get_by_text(f"its true label: {label}", exact=False).count() >= 1  # that digit
     chosen = page.locator('[data-testid="stMultiSelect"]').first.inner_text()
     assert second in chosen and not [n for n in names if n != second and n in chosen], chosen  # that model only
+    page.get_by_text(f"{second}, Occlusion:", exact=False).first.wait_for(timeout=120_000)
     assert page.get_by_text(f"{second}, Occlusion:", exact=False).count() == 1  # its sanity verdict
     assert not [n for n in names if n != second and page.get_by_text(f"{n}, Occlusion:", exact=False).count()]
     assert page.locator('[data-testid="stImage"] img').count() >= 4

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("websockets")
 
-from tests.helpers import Nginx, nginx_binary, run_in_own_loop  # noqa: E402
+from tests.helpers import Nginx, in_own_thread, nginx_binary, run_in_own_loop  # noqa: E402
 from tests.servers import Server, forty_wrong_passwords, open_door, put_upload, type_password  # noqa: E402
 
 PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(2000)  # small: what is checked is who may store, not the size
@@ -64,7 +64,7 @@ def test_no_upload_is_stored_before_the_password_on_a_bare_server(door):
 
 def test_forty_wrong_passwords_hold_and_are_logged_without_the_text(door):
     server, password = door
-    name, held, details = forty_wrong_passwords(server.base, password)
+    name, held, details = in_own_thread(forty_wrong_passwords, server.base, password)
     assert held, details
     log = server.log_tail(200_000)
     assert "wrong class password: session=" in log and "address=" in log, log[-2000:]

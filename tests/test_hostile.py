@@ -7,7 +7,6 @@ websocket client, and samples the server's memory meanwhile.
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import json
@@ -26,6 +25,7 @@ from analysis.compute import untrusted_files
 from analysis.train import weights
 from dashboard.core.guard import plain, unplain
 from tests.corpus import crafted_weights, encode, webp_zip
+from tests.helpers import run_in_own_loop
 
 
 def data_url(png: bytes) -> str:
@@ -336,7 +336,7 @@ def test_crafted_canvas_value_through_the_websocket_is_refused_with_memory_bound
             await s.close()
             return peak - start
 
-        growth = asyncio.run(go())
+        growth = run_in_own_loop(go)  # the browser fixture's loop may run in this thread
         assert growth < 150, f"the server grew by {growth:.0f} MB"  # a decoded 12000² picture alone is 144 MB
     finally:
         server.stop()
