@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, _browser_missing
+from tests.conftest import CHROMIUM, _browser_missing
 from tests.helpers import in_own_thread
 from tests.servers import deep_link_through_password
 
@@ -38,26 +38,23 @@ def test_training_link_survives_the_password(locked_server):
     assert held, details
 
 
-def test_convolution_link_survives_the_password(locked_server):
-    from playwright.sync_api import sync_playwright
-
+def test_convolution_link_survives_the_password(locked_server, browser):
     server, password = locked_server
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{server.base}/convolution?kernel=Sobel+x&pad=same")
-            box = page.locator('input[aria-label="Class password"]')
-            box.wait_for(timeout=60_000)
-            assert not page.get_by_text("The kernel").count()  # nothing of the page before the password
-            box.fill("a typo")
-            box.press("Enter")
-            page.get_by_text("That is not the class password").wait_for(timeout=30_000)
-            box.fill(password)
-            box.press("Enter")
-            page.get_by_text("Measures how fast brightness changes from left to right").wait_for(timeout=90_000)
-            page.wait_for_function("() => location.search.includes('pad=same')", timeout=30_000)
-            assert page.url.split("?")[0].endswith("/convolution"), page.url
-            assert "kernel=Sobel+x" in page.url or "kernel=Sobel%20x" in page.url, page.url
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})  # the session's browser, a new student
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base}/convolution?kernel=Sobel+x&pad=same")
+        box = page.locator('input[aria-label="Class password"]')
+        box.wait_for(timeout=60_000)
+        assert not page.get_by_text("The kernel").count()  # nothing of the page before the password
+        box.fill("a typo")
+        box.press("Enter")
+        page.get_by_text("That is not the class password").wait_for(timeout=30_000)
+        box.fill(password)
+        box.press("Enter")
+        page.get_by_text("Measures how fast brightness changes from left to right").wait_for(timeout=90_000)
+        page.wait_for_function("() => location.search.includes('pad=same')", timeout=30_000)
+        assert page.url.split("?")[0].endswith("/convolution"), page.url
+        assert "kernel=Sobel+x" in page.url or "kernel=Sobel%20x" in page.url, page.url
+    finally:
+        context.close()
