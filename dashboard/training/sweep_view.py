@@ -15,6 +15,7 @@ from analysis.models import ModelConfig
 from analysis.sweep import SETTINGS, RevealRecord, SweepSummary
 from analysis.train import TrainConfig
 from dashboard.core import figures, formats
+from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.palette import CLASS_COLOURS
 from dashboard.training import sweep_controls
@@ -175,7 +176,10 @@ def _results(sweep: sws.Sweep) -> None:
     shown = frame.assign(**{"validation accuracy": frame["validation accuracy"].map(formats.accuracy),
                             "test accuracy": [formats.accuracy(v) if v == v and v is not None else "hidden"
                                               for v in frame["test accuracy"]]})
-    st.dataframe(shown, hide_index=True, width="stretch")
+    if presenting():  # the projector: a real table, read from the back row (no canvas to scroll)
+        st.table(shown, hide_index=True)
+    else:
+        st.dataframe(shown, hide_index=True, width="stretch")
     st.download_button("Download the sweep (CSV)", frame.to_csv(index=False), "netlens-sweep.csv", "text/csv",
                        icon=":material/download:", key="sweep_csv",
                        help="Every run: its settings, seed and validation accuracy (test accuracy only once revealed).")
