@@ -28,7 +28,7 @@ _CHART_TEXTS = """(gd) => {
     if (r.width === 0 || r.height === 0) continue;
     out.push({text: own, size: parseFloat(cs.fontSize), fill: cs.fill, opacity: parseFloat(cs.fillOpacity || 1),
               heat: !!t.closest('.heatmap-label, .hm'), note: !!t.closest('.annotation'),
-              tick: !!t.closest('.xtick, .ytick'),
+              tick: !!t.closest('[class$="tick"]'),  // axis and colour-bar ticks (xtick, y2tick, ycbtick…)
               x0: r.left - box.left, y0: r.top - box.top, x1: r.right - box.left, y1: r.bottom - box.top});
   }
   const header = document.querySelector('[data-testid="stHeader"]');
