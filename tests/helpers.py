@@ -286,20 +286,7 @@ def in_own_thread(fn, *args, **kwargs):
 def run_in_own_loop(make_coroutine):
     """asyncio.run in a fresh thread: Playwright's sync API (the browser tests) keeps an event
     loop running in this thread, where asyncio.run refuses to start."""
-    out: dict = {}
-
-    def target() -> None:
-        try:
-            out["value"] = asyncio.run(make_coroutine())
-        except BaseException as e:  # re-raised in the test's thread
-            out["error"] = e
-
-    t = threading.Thread(target=target)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
+    return in_own_thread(lambda: asyncio.run(make_coroutine()))
 
 
 # ---------------------------------------------------------------- from tests/test_cluster.py
