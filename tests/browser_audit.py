@@ -42,7 +42,7 @@ _CHART_TEXTS = """(gd) => {
 }"""
 
 # Page furniture: clipped headings and buttons, tables wider than their box, metric sizes, empty chart boxes.
-_PAGE_BOXES = """() => {
+_PAGE_BOXES = r"""() => {
   const clipped = [];
   const main = document.querySelector('[data-testid="stMain"]');
   const sidebar = document.querySelector('[data-testid="stSidebar"]');

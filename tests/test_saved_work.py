@@ -30,7 +30,10 @@ def picture_slot(name: str, side: int) -> UploadSlot:
 
 @pytest.fixture
 def clean(monkeypatch):
-    """An empty table of ids; a controllable clock, TTL and set of sessions the server holds."""
+    """An empty table of ids; a controllable clock, TTL and set of sessions the server holds. The GC
+    thread of an app an earlier test started in this process runs no hooks meanwhile: its prune()
+    would race the test's own (seen in CI: the id was gone before the test pruned it)."""
+    monkeypatch.setattr(runtime, "_AFTER_CLOSE", [])
     monkeypatch.setattr(saved_work, "_WORK", {})
     clock = {"t": 1000.0}
     held: set[str] = set()
