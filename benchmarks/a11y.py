@@ -32,7 +32,7 @@ from tests.helpers import paper_photo  # noqa: E402
 CHROMIUM = os.environ.get("NETLENS_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-ADMIN_PASSWORD = "a11y-admin-password"
+A11Y_ADMIN_PASSWORD = "a11y-admin-password"
 SWEEP = "data=digits&model=logreg&epochs=1&seeds=1&vary=lr&values=0.001,0.01,0.1"
 DESKTOP = (1400, 1000)
 PHONE = (390, 844)
@@ -98,7 +98,7 @@ def _trust(tab: str):
 def _admin(page) -> None:
     box = page.get_by_label("Admin password")
     box.wait_for(timeout=60_000)
-    box.fill(ADMIN_PASSWORD)
+    box.fill(A11Y_ADMIN_PASSWORD)
     box.press("Enter")
     page.get_by_text("Sessions").first.wait_for(timeout=60_000)
 
@@ -107,7 +107,7 @@ def _nothing(page) -> None:
     pass
 
 
-def states() -> list[tuple[str, str, object, tuple[int, int]]]:
+def a11y_states() -> list[tuple[str, str, object, tuple[int, int]]]:
     """(name, address, how to get there, viewport): every page in both modes and on a phone, then states."""
     out = []
     for info in nav.PAGES:
@@ -133,7 +133,7 @@ def states() -> list[tuple[str, str, object, tuple[int, int]]]:
     return out
 
 
-def visit(browser, base: str, name: str, address: str, prepare, size, shots: Path | None):
+def a11y_visit(browser, base: str, name: str, address: str, prepare, size, shots: Path | None):
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
     try:
@@ -155,12 +155,12 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated state names (default: all)")
     parser.add_argument("--shots", default="", help="folder for a screenshot of each state")
     args = parser.parse_args()
-    chosen = [s for s in states() if not args.only or s[0] in args.only.split(",")]
+    chosen = [s for s in a11y_states() if not args.only or s[0] in args.only.split(",")]
     shots = Path(args.shots) if args.shots else None
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
     print("excluded (Streamlit's own chrome):", *(f"  {k}: {v}" for k, v in EXCLUDED.items()), sep="\n")
-    server = Server(Path(tempfile.mkdtemp(prefix="a11y-server-")), env={"NETLENS_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    server = Server(Path(tempfile.mkdtemp(prefix="a11y-server-")), env={"NETLENS_ADMIN_PASSWORD": A11Y_ADMIN_PASSWORD})
     totals = dict(violations=0, incomplete=0, images=0, described=0, failed=0)
     pages = set()
     try:
@@ -168,7 +168,7 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for name, address, prepare, size in chosen:
                 try:
-                    result, (n_img, n_alt) = visit(browser, server.base, name, address, prepare, size, shots)
+                    result, (n_img, n_alt) = a11y_visit(browser, server.base, name, address, prepare, size, shots)
                 except Exception as e:  # a state that could not be reached is reported, not hidden
                     totals["failed"] += 1
                     print(f"[{name}] NOT REACHED: {str(e).splitlines()[0][:200]}", flush=True)
