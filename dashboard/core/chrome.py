@@ -10,9 +10,11 @@ from dashboard.core import pages
 from dashboard.core.app_state import app_state
 from dashboard.core.guard import plain
 
-# Always on: Streamlit's captions are #828180 on white (3.9:1, under WCAG AA's 4.5:1): a darker gray (9.7:1).
+# Always on: Streamlit's captions are gray at 60% opacity on white (3.3-3.9:1, under WCAG AA's 4.5:1): a
+# darker gray, fully opaque (9.7:1).
 BASE_CSS = """
 <style>
+[data-testid="stCaptionContainer"] { opacity: 1 !important; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #424242 !important; }
 </style>
 """
