@@ -51,10 +51,11 @@ def markup(pictures, alt: str | Sequence[str], *, width: int | str = "stretch",
     figure_width = "flex:1 1 100%" if width == "stretch" else f"flex:0 0 auto;width:{int(width)}px;max-width:100%"
     parts = []
     for picture, a, c in zip(pictures, alts, captions):
+        crisp = "auto" if isinstance(picture, (bytes, bytearray)) else "pixelated"  # photos: smooth scaling
         cap = "" if c is None else f'<figcaption style="{CAPTION_STYLE}">{html.escape(str(c))}</figcaption>'
         parts.append(f'<figure class="nl-figure" style="margin:0;{figure_width}">'
                      f'<img src="{data_url(picture)}" alt="{html.escape(str(a), quote=True)}" '
-                     f'style="{size};height:auto;image-rendering:pixelated;display:block">{cap}</figure>')
+                     f'style="{size};height:auto;image-rendering:{crisp};display:block">{cap}</figure>')
     return f'<div class="nl-figures" style="display:flex;flex-wrap:wrap;gap:0.5rem">{"".join(parts)}</div>'
 
 
