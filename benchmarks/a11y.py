@@ -107,6 +107,17 @@ def _nothing(page) -> None:
     pass
 
 
+def _text(words: str):
+    def go(page) -> None:
+        page.get_by_text(words).first.wait_for(timeout=300_000)  # the default models are ready
+    return go
+
+
+# A page's first look, once what it waits for (the server's default models) is there.
+FIRST_LOOK = {"predict": _text("Where the digit comes from"), "trust": _text("Which ink made the answer"),
+              "representations": _maps}
+
+
 def a11y_states() -> list[tuple[str, str, object, tuple[int, int]]]:
     """(name, address, how to get there, viewport): every page in both modes and on a phone, then states."""
     out = []
@@ -115,12 +126,12 @@ def a11y_states() -> list[tuple[str, str, object, tuple[int, int]]]:
             continue
         for mode, query, size in (("", "", DESKTOP), ("present", "present=1", DESKTOP), ("phone", "", PHONE)):
             name = "-".join(x for x in (info.url_path or "home", mode) if x)
-            out.append((name, info.url_path + (f"?{query}" if query else ""), _nothing, size))
+            out.append((name, info.url_path + (f"?{query}" if query else ""),
+                        FIRST_LOOK.get(info.url_path, _nothing), size))
     out += [
         ("train-trained", "train?model=logreg&epochs=1", _train, DESKTOP),
         ("train-trained-present", "train?model=logreg&epochs=1&present=1", _train, DESKTOP),
         ("train-sweep", f"train?{SWEEP}", _sweep, DESKTOP),
-        ("representations-maps", "representations", _maps, DESKTOP),
         ("representations-over-training", "representations", _over_training, DESKTOP),
         ("predict-test-digit", "predict", _test_digit, DESKTOP),
         ("predict-photo", "predict", _photo, DESKTOP),
@@ -142,6 +153,8 @@ def a11y_visit(browser, base: str, name: str, address: str, prepare, size, shots
         _idle(page)
         prepare(page)
         _idle(page)
+        page.wait_for_function("""() => [...document.querySelectorAll('iframe')].every(
+            f => !f.contentDocument || f.contentDocument.readyState === 'complete')""", timeout=60_000)
         page.wait_for_timeout(1500)  # charts and components finish drawing after the run ends
         if shots:
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
