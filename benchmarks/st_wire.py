@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import html
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -55,10 +57,11 @@ def summarize(element) -> El:
         return El(kind, f"{e.type}: {e.message}")
     if kind == "imgs":
         return El(kind, " | ".join(i.caption for i in e.imgs), extra=[i.url for i in e.imgs])
+    if kind == "html" and 'class="nl-figure"' in e.body:  # pictures with alt text (dashboard/core/alt_images.py)
+        caps = [html.unescape(c) for c in re.findall(r"<figcaption[^>]*>(.*?)</figcaption>", e.body)]
+        return El("imgs", " | ".join(caps), extra=re.findall(r'<img src="([^"]*)"', e.body))
     if kind == "html":
         return El(kind, e.body)
-    if kind == "bidi_component":  # a components.v2 widget (e.g. Predict's canvas): its id takes a json_value
-        return El(kind, e.component_name, e.id)
     if kind == "progress":
         return El(kind, e.text)
     if kind == "bidi_component":  # a custom component (the drawing canvas): its name and widget id

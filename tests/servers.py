@@ -14,6 +14,10 @@ _FROM = {
     "Server": "benchmarks.server",
     "free_port": "benchmarks.server",
     "process_tree": "benchmarks.server",
+    # benchmarks/a11y.py: the pages and states axe checks (issue 36), and how to reach each
+    "A11Y_ADMIN_PASSWORD": "benchmarks.a11y",
+    "a11y_states": "benchmarks.a11y",
+    "a11y_visit": "benchmarks.a11y",
     # benchmarks/ray_head.py: a local Ray head on free ports with a temp dir of its own
     "RayHead": "benchmarks.ray_head",
     # benchmarks/load_cluster.py: app servers sharing one Ray head and one store

@@ -11,7 +11,7 @@ def test_trust_page_shows_the_heatmaps(page):
     page.get_by_text("Which ink made the answer").wait_for(timeout=300_000)  # default models trained
     idle(page, timeout=120_000)
     page.get_by_text("IG: why", exact=False).first.wait_for()
-    pictures = page.locator('[data-testid="stImage"] img')
+    pictures = page.locator('.nl-figure img')
     assert pictures.count() >= 10  # the digit, and for each of the three models: it, occlusion, IG
     assert all(pictures.nth(i).evaluate("img => img.naturalWidth") > 0 for i in range(10))  # really drawn
     assert page.get_by_text("occlusion: why", exact=False).count() == 3
@@ -48,7 +48,7 @@ def test_why_under_the_second_model_opens_trust_on_that_model_and_that_digit(pag
     page.get_by_text(f"{second}, Occlusion:", exact=False).first.wait_for(timeout=120_000)
     assert page.get_by_text(f"{second}, Occlusion:", exact=False).count() == 1  # its sanity verdict
     assert not [n for n in names if n != second and page.get_by_text(f"{n}, Occlusion:", exact=False).count()]
-    assert page.locator('[data-testid="stImage"] img').count() >= 4
+    assert page.locator('.nl-figure img').count() >= 4
     assert not page.locator('[data-testid="stException"]').count()
     shot(page, "trust-from-predict-second-model")
     page.get_by_text("The verdict.", exact=False).scroll_into_view_if_needed()

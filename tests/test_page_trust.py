@@ -1,6 +1,8 @@
 """AppTest of the Trust page (issues 18 and 19): default models, a handed-over digit, both
 sections of "How sure" and "Does it hold up", a model without its data split, bad input."""
 import dataclasses
+import html
+import re
 
 import numpy as np
 import pytest
@@ -46,7 +48,8 @@ def texts(at, kind) -> list[str]:
 
 
 def _captions(element) -> list[str]:
-    return [img.caption for img in element.proto.imgs]
+    """The visible captions of one row of pictures drawn with alt text (dashboard/core/alt_images.py)."""
+    return [html.unescape(c) for c in re.findall(r"<figcaption[^>]*>(.*?)</figcaption>", element.proto.body)]
 
 
 def default_trained() -> dict:
@@ -78,7 +81,7 @@ def test_renders_with_the_servers_default_models():
     assert any("The verdict" in m and "|ρ|" in m for m in texts(at, "markdown"))
     assert any("pixel space" in m for m in texts(at, "markdown"))  # logistic regression's neighbours
     assert len(at.get("plotly_chart")) >= 6  # deletion, reliability, referral, cost, robustness, per digit
-    captions = [c for row in at.get("image") for c in _captions(row)]
+    captions = [c for row in at.get("html") for c in _captions(row)]
     assert sum(c.startswith("occlusion: why") for c in captions) == 3  # one heatmap row per model
     assert sum(c.startswith("IG, random weights") for c in captions) == 3
 

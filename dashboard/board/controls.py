@@ -9,7 +9,7 @@ import streamlit as st
 
 from analysis.compute.board import CODE_LENGTH, BoardError, BoardView
 from dashboard.board.state import STORE, BoardState, board_state
-from dashboard.core import access, figures, runtime
+from dashboard.core import access, alt_images, figures, runtime
 
 SEND_PRIVACY = ("Only this 28×28 digit, the digit you meant and the time go to the board, with a random id for "
                 "this browser tab (no name). They stay in this server's memory until the board ends (a few hours "
@@ -113,8 +113,9 @@ def mine_ui(state: BoardState) -> None:
     cols = st.columns(min(len(mine), 5))
     for i, d in enumerate(mine):
         with cols[i % len(cols)]:
-            st.image(figures.enlarge(d.image, 56), caption=f"#{d.id}: {view.classes[d.label] if view else d.label}",
-                     width=56)
+            label = view.classes[d.label] if view else str(d.label)
+            alt_images.show(st, figures.enlarge(d.image, 56), alt_images.digit_alt(label, "Your digit"),
+                            caption=f"#{d.id}: {label}", width=56)
             st.button("Withdraw", key=f"board_withdraw_{d.id}", on_click=_withdraw, args=(state, d.id),
                       help="Take this digit off the board.")
 

@@ -16,7 +16,7 @@ import streamlit as st
 from analysis.compute.board import BoardView, board_csv, gallery_png
 from dashboard.board import controls
 from dashboard.board.state import STORE, Answer, BoardState, answers, board_state
-from dashboard.core import figures, formats, training_jobs
+from dashboard.core import alt_images, figures, formats, training_jobs
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 
@@ -125,8 +125,10 @@ def _confusion(view: BoardView, said: dict[str, list[Answer]], state: BoardState
     sel = np.flatnonzero((y == cls.index(true)) & (pred == cls.index(guess)))
     st.markdown(f"**{len(sel)} digit(s)** meant as {true} and read as {guess} by {which}:")
     if len(sel):
-        st.image([figures.enlarge(view.digits[i].image, 84) for i in sel[:40]],
-                 caption=[f"#{view.digits[i].id}" for i in sel[:40]], width=84)
+        shown = sel[:40]
+        alt = f"A room's digit meant as {true}, read as {guess} by {which}"
+        alt_images.show(st, [figures.enlarge(view.digits[i].image, 84) for i in shown], [alt] * len(shown),
+                        caption=[f"#{view.digits[i].id}" for i in shown], width=84)
 
 
 def _most_wrong(view: BoardView, said: dict[str, list[Answer]]) -> None:
@@ -142,9 +144,10 @@ def _most_wrong(view: BoardView, said: dict[str, list[Answer]]) -> None:
             seen.add(i)
             top.append((c, name, i))
     top = top[:6]
-    st.image([figures.enlarge(view.digits[i].image, 112) for _, _, i in top], width=112,
-             caption=[f"#{view.digits[i].id}: meant {view.classes[view.digits[i].label]}, {short(name)} read "
-                      f"{view.classes[said[name][i].winner]} ({formats.probability(c)} sure)" for c, name, i in top])
+    words = [f"#{view.digits[i].id}: meant {view.classes[view.digits[i].label]}, {short(name)} read "
+             f"{view.classes[said[name][i].winner]} ({formats.probability(c)} sure)" for c, name, i in top]
+    alt_images.show(st, [figures.enlarge(view.digits[i].image, 112) for _, _, i in top],
+                    [f"Handwritten digit {w}" for w in words], caption=words, width=112)
 
 
 @st.fragment(run_every=POLL_S)

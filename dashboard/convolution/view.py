@@ -9,7 +9,7 @@ from analysis import images
 from analysis.compute.budget import convolution_bytes
 from analysis.convolution import convolve, explain_pixel, output_size
 from dashboard.convolution.state import convolution_state
-from dashboard.core import figures, memory
+from dashboard.core import alt_images, figures, memory
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.session import PERSIST
 
@@ -85,10 +85,12 @@ def before_after_ui(src: np.ndarray, source, choice, settings) -> None:
     except ValueError as e:  # a kernel that does not fit, or work that could never fit the budget
         st.error(str(e), icon=":material/error:")
         st.stop()
-    before.image(before_jpeg, caption=f"Before: {source.caption}", width="stretch")
-    after.image(after_jpeg, width="stretch",
-                caption=f"After: {choice.name} ({kh}×{kw}), shown as {images.DISPLAY_MODES[settings.display]}. "
-                        f"Values range from {lo:.4g} to {hi:.4g}.")
+    alt_images.show(before, before_jpeg, f"The photo before filtering: {source.caption}",
+                    caption=f"Before: {source.caption}")
+    alt_images.show(after, after_jpeg, f"The photo after the {choice.name} kernel ({kh}×{kw}), shown as "
+                    f"{images.DISPLAY_MODES[settings.display]}; values from {lo:.4g} to {hi:.4g}",
+                    caption=f"After: {choice.name} ({kh}×{kw}), shown as {images.DISPLAY_MODES[settings.display]}. "
+                            f"Values range from {lo:.4g} to {hi:.4g}.")
     kernel, pad, stride, flip, mode, gray, full = (choice.kernel, settings.padding, settings.stride, settings.flip,
                                                    settings.display, settings.gray, source.full)
     st.download_button(

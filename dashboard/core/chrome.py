@@ -10,6 +10,17 @@ from dashboard.core import pages
 from dashboard.core.app_state import app_state
 from dashboard.core.guard import plain
 
+# Always on: Streamlit's captions are gray at 60% opacity on white (3.3-3.9:1, under WCAG AA's 4.5:1): a
+# darker gray, fully opaque (9.7:1).
+BASE_CSS = """
+<style>
+[data-testid="stCaptionContainer"] { opacity: 1 !important; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #424242 !important; }
+/* A segmented control's chosen option: the theme's red on pink is 4.47:1; a darker red is 6.4:1. */
+button[data-variant="segmented_control"][aria-checked="true"] p { color: #9e2a36 !important; }
+</style>
+"""
+
 PRESENT_CSS = """
 <style>
 html, body, [data-testid="stMain"] { font-size: 24px !important; }
@@ -21,7 +32,7 @@ html, body, [data-testid="stMain"] { font-size: 24px !important; }
 [data-testid="stTable"] th, [data-testid="stTable"] td { font-size: 22px !important; color: #000 !important; }
 [data-testid="stMain"] button p { white-space: normal !important; overflow: visible !important;
   text-overflow: clip !important; }
-[data-testid="stImageCaption"] { font-size: 20px !important; color: #222 !important; }
+[data-testid="stImageCaption"], .nl-figure figcaption { font-size: 20px !important; color: #222 !important; }
 h1 { font-size: 3.2rem !important; } h2, h3 { font-size: 2.4rem !important; }
 h1, h2, h3 { overflow-wrap: normal !important; word-break: normal !important; hyphens: none !important; }
 [data-testid="stColumn"] h3 { font-size: 1.7rem !important; }  /* Home's cards: "Representations" on one line */
@@ -60,6 +71,7 @@ def sidebar(url_path: str, reset: Callable[[], None] | None = None) -> None:
         st.caption("Uploads stay in this server's memory for your session only and are sent nowhere else. A digit "
                    "you choose to send to a class board is shown to the room until the board ends (a few hours).")
         st.divider()
+    st.html(BASE_CSS)
     if presenting():
         st.html(PRESENT_CSS)
 

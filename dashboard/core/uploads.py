@@ -21,7 +21,7 @@ import streamlit as st
 from analysis import images
 from analysis.compute.budget import image_decode_bytes
 from analysis.images import decode_image, open_image
-from dashboard.core import memory
+from dashboard.core import alt_images, memory
 from dashboard.core.guard import plain
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
@@ -128,7 +128,7 @@ def shown(slot: UploadSlot, key: str, what: str) -> None:
         return
     a, b = st.columns([1, 2], vertical_alignment="center")
     if slot.current.preview is not None:
-        a.image(slot.current.preview, width=THUMB_WIDTH)
+        alt_images.show(a, slot.current.preview, f"Thumbnail of your upload {slot.current.name}", width=THUMB_WIDTH)
     b.caption(f"In use: {plain(slot.current.name)}")
     b.button("Remove", key=f"{key}_remove", on_click=_remove, args=(slot,), icon=":material/close:",
              help=f"Forget this {what}.")

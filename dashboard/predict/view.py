@@ -6,7 +6,7 @@ import streamlit as st
 
 from analysis.models import first_layer_weights, representations
 from analysis.preprocess import Steps, preprocess_steps
-from dashboard.core import figures, formats
+from dashboard.core import alt_images, figures, formats
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.guard import plain
@@ -23,7 +23,9 @@ def _u8(x: np.ndarray) -> np.ndarray:
 def steps_ui(steps: Steps, size: int) -> None:
     """The five preprocessing steps as one row of thumbnails (one picture: stays a row on a phone)."""
     pics = [steps.gray, steps.ink, steps.cropped, steps.scaled, steps.result]
-    st.image(figures.strip([_u8(p) for p in pics], side=160), width="stretch")
+    alt_images.show(st, figures.strip([_u8(p) for p in pics], side=160),
+                    "Your picture in five steps: gray, ink made white on black, cropped to the ink, scaled, "
+                    f"and centred in {size}×{size}")
     st.caption("1. gray · 2. ink made white on black" + (" (inverted: the paper was light)" if steps.inverted else "")
                + f" · 3. cropped to the ink · 4. longest side scaled to {max(steps.scaled.shape)} px"
                + f" · 5. centred in {size}×{size}: what the model sees")
@@ -52,14 +54,15 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
         top = np.argsort(-act)[:8]
         w = first_layer_weights(model, x.shape)
         st.caption("Its most active hidden units (what each looks for; red: ink here excites it):")
-        st.image([figures.enlarge(figures.diverging_rgb(w[u]), 56) for u in top],
-                 caption=[f"unit {u + 1}: {act[u]:.1f}" for u in top], width=56)
+        alt_images.show(st, [figures.enlarge(figures.diverging_rgb(w[u]), 56) for u in top],
+                        [alt_images.weights_alt(f"hidden unit {u + 1} (activity {act[u]:.1f})", w[u]) for u in top],
+                        caption=[f"unit {u + 1}: {act[u]:.1f}" for u in top], width=56)
 
 
 def ready_digit_picture(image: np.ndarray, label: str | None) -> None:
     """A digit that is already the model's input (a test digit, a handed-over one)."""
     caption = "The digit" + ("" if label is None else f"; its true label is {label}")
-    st.image(figures.enlarge(_u8(image), 140), caption=caption, width=140)
+    alt_images.show(st, figures.enlarge(_u8(image), 140), alt_images.digit_alt(label), caption=caption, width=140)
 
 
 def answers(models: dict[str, SessionModel], x: np.ndarray, true: int | None) -> None:

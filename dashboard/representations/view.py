@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.core import chrome, figures, formats
+from dashboard.core import alt_images, chrome, figures, formats
 from dashboard.core.figures import chart
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
@@ -120,9 +120,11 @@ def selection_grid(ids: list[int], images: np.ndarray, labels: np.ndarray, pred:
     a.markdown(f"**{len(ids)} digits selected**")
     a.table(counts.reset_index(), hide_index=True)
     shown = sorted(np.random.default_rng(0).permutation(ids)[:60].tolist()) if len(ids) > 60 else ids  # a fair mix
-    b.image([figures.enlarge((np.clip(images[i], 0, 1) * 255).astype(np.uint8), 56) for i in shown],
-            caption=[f"#{i}: {class_names[labels[i]]}" + ("" if pred[i] == labels[i] else f"→{class_names[pred[i]]}")
-                     for i in shown], width=56)
+    alt_images.show(b, [figures.enlarge((np.clip(images[i], 0, 1) * 255).astype(np.uint8), 56) for i in shown],
+                    [f"Selected digit {i}, labelled {class_names[labels[i]]}"
+                     + ("" if pred[i] == labels[i] else f", read as {class_names[pred[i]]}") for i in shown],
+                    caption=[f"#{i}: {class_names[labels[i]]}"
+                             + ("" if pred[i] == labels[i] else f"→{class_names[pred[i]]}") for i in shown], width=56)
     if len(ids) > len(shown):
         b.caption(f"Showing the first {len(shown)}.")
 

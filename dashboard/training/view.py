@@ -12,7 +12,7 @@ from analysis.compute.untrusted_files import open_weights
 from analysis.datasets import class_counts, split_dataset
 from analysis.models import feature_maps, first_layer_weights, layout, representations
 from analysis.recording import replay_unavailable, save_with_recording
-from dashboard.core import chrome, figures, formats, session_models, training_jobs
+from dashboard.core import alt_images, chrome, figures, formats, session_models, training_jobs
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.guard import plain
 from dashboard.core.session import PERSIST, hand_over
@@ -74,8 +74,8 @@ def gallery(images: np.ndarray, captions: list[str], side: int = 84, limit: int 
     if len(images) == 0:
         st.write("No images here.")
         return
-    st.image([figures.enlarge((np.clip(im, 0, 1) * 255).astype(np.uint8), side) for im in images[:limit]],
-             caption=captions[:limit], width=side)
+    alt_images.show(st, [figures.enlarge((np.clip(im, 0, 1) * 255).astype(np.uint8), side) for im in images[:limit]],
+                    [f"Digit: {c}" for c in captions[:limit]], caption=captions[:limit], width=side)
     if len(images) > limit:
         st.caption(f"Showing {limit} of {len(images)}.")
 
@@ -134,8 +134,9 @@ def _mistakes(sm: SessionModel) -> None:
     per_row, shown = 6, wrong[:MISTAKES_SHOWN]
     for start in range(0, len(shown), per_row):
         for col, i in zip(st.columns(per_row), shown[start:start + per_row]):
-            col.image(figures.enlarge((np.clip(images[i], 0, 1) * 255).astype(np.uint8), 96), width="stretch",
-                      caption=f"true {names[y[i]]}, said {names[pred[i]]} ({formats.probability(probs[i, pred[i]])})")
+            said = f"true {names[y[i]]}, said {names[pred[i]]} ({formats.probability(probs[i, pred[i]])})"
+            alt_images.show(col, figures.enlarge((np.clip(images[i], 0, 1) * 255).astype(np.uint8), 96),
+                            f"A misread digit: {said}", caption=said)
             if col.button("Why?", key=f"train_why_{i}", icon=":material/psychology_alt:", width="stretch",
                           help="Open this digit on the Trust page: heatmaps of what each model looked at."):
                 digit = IncomingDigit(images[i], int(y[i]), f"Training: a mistake of {sm.name}", model=sm.name)
@@ -170,7 +171,8 @@ def _learned(sm: SessionModel) -> None:
     else:
         st.markdown("The first conv block's **learned kernels**, like the Convolution page's, but learned from data.")
         caps = [f"filter {i + 1}" for i in range(len(w))]
-    st.image([figures.enlarge(figures.diverging_rgb(x), 84) for x in w], caption=caps, width=84)
+    alt_images.show(st, [figures.enlarge(figures.diverging_rgb(x), 84) for x in w],
+                    [alt_images.weights_alt(c, x) for c, x in zip(caps, w)], caption=caps, width=84)
     if kind == "cnn" and sm.dataset is not None:
         ds = sm.dataset
         i = st.number_input("Test image number", 0, len(t.split.test) - 1, 0, key="fmap_index", persist_state=PERSIST,
@@ -213,7 +215,9 @@ def _one_digit(sm: SessionModel) -> None:
     reps = representations(t.model, image[None])
     scores, probs = reps["logits"][0], reps["probabilities"][0]
     c1, c2, c3 = st.columns([1, 2, 2])
-    c1.image(figures.enlarge((image * 255).astype(np.uint8), 140), caption=f"{what}: label {names[true]}")
+    alt_images.show(c1, figures.enlarge((np.clip(image, 0, 1) * 255).astype(np.uint8), 140),
+                    f"Handwritten digit, {what}, labelled {names[true]}", caption=f"{what}: label {names[true]}",
+                    width=140)
     chart(c2, figures.score_bars(scores, t.class_names, "1. Raw scores (logits)"), config=NO_BAR, key="digit_scores")
     chart(c3, figures.probability_bars(probs, t.class_names, "2. Softmax: Pr(class)", true=true),
           config=NO_BAR, key="digit_probs")

@@ -9,7 +9,7 @@ import streamlit as st
 from analysis import calibration as cal
 from analysis import robustness as rb
 from analysis.explain import logits
-from dashboard.core import chrome, figures, formats
+from dashboard.core import alt_images, chrome, figures, formats
 from dashboard.trust import cache, controls
 from dashboard.trust import figures as tf
 from dashboard.trust.state import TrustState
@@ -140,8 +140,11 @@ def photo_set_check(ts: TrustState, sm, temperature: float) -> None:
                     "do not carry over to your photos.")
         names = sm.trained.class_names
         st.caption("Under each: the model's answer (the true digit), and how sure it is.")
-        st.image([figures.enlarge((p * 255).astype(np.uint8), 84) for p, _ in ts.photos], width=84,
-                 caption=[f"{names[a]} ({names[b]}) {formats.probability(c)}" for a, b, c in zip(pred, y, conf)])
+        alt_images.show(st, [figures.enlarge((p * 255).astype(np.uint8), 84) for p, _ in ts.photos], width=84,
+                        alt=[f"Your photo of a {names[b]}, read as {names[a]} ({formats.probability(c)} sure)"
+                             for a, b, c in zip(pred, y, conf)],
+                        caption=[f"{names[a]} ({names[b]}) {formats.probability(c)}"
+                                 for a, b, c in zip(pred, y, conf)])
 
 
 # ---------------------------------------------------------------- does it hold up?
@@ -203,9 +206,11 @@ def disagreement_ui(table: rb.RobustnessTable, images: np.ndarray, class_names) 
         x = images[d.indices[:24]]
         x = x if version == rb.ORIGINAL else rb.alter(x, version)  # (the noise drawn afresh for these)
         st.caption("Under each: A's answer / B's answer (the true digit).")
-        st.image([figures.enlarge((p * 255).astype(np.uint8), 84) for p in x], width=84,
-                 caption=[f"{class_names[p]} / {class_names[q]} ({class_names[t]})"
-                          for p, q, t in zip(d.predictions_a[:24], d.predictions_b[:24], d.labels[:24])])
+        trio = list(zip(d.predictions_a[:24], d.predictions_b[:24], d.labels[:24]))
+        alt_images.show(st, [figures.enlarge((np.clip(p, 0, 1) * 255).astype(np.uint8), 84) for p in x], width=84,
+                        alt=[f"Digit {class_names[t]}: model A reads {class_names[p]}, model B reads {class_names[q]}"
+                             for p, q, t in trio],
+                        caption=[f"{class_names[p]} / {class_names[q]} ({class_names[t]})" for p, q, t in trio])
     rows = [{"test digit": int(i), "model A": class_names[p], "model B": class_names[q], "true": class_names[t]}
             for i, p, q, t in zip(d.indices, d.predictions_a, d.predictions_b, d.labels)]
     st.download_button("Disagreements (CSV)", data=_csv(rows or [{"test digit": None}]),

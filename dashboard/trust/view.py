@@ -8,7 +8,7 @@ import streamlit as st
 
 from analysis import explain as ex
 from analysis.models import first_layer_weights
-from dashboard.core import chrome, figures, formats, model_choice
+from dashboard.core import alt_images, chrome, figures, formats, model_choice
 from dashboard.core.guard import plain
 from dashboard.trust import cache, controls
 from dashboard.trust import figures as tf
@@ -29,7 +29,8 @@ def grid(rows, side: int | None = None) -> None:
     for name, panels in rows:
         if name:
             st.markdown(f"**{plain(name)}**")
-        st.image([figures.enlarge(rgb, side) for _, rgb in panels], width=side, caption=[t for t, _ in panels])
+        alt_images.show(st, [figures.enlarge(rgb, side) for _, rgb in panels], width=side,
+                        alt=[(f"{name}: {t}" if name else t) for t, _ in panels], caption=[t for t, _ in panels])
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
@@ -83,7 +84,8 @@ def digit_ui(ts: TrustState, models: dict) -> np.ndarray | None:
 def digit_picture(ts: TrustState, class_names) -> None:
     name = class_names[ts.label] if ts.label is not None and ts.label < len(class_names) else ts.label
     truth = "" if ts.label is None else f"; true label {name}"
-    st.image(figures.enlarge(_u8(ts.image), 140), width=140, caption=f"{ts.source}{truth}")
+    alt_images.show(st, figures.enlarge(_u8(ts.image), 140), width=140, caption=f"{ts.source}{truth}",
+                    alt=f"The digit being explained ({ts.source}{truth})")
 
 
 # ---------------------------------------------------------------- computing, per model
@@ -263,8 +265,10 @@ def nearest_ui(ts: TrustState, models: dict, ok: dict, image) -> None:
                  "pixel by pixel" if nb.pixel_space else f"in its last hidden layer ({nb.layer})")
         st.markdown(f"**{plain(name)}**, {where} (under each: its label · its distance):")
         cls = sm.trained.class_names
-        st.image([figures.enlarge(_u8(sm.dataset.images[i]), 84) for i in nb.indices], width=84,
-                 caption=[f"{cls[y]} · {d:.1f}" for y, d in zip(nb.labels, nb.distances)])
+        alt_images.show(st, [figures.enlarge(_u8(sm.dataset.images[i]), 84) for i in nb.indices], width=84,
+                        alt=[f"A training digit like yours for {name}: labelled {cls[y]}, distance {d:.1f}"
+                             for y, d in zip(nb.labels, nb.distances)],
+                        caption=[f"{cls[y]} · {d:.1f}" for y, d in zip(nb.labels, nb.distances)])
 
 
 def linear_ui(models: dict, ok: dict, image, names) -> None:

@@ -1,0 +1,211 @@
+"""Accessibility audit (issue 36): axe-core (WCAG 2.0/2.1/2.2 A and AA, no rule disabled, every frame; see
+tests/axe_audit.py) on every page of the navigation in normal and projection mode and a 390x844 phone
+view, and on the states pages open into (a trained model, maps drawn, Over training, Predict with a
+photo, each Trust tab, the sweep, the glossary, /admin). Prints each violation and incomplete result, then
+
+  A11Y pages=<n> states=<n> violations=<n> incomplete=<n> images=<n> images_described=<n> charts=0
+       charts_described=0 keyboard_tasks=0/0
+
+(violations counts elements; the last three come with "Every student (2 of 2)").
+Usage: python benchmarks/a11y.py [--only NAME,...] [--shots DIR]"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from analysis.datasets import load_dataset  # noqa: E402
+from benchmarks.server import Server  # noqa: E402
+from dashboard.core import pages as nav  # noqa: E402
+from tests.axe_audit import EXCLUDED, audit, images  # noqa: E402
+from tests.helpers import paper_photo  # noqa: E402
+
+CHROMIUM = os.environ.get("NETLENS_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+A11Y_ADMIN_PASSWORD = "a11y-admin-password"
+SWEEP = "data=digits&model=logreg&epochs=1&seeds=1&vary=lr&values=0.001,0.01,0.1"
+DESKTOP = (1400, 1000)
+PHONE = (390, 844)
+
+
+def _idle(page, timeout=240_000) -> None:
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+
+
+def _train(page) -> None:
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("Validation accuracy", exact=True).first.wait_for(timeout=180_000)
+
+
+def _sweep(page) -> None:
+    page.get_by_text("Try several settings (a small sweep)").click()
+    start = page.get_by_role("button", name="Run the sweep (3 runs)")
+    start.wait_for(timeout=120_000)
+    start.click()
+    page.get_by_text("Best by validation accuracy:").wait_for(timeout=240_000)
+
+
+def _maps(page) -> None:
+    page.get_by_text("How well each map keeps the digits apart").wait_for(timeout=240_000)
+
+
+def _over_training(page) -> None:
+    _maps(page)
+    page.get_by_role("radio", name="Over training").click()
+    page.locator("[data-testid=stSidebar]").get_by_text("PCA", exact=True).click(timeout=180_000)
+    page.locator(".updatemenu-button").filter(has_text="Play").wait_for(timeout=240_000)
+
+
+def _test_digit(page) -> None:
+    page.get_by_text("A test digit", exact=True).click()
+    page.get_by_text("What each model says").wait_for(timeout=180_000)
+
+
+def _photo_file() -> Path:
+    ds = load_dataset("mnist5k")
+    path = Path(tempfile.mkdtemp(prefix="a11y-")) / "three.png"
+    Image.fromarray(paper_photo(ds.images[np.flatnonzero(ds.labels == 3)[5]])).save(path)
+    return path
+
+
+def _photo(page) -> None:
+    page.get_by_text("Where the digit comes from").wait_for(timeout=180_000)
+    page.get_by_text("Upload a photo", exact=True).click()
+    _idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(_photo_file()))
+    page.get_by_text("How the picture becomes the model's input").wait_for(timeout=120_000)
+
+
+def _trust(tab: str):
+    def go(page) -> None:
+        page.get_by_text("Which ink made the answer").wait_for(timeout=300_000)
+        _idle(page)
+        if tab:
+            page.get_by_role("tab", name=tab).click()
+    return go
+
+
+def _admin(page) -> None:
+    box = page.get_by_label("Admin password")
+    box.wait_for(timeout=60_000)
+    box.fill(A11Y_ADMIN_PASSWORD)
+    box.press("Enter")
+    page.get_by_text("Sessions").first.wait_for(timeout=60_000)
+
+
+def _nothing(page) -> None:
+    pass
+
+
+def _text(words: str):
+    def go(page) -> None:
+        page.get_by_text(words).first.wait_for(timeout=300_000)  # the default models are ready
+    return go
+
+
+# A page's first look, once what it waits for (the server's default models) is there.
+FIRST_LOOK = {"predict": _text("Where the digit comes from"), "trust": _text("Which ink made the answer"),
+              "representations": _maps}
+
+
+def a11y_states() -> list[tuple[str, str, object, tuple[int, int]]]:
+    """(name, address, how to get there, viewport): every page in both modes and on a phone, then states."""
+    out = []
+    for info in nav.PAGES:
+        if info.hidden:
+            continue
+        for mode, query, size in (("", "", DESKTOP), ("present", "present=1", DESKTOP), ("phone", "", PHONE)):
+            name = "-".join(x for x in (info.url_path or "home", mode) if x)
+            out.append((name, info.url_path + (f"?{query}" if query else ""),
+                        FIRST_LOOK.get(info.url_path, _nothing), size))
+    out += [
+        ("train-trained", "train?model=logreg&epochs=1", _train, DESKTOP),
+        ("train-trained-present", "train?model=logreg&epochs=1&present=1", _train, DESKTOP),
+        ("train-sweep", f"train?{SWEEP}", _sweep, DESKTOP),
+        ("representations-over-training", "representations", _over_training, DESKTOP),
+        ("predict-test-digit", "predict", _test_digit, DESKTOP),
+        ("predict-photo", "predict", _photo, DESKTOP),
+        ("trust-why", "trust", _trust(""), DESKTOP),
+        ("trust-how-sure", "trust", _trust("How sure"), DESKTOP),
+        ("trust-hold-up", "trust", _trust("Does it hold up"), DESKTOP),
+        ("trust-why-present", "trust?present=1", _trust(""), DESKTOP),
+        ("admin", "admin", _admin, DESKTOP),
+    ]
+    return out
+
+
+def a11y_visit(browser, base: str, name: str, address: str, prepare, size, shots: Path | None):
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/{address}")
+        page.locator('[data-testid="stMain"]').wait_for(timeout=120_000)
+        _idle(page)
+        prepare(page)
+        _idle(page)
+        page.wait_for_function("""() => [...document.querySelectorAll('iframe')].every(
+            f => !f.contentDocument || f.contentDocument.readyState === 'complete')""", timeout=60_000)
+        page.wait_for_timeout(1500)  # charts and components finish drawing after the run ends
+        if shots:
+            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        return audit(page), images(page)
+    finally:
+        context.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="", help="comma-separated state names (default: all)")
+    parser.add_argument("--shots", default="", help="folder for a screenshot of each state")
+    args = parser.parse_args()
+    chosen = [s for s in a11y_states() if not args.only or s[0] in args.only.split(",")]
+    shots = Path(args.shots) if args.shots else None
+    if shots:
+        shots.mkdir(parents=True, exist_ok=True)
+    print("excluded (Streamlit's own chrome):", *(f"  {k}: {v}" for k, v in EXCLUDED.items()), sep="\n")
+    server = Server(Path(tempfile.mkdtemp(prefix="a11y-server-")), env={"NETLENS_ADMIN_PASSWORD": A11Y_ADMIN_PASSWORD})
+    totals = dict(violations=0, incomplete=0, images=0, described=0, failed=0)
+    pages = set()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            for name, address, prepare, size in chosen:
+                try:
+                    result, (n_img, n_alt) = a11y_visit(browser, server.base, name, address, prepare, size, shots)
+                except Exception as e:  # a state that could not be reached is reported, not hidden
+                    totals["failed"] += 1
+                    print(f"[{name}] NOT REACHED: {str(e).splitlines()[0][:200]}", flush=True)
+                    continue
+                pages.add(address.split("?")[0])
+                totals["violations"] += result.violation_nodes
+                totals["incomplete"] += sum(len(v["nodes"]) for v in result.incomplete)
+                totals["images"] += n_img
+                totals["described"] += n_alt
+                print(f"[{name}] frames={result.frames} violations={result.violation_nodes} "
+                      f"images={n_img} described={n_alt}", flush=True)
+                if result.violations:
+                    print(result.describe("violations"), flush=True)
+                if result.incomplete:
+                    print("  incomplete:\n" + result.describe("incomplete"), flush=True)
+            browser.close()
+    finally:
+        server.stop()
+    reached = len(chosen) - totals["failed"]
+    print(f"A11Y pages={len(pages)} states={reached} violations={totals['violations']} "
+          f"incomplete={totals['incomplete']} images={totals['images']} images_described={totals['described']} "
+          f"charts=0 charts_described=0 keyboard_tasks=0/0" + (f" not_reached={totals['failed']}"
+                                                                 if totals["failed"] else ""))
+
+
+if __name__ == "__main__":
+    main()
