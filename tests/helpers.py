@@ -68,16 +68,6 @@ def shot(page, name):
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
-def photo(path: Path, w: int, h: int) -> Path:
-    """A smooth, photo-like JPEG (gradients and shapes) of w × h pixels."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    r = 127 + 120 * np.sin(xx / w * 6) * np.cos(yy / h * 4)
-    g = 255 * (yy / h)
-    b = np.where((xx - w / 2) ** 2 + (yy - h / 2) ** 2 < (h / 4) ** 2, 230, 40)
-    Image.fromarray(np.dstack([r, g, b]).astype(np.uint8)).save(path, quality=90)
-    return path
-
-
 def upload(page, path, label: str | None = None):
     """Choose a file in the uploader (the one whose label contains `label`, else the first)."""
     uploaders = page.locator('[data-testid="stFileUploader"]')

@@ -8,12 +8,17 @@ client needs the `websockets` package, which some tests first check for with imp
 from __future__ import annotations
 
 import importlib
+import secrets
+from contextlib import contextmanager
+from pathlib import Path
 
 _FROM = {
     # benchmarks/server.py: one real NetLens server on a free loopback port, its process tree
     "Server": "benchmarks.server",
     "free_port": "benchmarks.server",
     "process_tree": "benchmarks.server",
+    # benchmarks/convolution_page.py: a smooth, photo-like JPEG of w × h pixels
+    "photo": "benchmarks.convolution_page",
     # benchmarks/a11y.py: the pages and states axe checks (issue 36), and how to reach each
     "A11Y_ADMIN_PASSWORD": "benchmarks.a11y",
     "a11y_states": "benchmarks.a11y",
@@ -43,3 +48,17 @@ def __getattr__(name: str):
     if name not in _FROM:
         raise AttributeError(f"tests.servers has no {name!r}; expected one of {', '.join(__all__)}")
     return getattr(importlib.import_module(_FROM[name]), name)
+
+
+@contextmanager
+def password_server(folder: Path):
+    """(server, password): a server behind a fresh class password (issue 29's door), without warm-up,
+    workers, a cluster or trained-ahead models; stopped on leaving."""
+    password = secrets.token_hex(6)
+    server = __getattr__("Server")(folder, env={"NETLENS_PASSWORD": password, "NETLENS_WARM": "0",
+                                                "NETLENS_WORKERS": "0", "NETLENS_RAY_ADDRESS": ""},
+                                   unset=("NETLENS_MODELS_DIR",), start_timeout=90)
+    try:
+        yield server, password
+    finally:
+        server.stop()

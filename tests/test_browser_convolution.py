@@ -2,7 +2,8 @@
 import pytest
 from PIL import Image
 
-from tests.helpers import choose, photo, shot, upload
+from tests.helpers import choose, shot, upload
+from tests.servers import photo
 
 pytestmark = pytest.mark.browser
 

@@ -4,13 +4,11 @@
 on that page with those settings (it was the browser that rewrote the address to Home before)."""
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
 from tests.conftest import CHROMIUM, _browser_missing
 from tests.helpers import in_own_thread
-from tests.servers import deep_link_through_password
+from tests.servers import deep_link_through_password, password_server
 
 pytestmark = pytest.mark.browser
 
@@ -20,16 +18,8 @@ def locked_server(tmp_path_factory):
     missing = _browser_missing()
     if missing:
         pytest.skip(missing)
-    from tests.servers import Server
-
-    password = secrets.token_hex(6)
-    server = Server(tmp_path_factory.mktemp("locked"), env={"NETLENS_PASSWORD": password, "NETLENS_WARM": "0",
-                                                            "NETLENS_WORKERS": "0", "NETLENS_RAY_ADDRESS": ""},
-                    unset=("NETLENS_MODELS_DIR",), start_timeout=90)
-    try:
-        yield server, password
-    finally:
-        server.stop()
+    with password_server(tmp_path_factory.mktemp("locked")) as served:
+        yield served
 
 
 def test_training_link_survives_the_password(locked_server):

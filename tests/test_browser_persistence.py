@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from analysis.datasets import load_dataset
-from tests.helpers import choose, idle, lasso, paper_photo, photo, shot, upload
+from tests.helpers import choose, idle, lasso, paper_photo, shot, upload
+from tests.servers import photo
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,8 @@ import urllib.request
 
 import pytest
 
-from tests.helpers import choose, idle, photo, shot, upload, wait_until
+from tests.helpers import choose, idle, shot, upload, wait_until
+from tests.servers import photo
 
 pytestmark = pytest.mark.browser
 

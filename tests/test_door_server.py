@@ -11,28 +11,21 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 import pytest
 
 pytest.importorskip("websockets")
 
 from tests.helpers import Nginx, in_own_thread, nginx_binary, run_in_own_loop  # noqa: E402
-from tests.servers import Server, forty_wrong_passwords, open_door, put_upload, type_password  # noqa: E402
+from tests.servers import forty_wrong_passwords, open_door, password_server, put_upload, type_password  # noqa: E402
 
 PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(2000)  # small: what is checked is who may store, not the size
 
 
 @pytest.fixture(scope="module")
 def door(tmp_path_factory):
-    password = secrets.token_hex(6)
-    server = Server(tmp_path_factory.mktemp("door"), env={"NETLENS_PASSWORD": password, "NETLENS_WARM": "0",
-                                                          "NETLENS_WORKERS": "0", "NETLENS_RAY_ADDRESS": ""},
-                    unset=("NETLENS_MODELS_DIR",), start_timeout=90)
-    try:
-        yield server, password
-    finally:
-        server.stop()
+    with password_server(tmp_path_factory.mktemp("door")) as served:
+        yield served
 
 
 async def _uploads(base: str, password: str) -> dict:
