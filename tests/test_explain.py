@@ -8,21 +8,23 @@ from torch import nn
 
 from analysis.datasets import Split, load_dataset, split_dataset
 from analysis.explain import (
-    SANITY_THRESHOLD,
     ExplainConfig,
-    deletion_curve,
     explain,
-    ink_mask,
     integrated_gradients,
     is_linear,
     occlusion,
     occlusion_maps,
     output_change,
+    weight_times_pixel,
+)
+from analysis.explain_checks import (
+    SANITY_THRESHOLD,
+    deletion_curve,
+    ink_mask,
     randomized_copy,
     rank_correlation,
     sanity_check,
     sanity_verdict,
-    weight_times_pixel,
 )
 from analysis.models import default_config, representations
 from analysis.nearest import nearest_examples, neighbour_index

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from analysis import explain as ex
+from analysis import explain_checks as checks
 from analysis.nearest import NO_TRAINING_DIGITS, nearest_examples, neighbour_index
 from analysis.robustness import robustness_table
 from dashboard.core.session_models import model_key
@@ -49,7 +50,7 @@ def outputs(sm) -> Outputs:
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _random_model(key: str, _model):
-    return ex.randomized_copy(_model)
+    return checks.randomized_copy(_model)
 
 
 def random_model(sm):
@@ -114,15 +115,15 @@ def explanation(ts: TrustState, sm, image, contrast: int | None = None) -> ex.Ex
                  lambda: ex.explain(sm.trained.model, image, None, contrast))
 
 
-def sanity(ts: TrustState, sm, image, explained: ex.Explanation) -> ex.SanityCheck:
+def sanity(ts: TrustState, sm, image, explained: ex.Explanation) -> checks.SanityCheck:
     return _memo(ts, ("sanity", model_key(sm), digit_key(image), explained.contrast),
-                 lambda: ex.sanity_check(sm.trained.model, image, explained, random_model(sm)))
+                 lambda: checks.sanity_check(sm.trained.model, image, explained, random_model(sm)))
 
 
-def deletion(ts: TrustState, sm, image, explained: ex.Explanation) -> dict[str, ex.DeletionCurve]:
+def deletion(ts: TrustState, sm, image, explained: ex.Explanation) -> dict[str, checks.DeletionCurve]:
     """Deletion curves in the order of each map (occlusion, IG), for the predicted class."""
     def make():
-        return {name: ex.deletion_curve(sm.trained.model, image, m, explained.target)
+        return {name: checks.deletion_curve(sm.trained.model, image, m, explained.target)
                 for name, m in (("Occlusion", explained.occlusion), ("Integrated Gradients",
                                                                      explained.integrated_gradients))}
     return _memo(ts, ("deletion", model_key(sm), digit_key(image)), make)

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import explain as ex
+from analysis.explain_checks import SANITY_THRESHOLD
 from analysis.models import first_layer_weights
 from dashboard.core import alt_images, chrome, figures, formats, model_choice
 from dashboard.core.guard import plain
@@ -222,14 +223,14 @@ def sanity_ui(image, ok: dict, sanity: dict, names) -> None:
                              tf.overlay_rgb(image, s.random_integrated_gradients))]))
     grid(rows)
     st.markdown(f"**The verdict.** A map **fails** when the random model's map ranks the ink alike: Spearman "
-                f"|ρ| ≥ {ex.SANITY_THRESHOLD:g} for the absolute maps *or* for the signed maps (signed: a map that is "
+                f"|ρ| ≥ {SANITY_THRESHOLD:g} for the absolute maps *or* for the signed maps (signed: a map that is "
                 "the same with red and blue swapped fails too). It **passes** when both |ρ| are below "
-                f"{ex.SANITY_THRESHOLD:g}: the map then depends on what the model learned.")
+                f"{SANITY_THRESHOLD:g}: the map then depends on what the model learned.")
     for name in ok:
         s = sanity[name]
         for label, v in (("Occlusion", s.occlusion), ("Integrated Gradients", s.ig)):
             text = (f"**{name}, {label}: {v.words.upper()}** — ρ of |map| {_num(v.abs_rho, True)}, ρ of the signed "
-                    f"map {_num(v.signed_rho, True)} (threshold |ρ| {ex.SANITY_THRESHOLD:g}): {v.reason}")
+                    f"map {_num(v.signed_rho, True)} (threshold |ρ| {SANITY_THRESHOLD:g}): {v.reason}")
             (st.success if v.passed else st.error)(text, icon=":material/check_circle:" if v.passed
                                                     else ":material/cancel:")
 
