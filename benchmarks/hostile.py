@@ -78,7 +78,9 @@ async def warm_up(base: str) -> None:
     await s.connect()
     for path in ("convolution", "train", "predict", "representations", "trust", "glossary", ""):
         await open_page(s, path, lambda s: any(e.kind == "heading" for e in s.elements.values()))
-    await open_page(s, "predict", lambda s: s.widget("radio", "Where the digit comes from") is not None)
+    seq = await s.goto("predict")  # the default models train first (no warm-up here): minutes on a busy machine
+    if not await s.wait(seq, lambda s: s.widget("radio", "Where the digit comes from") is not None, 900, "predict"):
+        raise RuntimeError(f"Predict did not offer its digit sources within 900 s: {s.summary()[:300]}")
     s.choose(s.widget("radio", "Where the digit comes from"), "test")  # a test digit: the default models answer
     seq = await s.rerun()
     await s.wait(seq, lambda s: s.has("markdown", " reads "), 600, "the default models")

@@ -240,6 +240,7 @@ def test_load_weights_refusals(trained):
         (np.random.default_rng(0).bytes(5000), "not a .safetensors file"),
         (b"", "not a .safetensors file"),
         (b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all", "not valid JSON"),
+        (b"\x1d\x00\x00\x00\x00\x00\x00\x00" + b'{"__metadata__": "a string"}' + b" ", "not a JSON object"),
         (st_save({"w": torch.zeros(3)}), "not saved by NetLens"),
         (st_save(tensors, metadata=incomplete), "incomplete or invalid"),
         (st_save(tensors, metadata=bad_config), "units per hidden layer must be a whole number from 8 to 1024"),

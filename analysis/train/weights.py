@@ -3,7 +3,7 @@ metadata; anything else (pickles above all) is refused. No Streamlit here."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -48,11 +48,29 @@ def _refuse(what: str) -> ValueError:
 def load_weights(data: bytes) -> TrainedModel:
     """A TrainedModel from save_weights() bytes. Anything else (pickles, other safetensors
     files, damaged files, wrong shapes) is refused with a ValueError. Never unpickles."""
-    from safetensors.torch import load
-
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise _refuse(f"Expected the file's bytes; got {type(data).__name__}.")
     data = bytes(data)
+    header = _read_header(data)
+    m = _read_metadata(header["__metadata__"])
+    check_weights_plan(header, m.model_config, m.image_shape, len(m.class_names))  # before any model is built
+    try:
+        model = build_model(m.model_config, m.image_shape, len(m.class_names))
+    except (KeyError, TypeError, ValueError) as e:
+        raise _refuse(f"This file's NetLens metadata is incomplete or invalid ({type(e).__name__}: {e}).") from None
+    _load_tensors(model, data)
+    f = m.fields
+    return TrainedModel(
+        model=model, model_config=m.model_config, train_config=m.train_config, dataset_name=str(f["dataset_name"]),
+        image_shape=m.image_shape, class_names=m.class_names, history=m.history,
+        val_accuracy=float(f["val_accuracy"]), test_accuracy=float(f["test_accuracy"]),
+        seconds=float(f["seconds"]), device=str(f["device"]), parameters=count_parameters(model),
+        split=None, dataset_fingerprint=m.fingerprint,
+    )
+
+
+def _read_header(data: bytes) -> dict:
+    """The safetensors header (JSON) of a file NetLens saved; its metadata under "__metadata__"."""
     n = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
     if not 2 <= n <= min(len(data) - 8, MAX_HEADER_BYTES) or data[8:9] != b"{":
         # (a safetensors header's length may itself start with byte 0x80: only a file that is not one is a pickle)
@@ -62,32 +80,52 @@ def load_weights(data: bytes) -> TrainedModel:
         raise _refuse("This is not a .safetensors file (its header is missing or damaged).")
     try:
         header = json.loads(data[8:8 + n])
-        meta = header.get("__metadata__") or {}
-    except (ValueError, AttributeError):
+    except ValueError:
         raise _refuse("This is not a .safetensors file (its header is not valid JSON).") from None
-    if meta.get("format") != FILE_FORMAT:
+    if not isinstance(header, dict) or not isinstance(header.setdefault("__metadata__", {}), dict):
+        raise _refuse("This is not a .safetensors file (its header is not a JSON object of tensors and metadata).")
+    if header["__metadata__"].get("format") != FILE_FORMAT:
         raise _refuse("This .safetensors file was not saved by NetLens (it has no NetLens metadata).")
+    return header
+
+
+@dataclass(frozen=True)
+class _Metadata:
+    model_config: ModelConfig
+    train_config: TrainConfig
+    class_names: tuple[str, ...]
+    image_shape: tuple[int, ...]
+    history: History
+    fields: dict  # dataset_name, val_accuracy, test_accuracy, seconds, device
+    fingerprint: str
+
+
+def _read_metadata(meta: dict) -> _Metadata:
+    """The configs, classes, shape and curves save_weights() wrote, each checked."""
     try:
         mc = json.loads(meta["model_config"])
         model_config = ModelConfig(**{**mc, "hidden": tuple(mc["hidden"]), "channels": tuple(mc["channels"])})
         train_config = TrainConfig(**json.loads(meta["train_config"]))
-        class_names = tuple(str(c) for c in json.loads(meta["class_names"]))
-        image_shape = tuple(int(s) for s in json.loads(meta["image_shape"]))
         hist = json.loads(meta["history"])
-        history = History(rows=list(hist["rows"]), stopped=bool(hist["stopped"]))
-        fields = {
-            k: json.loads(meta[k]) for k in ("dataset_name", "val_accuracy", "test_accuracy", "seconds", "device")
-        }
-        fingerprint = str(json.loads(meta.get("dataset_fingerprint", '""')))
+        found = _Metadata(
+            model_config=model_config, train_config=train_config,
+            class_names=tuple(str(c) for c in json.loads(meta["class_names"])),
+            image_shape=tuple(int(s) for s in json.loads(meta["image_shape"])),
+            history=History(rows=list(hist["rows"]), stopped=bool(hist["stopped"])),
+            fields={k: json.loads(meta[k]) for k in ("dataset_name", "val_accuracy", "test_accuracy", "seconds",
+                                                     "device")},
+            fingerprint=str(json.loads(meta.get("dataset_fingerprint", '""'))))
         check_config(model_config)
         check_train_config(train_config)
     except (KeyError, TypeError, ValueError) as e:
         raise _refuse(f"This file's NetLens metadata is incomplete or invalid ({type(e).__name__}: {e}).") from None
-    check_weights_plan(header, model_config, image_shape, len(class_names))  # before any model is built
-    try:
-        model = build_model(model_config, image_shape, len(class_names))
-    except (KeyError, TypeError, ValueError) as e:
-        raise _refuse(f"This file's NetLens metadata is incomplete or invalid ({type(e).__name__}: {e}).") from None
+    return found
+
+
+def _load_tensors(model: torch.nn.Module, data: bytes) -> None:
+    """The file's tensors into `model`, each name, shape and dtype checked first; then eval mode."""
+    from safetensors.torch import load
+
     try:
         tensors = load(data)
     except Exception as e:  # safetensors raises its own error type
@@ -102,13 +140,6 @@ def load_weights(data: bytes) -> TrainedModel:
                           f"{tuple(expected[k].shape)}.")
     model.load_state_dict(tensors)
     model.eval()
-    return TrainedModel(
-        model=model, model_config=model_config, train_config=train_config, dataset_name=str(fields["dataset_name"]),
-        image_shape=image_shape, class_names=class_names, history=history,
-        val_accuracy=float(fields["val_accuracy"]), test_accuracy=float(fields["test_accuracy"]),
-        seconds=float(fields["seconds"]), device=str(fields["device"]), parameters=count_parameters(model),
-        split=None, dataset_fingerprint=fingerprint,
-    )
 
 
 def check_weights_plan(header: dict, model_config, image_shape: tuple, n_classes: int) -> None:
