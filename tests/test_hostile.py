@@ -21,7 +21,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from analysis import gate
-from analysis.compute import untrusted_files
+from analysis.compute import untrusted_weights
 from analysis.train import weights
 from dashboard.core.guard import plain, unplain
 from tests.corpus import crafted_weights, encode, webp_zip
@@ -121,8 +121,11 @@ def test_zip_of_big_webp_entries_is_refused_from_headers_in_the_worker():
     assert len(data) < 20_000
     with pytest.raises(ValueError, match=r"4,410,000 pixels; images in a zip may have at most 4,000,000"):
         untrusted.decode_zip(data, "webp")
-    pid = untrusted.zip_executor().pids()
-    assert pid, "the zip was decoded in a worker process"
+    pids = untrusted.zip_executor().pids()
+    assert pids, "the zip was decoded in a worker process"
+    for pid in pids:  # ... which never loads torch (~450 MB): the zip task's module imports none of it
+        with open(f"/proc/{pid}/maps") as maps:
+            assert not [line for line in maps if "libtorch" in line], f"torch is loaded in the zip worker {pid}"
 
 
 def test_zip_over_the_time_limit_is_stopped(monkeypatch):
@@ -161,7 +164,7 @@ def test_weights_bounds_checked_before_any_model_is_built(kw, match, monkeypatch
 
     monkeypatch.setattr(weights, "build_model", lambda *a, **k: pytest.fail("a model was built"))
     with pytest.raises(ValueError, match=match):
-        untrusted_files.open_weights(crafted_weights(**kw))
+        untrusted_weights.open_weights(crafted_weights(**kw))
 
 
 @pytest.mark.parametrize("error", [RuntimeError("can't allocate memory: you tried to allocate 36 GB"),
@@ -176,14 +179,14 @@ def test_every_error_on_the_weights_path_is_the_plain_refusal(error, monkeypatch
                            class_names=tuple("0123456789"), history=History(rows=[], stopped=False), val_accuracy=0.9,
                            test_accuracy=0.9, seconds=1.0, device="cpu", parameters=7850, split=None)
     data = save_weights(trained)
-    assert untrusted_files.open_weights(data)[0].parameters == 7850  # a file saved by the app still loads
+    assert untrusted_weights.open_weights(data)[0].parameters == 7850  # a file saved by the app still loads
 
     def boom(*a, **k):
         raise error
 
     monkeypatch.setattr(weights, "build_model", boom)
     with pytest.raises(ValueError, match=r"could not be loaded\. Upload a \.safetensors file") as e:
-        untrusted_files.open_weights(data)
+        untrusted_weights.open_weights(data)
     assert "allocate" not in str(e.value) and e.value.__cause__ is None
 
 

@@ -1,23 +1,19 @@
-"""Opening a user's files as work: a zip of images decoded as a worker task (``image_zip``, run in
-its own process by dashboard/core/untrusted.py, with the gate's caps and a time limit) and the one
-loader for a user's weights file (``open_weights``). The checks themselves are analysis/gate.py's."""
+"""Opening a user's zip of images as work: ``image_zip``, a worker task run in its own process by
+dashboard/core/untrusted.py, with the gate's caps and a time limit. The checks themselves are
+analysis/gate.py's. This module must not import torch (nor anything that does): the zip's worker
+process would carry ~450 MB of it for nothing (a test checks). A user's weights file: untrusted_weights."""
 from __future__ import annotations
 
-import logging
 from typing import Callable
 
 from analysis import datasets
 from analysis.gate import (
     MAX_CLASSES,
-    WEIGHTS_FIX,
     ZIP_ENTRY_MAX_PIXELS,
     ZIP_MAX_ENTRIES,
     ZIP_TOTAL_MAX_PIXELS,
     zip_entry_count,
 )
-from analysis.recording import load_with_recording
-
-log = logging.getLogger("netlens.gate")
 
 
 def image_zip(report: Callable, should_stop: Callable[[], bool], *, data: bytes, name: str = "my images"):
@@ -32,15 +28,3 @@ def image_zip(report: Callable, should_stop: Callable[[], bool], *, data: bytes,
         raise ValueError(f"Refused the zip: it has {ds.n_classes:,} class folders; NetLens trains on 2 to "
                          f"{MAX_CLASSES}. Put fewer classes in the zip.")
     return ds
-
-
-def open_weights(data: bytes):
-    """The one loader for a user's weights file: (TrainedModel, its recording or None), or ValueError.
-    Every error on this path, RuntimeError and MemoryError included, becomes the plain refusal."""
-    try:
-        return load_with_recording(data)
-    except ValueError:
-        raise
-    except (Exception, MemoryError) as e:  # noqa: BLE001 - anything else is a file we cannot use
-        log.warning("weights file refused: %s: %s", type(e).__name__, e)
-        raise ValueError(f"This weights file could not be loaded. {WEIGHTS_FIX}") from None

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.compute.untrusted_files import open_weights
+from analysis.compute.untrusted_weights import open_weights
 from analysis.datasets import class_counts, split_dataset
 from analysis.models import feature_maps, first_layer_weights, layout, representations
 from analysis.recording import replay_unavailable, save_with_recording
