@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from analysis.compute import store_key
-from analysis.compute.board import BoardError
+from analysis.compute.board import BoardError, BoardStore
 from analysis.compute.board_shared import SharedBoardStore
 from analysis.compute.guesses import GuessLimiter
+from dashboard.board.state import make_store
 
 KEY = b"s" * 32
 
@@ -150,3 +151,9 @@ def test_two_processes_sending_at_once_lose_nothing(tmp_path):
     view = server(tmp_path, time.time).view(code)
     assert sorted(ids) == list(range(1, 31)) == [d.id for d in view.digits]
     assert len(os.listdir(tmp_path / "boards" / code / "d")) == 30
+
+
+def test_the_back_end_chooses_the_implementation(tmp_path):
+    assert type(make_store(False)) is BoardStore  # the single-machine back end: this process's memory
+    shared = make_store(True, {"NETLENS_STORE": str(tmp_path), "NETLENS_STORE_KEY": "k" * 32})
+    assert isinstance(shared, SharedBoardStore) and shared.root == tmp_path / "boards"
