@@ -54,7 +54,7 @@ class Work:
     """One browser's saved work on this server."""
     sessions: list[str] = field(default_factory=list)  # its sessions the server may still hold, oldest first
     taken: set[str] = field(default_factory=set)  # sessions whose work a later one took over already
-    last_held: float = field(default_factory=runtime.now)  # when a session of it was last held
+    last_held: float = field(default_factory=lambda: runtime.now())  # when a session of it was last held (now)
     retired: bool = False  # Start over: the next page load gets a new id for this work
     tickets: list[Ticket] = field(default_factory=list)  # the budget's hold on the uploads it brought back
     upload_bytes: int = 0
