@@ -3,7 +3,8 @@
 Pure Python (no Streamlit); the clock is a parameter, so the tests drive time by hand. One
 :class:`BoardStore` per server holds every open board; the pages talk to it only through its
 methods, which take and return plain values (a join code, a sender id, :class:`Digit` and
-:class:`BoardView`), so the same interface can later be served by a shared store.
+:class:`BoardView`), so the same interface is served by the shared store with the cluster back end
+(:class:`analysis.compute.board_shared.SharedBoardStore`, which loads and saves a board in ``_board``).
 
 What a board keeps, per digit: the 28×28 picture (uint8), the label the student meant, the time
 it arrived and a random anonymous sender id (one per browser session, no name). Nothing else.
