@@ -1,6 +1,6 @@
 """Saved work across app servers (issue 33, the cluster back end): the signed record of a browser's work in
 the shared store (analysis/compute/work_shared.py) and what goes into it (dashboard/core/saved_work_shared.py).
-The real two-server round is tests/test_browser_saved_work_servers.py."""
+The real two-server round is in tests/test_board_servers.py."""
 import json
 import secrets
 from types import SimpleNamespace
