@@ -2,6 +2,7 @@
 the shared store (analysis/compute/work_shared.py) and what goes into it (dashboard/core/saved_work_shared.py).
 The real two-server round is in tests/test_board_servers.py."""
 import json
+import os
 import secrets
 from types import SimpleNamespace
 
@@ -63,6 +64,12 @@ def test_a_record_expires_unless_renewed_and_start_over_drops_it(tmp_path):
     s.put(wid, {"models": [], "uploads": []})
     s.drop(wid)
     assert s.get(wid) is None
+    kept, gone = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    s.put(gone, {"models": [], "uploads": []})
+    clock.t = (tmp_path / "work" / SharedWork._name(gone)).stat().st_mtime + 121
+    s.put(kept, {"models": [], "uploads": []})
+    os.utime(tmp_path / "work" / SharedWork._name(kept), (clock.t, clock.t))  # renewed at the clock's now
+    assert s.clean() == 1 and s.get(gone) is None and s.get(kept) is not None  # a browser never seen again
 
 
 def _model(name: str, dataset: str = "mnist5k", fingerprint: str = "", stopped: bool = False):

@@ -109,6 +109,10 @@ def prune() -> int:
         live = [(key, work.sessions[-1], work) for key, work in _WORK.items() if work.sessions]
     for key, sid, work in live:  # the record another app server would read (cluster back end only)
         _publish(key, sid, work)
+    try:
+        saved_work_shared.clean()
+    except OSError as e:
+        log.warning("NetLens: expired saved-work records could not be removed from the shared store: %s", e)
     return gone
 
 

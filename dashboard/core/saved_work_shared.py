@@ -15,6 +15,7 @@ a model trained on an uploaded zip, or weights loaded from a file are named amon
 from __future__ import annotations
 
 import json
+import time
 
 from analysis.compute.cluster.plans import train_plan
 from analysis.compute.jobspec import TrainSpec, parse_train_spec, to_json
@@ -55,6 +56,18 @@ def publish(work_id: str, values: dict, uploads: list[str], last: str | None) ->
 
 def fetch(work_id: str) -> dict | None:
     return None if SHARED is None or not work_id else SHARED.get(work_id)
+
+
+_CLEANED = {"at": float("-inf")}
+CLEAN_EVERY_S = 60.0
+
+
+def clean() -> None:
+    """Remove the records no server renewed for the TTL (browsers never seen again); at most once a minute."""
+    now = time.monotonic()
+    if SHARED is not None and now - _CLEANED["at"] >= CLEAN_EVERY_S:
+        _CLEANED["at"] = now
+        SHARED.clean()
 
 
 def drop(work_id: str) -> None:
