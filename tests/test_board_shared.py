@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from analysis.compute import store_key
-from analysis.compute.board import BoardError, BoardStore
+from analysis.compute.board import ALPHABET, BoardError, BoardStore
 from analysis.compute.board_shared import SharedBoardStore
 from analysis.compute.guesses import GuessLimiter
 from dashboard.board.state import make_store
@@ -157,3 +157,24 @@ def test_the_back_end_chooses_the_implementation(tmp_path):
     assert type(make_store(False)) is BoardStore  # the single-machine back end: this process's memory
     shared = make_store(True, {"NETLENS_STORE": str(tmp_path), "NETLENS_STORE_KEY": "k" * 32})
     assert isinstance(shared, SharedBoardStore) and shared.root == tmp_path / "boards"
+
+
+def test_the_ceiling_on_wrong_codes_from_one_address_counts_every_server(tmp_path, caplog):
+    clock = Clock()
+
+    def limited():
+        return SharedBoardStore(str(tmp_path), key=KEY, clock=clock, min_gap_s=0, limiter=GuessLimiter(
+            "the join code", clock=clock, address_ceiling=4, address_window_s=600))
+
+    a, b = limited(), limited()
+    code = a.open("x")
+    wrong = "".join(ALPHABET[(ALPHABET.index(c) + 1) % len(ALPHABET)] for c in code)
+    for i, store in enumerate((a, b, a, b)):  # four sessions behind one NAT, two on each server
+        assert store.join(f"s{i}", "192.0.2.7", wrong)[0] is None
+    joined, verdict = a.join("s9", "192.0.2.7", code)  # the right code, but the address is past the ceiling
+    assert joined is None and not verdict.checked and "from your network: wait 600 s" in verdict.message
+    assert b.join("s10", "198.51.100.1", code)[0] == code  # another address is not held up
+    assert "192.0.2.7" not in "".join(p.name + p.read_text("latin-1") for p in (tmp_path / "boards" /
+                                                                               ".guesses").iterdir())
+    clock.t += 600
+    assert a.join("s9", "192.0.2.7", code)[0] == code  # the window passed

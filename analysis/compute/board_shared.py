@@ -23,14 +23,18 @@ store's root instead of in this process's memory::
   board only when the version changed, and only the pictures it has not read before (they never change).
 - **Boards per store**: ``max_boards`` counts the open boards of every server; expired boards are removed
   when a board is opened, when stats are asked for, and when someone reads them.
-- The guessing limiter on join codes stays per server: a session lives on one server (sticky sessions),
-  so its waits hold; the per-address ceiling is counted by each server on its own.
+- The guessing limiter on join codes: a session's free tries and waits are kept by its server (a session
+  lives on one server); the per-address ceiling (``limiter.address_ceiling`` wrong codes in
+  ``limiter.address_window_s``) counts every server's wrong codes, in ``boards/.guesses/<sha256 of the address>``
+  (signed, the times of the wrong tries in the window; never the address itself).
 """
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import threading
@@ -53,7 +57,9 @@ from analysis.compute.board import (
     BoardView,
     Digit,
     _Board,
+    normalise_code,
 )
+from analysis.compute.guesses import Verdict
 from analysis.compute.store import StoreConfig
 
 __all__ = ["SharedBoardStore"]
@@ -128,6 +134,48 @@ class SharedBoardStore(BoardStore):
     def _joinable(self, code: str) -> bool:
         view = self.view(code)
         return view is not None and not view.closed
+
+    def join(self, session: str, address: str | None, typed: object) -> tuple[str | None, Verdict]:
+        """As BoardStore.join, with the per-address ceiling counted over every app server."""
+        wait = self._address_wait(address)
+        if wait > 0:
+            return None, Verdict(False, False, wait, f"Too many wrong tries from your network: wait "
+                                                     f"{max(1, math.ceil(wait))} s, then try again.")
+        code, verdict = super().join(session, address, normalise_code(typed))
+        if verdict.checked and not verdict.ok and address:
+            self._address_failed(address)
+        return code, verdict
+
+    def _guesses(self, address: str) -> Path:
+        return self.root / ".guesses" / hashlib.sha256(address.encode("utf-8", "replace")).hexdigest()[:32]
+
+    def _recent_failures(self, path: Path, now: float) -> list[float]:
+        try:
+            data = store_key.verify_bytes(path.read_bytes(), self._key, f"boards/.guesses/{path.name}")
+            times = [float(t) for t in json.loads(data)] if data is not None else []
+        except (OSError, ValueError, TypeError):
+            times = []
+        return [t for t in times if now - self.limiter.address_window_s < t]
+
+    def _address_wait(self, address: str | None) -> float:
+        if not address:
+            return 0.0
+        now = self.clock()
+        times = self._recent_failures(self._guesses(address), now)
+        if len(times) < self.limiter.address_ceiling:
+            return 0.0
+        return max(0.0, sorted(times)[-self.limiter.address_ceiling] + self.limiter.address_window_s - now)
+
+    def _address_failed(self, address: str) -> None:
+        path = self._guesses(address)
+        path.parent.mkdir(exist_ok=True)
+        with _PROCESS_LOCK, _file_lock(path.parent / ".lock"):
+            now = self.clock()
+            times = (self._recent_failures(path, now) + [now])[-self.limiter.address_ceiling:]
+            tmp = path.parent / f".tmp.{uuid.uuid4().hex}"
+            tmp.write_bytes(store_key.sign_bytes(json.dumps(times).encode(), self._key,
+                                                 f"boards/.guesses/{path.name}"))
+            os.replace(tmp, path)
 
     def stats(self) -> dict:
         with _PROCESS_LOCK, _file_lock(self.root / ".open.lock"):
@@ -257,6 +305,12 @@ class SharedBoardStore(BoardStore):
     def _sweep_store(self, now: float) -> int:
         """Remove the expired boards (and leftovers); how many boards are live."""
         live = 0
+        for path in list((self.root / ".guesses").glob("[0-9a-f]*")):  # addresses quiet for the window
+            try:
+                if now - path.stat().st_mtime > self.limiter.address_window_s:
+                    path.unlink(missing_ok=True)
+            except OSError:
+                pass
         for folder in list(self.root.iterdir()):
             if folder.name.startswith(".trash."):
                 shutil.rmtree(folder, ignore_errors=True)
