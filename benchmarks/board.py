@@ -151,13 +151,49 @@ class Student(Session):
         return True
 
 
-async def run(n: int, spread: float, logdir: Path) -> dict:
-    prepare_models(MODELS_CACHE)
+async def room(projector_base: str, bases: list[str], teacher: str, n: int, spread: float, log: list) -> dict:
+    """One round: the projector (on ``projector_base``) opens a board; n students, round-robin over ``bases``
+    (as a sticky load balancer spreads them), send a digit each over ``spread`` s; waits (at most 30 s after
+    the last send) until the projector's page shows them. Returns the sessions, the results and what showed."""
     from analysis.datasets import load_dataset
 
     ds = load_dataset("mnist5k")
     rng = random.Random(0)
     picks = [rng.randrange(len(ds.labels)) for _ in range(n)]
+    projector = Projector(projector_base, log)
+    students = [Student(bases[i % len(bases)], i + 1, log, ds.images[k], int(ds.labels[k]))
+                for i, k in enumerate(picks)]
+    results: list = [None] * n
+    try:
+        code = await projector.open_board(teacher, 120)
+        if not code:
+            raise RuntimeError(f"the projector could not open a board: {log}")
+        print(f"  board {code} open; {n} students send over {spread:.0f} s…", flush=True)
+        timeout = 120 + 2 * n
+        results = await asyncio.wait_for(asyncio.gather(
+            *(s.send(code, rng.uniform(0, spread), timeout) for s in students), return_exceptions=True), timeout + 60)
+        sent = {s.digit_id: s for s, r in zip(students, results) if r is True and s.digit_id is not None}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not set(sent) <= set(projector.seen):
+            await asyncio.sleep(0.1)
+    finally:
+        await asyncio.gather(projector.close(), *(s.close() for s in students), return_exceptions=True)
+    failed = [f"student {s.index}: {r!r}" for s, r in zip(students, results) if r is not True]
+    errors = [e for s in [projector, *students] for e in s.errors + s.error_alerts]
+    return {"projector": projector, "students": students, "sent": sent, "errors": errors[:10] + failed[:10]}
+
+
+def shown(r: dict, base: str | None = None) -> dict:
+    """Of the digits sent (from ``base``'s students, or all): how many showed, and send → shown times."""
+    mine = {i: s for i, s in r["sent"].items() if base is None or s.base == base}
+    shows = [r["projector"].seen[i] - s.sent_at for i, s in mine.items() if i in r["projector"].seen]
+    n = sum(1 for s in r["students"] if base is None or s.base == base)
+    return {"students": n, "sent": len(mine), "shown": len(shows), "show_p95_s": p(shows, 0.95),
+            "show_max_s": max(shows, default=float("nan"))}
+
+
+async def run(n: int, spread: float, logdir: Path) -> dict:
+    prepare_models(MODELS_CACHE)
     admin, teacher = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     server = Server(logdir, env={"NETLENS_ADMIN_PASSWORD": admin, "NETLENS_TEACHER_PASSWORD": teacher,
                                  "NETLENS_WARM": "0", "NETLENS_MODELS_DIR": str(MODELS_CACHE)},
@@ -176,25 +212,12 @@ async def run(n: int, spread: float, logdir: Path) -> dict:
                 pass
 
     sampler = asyncio.create_task(sample())
-    projector = Projector(server.base, log)
-    students = [Student(server.base, i + 1, log, ds.images[k], int(ds.labels[k])) for i, k in enumerate(picks)]
     t0 = time.time()
     try:
-        code = await projector.open_board(teacher, 120)
-        if not code:
-            raise RuntimeError(f"the projector could not open a board: {log}")
-        print(f"  board {code} open; {n} students send over {spread:.0f} s…", flush=True)
-        timeout = 120 + 2 * n
-        results = await asyncio.wait_for(asyncio.gather(
-            *(s.send(code, rng.uniform(0, spread), timeout) for s in students), return_exceptions=True), timeout + 60)
-        sent = {s.digit_id: s.sent_at for s, r in zip(students, results) if r is True and s.digit_id is not None}
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not set(sent) <= set(projector.seen):
-            await asyncio.sleep(0.1)
+        r = await room(server.base, [server.base], teacher, n, spread, log)
     finally:
         stop.set()
         await sampler
-        await asyncio.gather(projector.close(), *(s.close() for s in students), return_exceptions=True)
         probe.terminate()
         try:
             probe.wait(10)
@@ -202,21 +225,24 @@ async def run(n: int, spread: float, logdir: Path) -> dict:
             probe.kill()
         tail = server.log_tail()
         server.stop()
-    shows = [projector.seen[i] - t for i, t in sent.items() if i in projector.seen]
     health = [lat if ok else 5.0 for t, lat, ok in read_probe(probe_out) if t >= t0]
-    errors = [e for s in [projector, *students] for e in s.errors + s.error_alerts]
-    failed = [f"student {s.index}: {r!r}" for s, r in zip(students, results) if r is not True]
-    return {"students": n, "sent": len(sent), "shown": sum(i in projector.seen for i in sent),
-            "show_p95_s": p(shows, 0.95), "show_max_s": max(shows, default=float("nan")),
-            "health_p99_s": p(health, 0.99), "peak_pss_mb": peak["pss"], "errors": errors[:10] + failed[:10],
-            "log": log[:10], "tail": tail if errors or failed else ""}
+    return {**shown(r), "health_p99_s": p(health, 0.99), "peak_pss_mb": peak["pss"], "errors": r["errors"],
+            "log": log[:10], "tail": tail if r["errors"] else ""}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--students", type=int, default=100)
     ap.add_argument("--spread", type=float, default=30.0, help="students press Send over this many seconds")
+    ap.add_argument("--servers", type=int, default=1, help="app servers (2 or more need --ray)")
+    ap.add_argument("--ray", action="store_true", help="the cluster back end: a local Ray head and a shared store")
     args = ap.parse_args()
+    if args.servers > 1 or args.ray:
+        if not args.ray or not 1 <= args.servers <= 4:
+            ap.error("--servers 2 (up to 4) goes with --ray: the board is shared through the cluster's store")
+        from benchmarks.board_servers import main_servers
+
+        return main_servers(args.servers, args.students, args.spread)
     with tempfile.TemporaryDirectory(prefix="netlens-board-") as tmp:
         r = asyncio.run(run(args.students, args.spread, Path(tmp)))
     for e in r["errors"] + r["log"]:

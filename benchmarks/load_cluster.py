@@ -49,14 +49,15 @@ from benchmarks.ray_head import RayHead  # noqa: E402
 from benchmarks.server import Server, read_probe, start_probe  # noqa: E402
 
 
-def start_servers(n: int, logdir: Path, env: dict) -> list[Server]:
-    """n servers started at once; RuntimeError (the others stopped) if one does not start."""
+def start_servers(n: int, logdir: Path, env: dict, unset=("NETLENS_PASSWORD", "NETLENS_MODELS_DIR")) -> list[Server]:
+    """n servers started at once (``unset``: settings of this environment they do not get); RuntimeError
+    (the others stopped) if one does not start."""
     out: list = [None] * n
     errors: list = []
 
     def start(i: int) -> None:
         try:
-            out[i] = Server(logdir, env=env, unset=("NETLENS_PASSWORD", "NETLENS_MODELS_DIR"), start_timeout=180)
+            out[i] = Server(logdir, env=env, unset=unset, start_timeout=180)
         except RuntimeError as e:
             errors.append(e)
 

@@ -40,6 +40,10 @@ _FROM = {
     "make_photo": "benchmarks.load_steps",
     # benchmarks/board.py: the default models trained ahead into a folder (for NETLENS_MODELS_DIR)
     "prepare_models": "benchmarks.board",
+    # benchmarks/board.py: one round of a room sending digits while the projector watches
+    "room": "benchmarks.board",
+    # benchmarks/board_servers.py: app servers on the cluster back end sharing the board through the store
+    "board_servers": "benchmarks.board_servers",
 }
 __all__ = sorted(_FROM)
 

@@ -1,4 +1,6 @@
-"""The class board's store (analysis/compute/board.py), on a clock the tests move by hand."""
+"""The class board's store, on a clock the tests move by hand: every test runs on both implementations
+of the one interface, the single-machine back end's (analysis/compute/board.py, in memory) and the
+cluster back end's (analysis/compute/board_shared.py, in the shared store's folder)."""
 import csv
 import io
 
@@ -17,7 +19,18 @@ from analysis.compute.board import (
     new_sender_id,
     normalise_code,
 )
+from analysis.compute.board_shared import SharedBoardStore
 from analysis.compute.guesses import GuessLimiter
+
+KEY = b"k" * 32  # the store's signing key in these tests
+BACKEND = {"kind": "memory", "root": None}
+
+
+@pytest.fixture(autouse=True, params=["memory", "shared"])
+def backend(request, tmp_path):
+    """Each test once on each implementation of the board store."""
+    BACKEND.update(kind=request.param, root=tmp_path / "store")
+    yield request.param
 
 
 class Clock:
@@ -38,7 +51,10 @@ def digit(seed: int = 0) -> np.ndarray:
 def store(clock=None, **kw) -> BoardStore:
     clock = clock or Clock()
     kw.setdefault("min_gap_s", 0)
-    return BoardStore(clock=clock, limiter=GuessLimiter("the join code", clock=clock), **kw)
+    limiter = GuessLimiter("the join code", clock=clock)
+    if BACKEND["kind"] == "shared":
+        return SharedBoardStore(str(BACKEND["root"]), key=KEY, clock=clock, limiter=limiter, **kw)
+    return BoardStore(clock=clock, limiter=limiter, **kw)
 
 
 def test_codes_are_long_enough_from_an_unambiguous_alphabet_and_typed_codes_are_forgiven():

@@ -3,7 +3,8 @@
 Pure Python (no Streamlit); the clock is a parameter, so the tests drive time by hand. One
 :class:`BoardStore` per server holds every open board; the pages talk to it only through its
 methods, which take and return plain values (a join code, a sender id, :class:`Digit` and
-:class:`BoardView`), so the same interface can later be served by a shared store.
+:class:`BoardView`), so the same interface is served by the shared store with the cluster back end
+(:class:`analysis.compute.board_shared.SharedBoardStore`, which loads and saves a board in ``_board``).
 
 What a board keeps, per digit: the 28×28 picture (uint8), the label the student meant, the time
 it arrived and a random anonymous sender id (one per browser session, no name). Nothing else.
@@ -29,9 +30,10 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -174,8 +176,7 @@ class BoardStore:
             return code
 
     def owns(self, code: str, owner: str) -> bool:
-        with self._lock:
-            b = self._live(code, self.clock())
+        with self._board(code, write=False) as b:
             return b is not None and b.owner == owner
 
     def freeze(self, code: str, frozen: bool = True) -> BoardView:
@@ -210,9 +211,9 @@ class BoardStore:
         """Put one digit on the board; returns it, or raises BoardError in plain words.
         Nothing already on the board is ever dropped to make room."""
         picture = as_board_digit(image)  # before the lock: the checks cost a little
-        with self._lock:
+        with self._board(code) as b:
             now = self.clock()
-            b = self._open_board(code, now)
+            b = self._open_board(b)
             if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < len(b.classes):
                 raise BoardError(f"The board's classes are {', '.join(b.classes)}; {label!r} is not one of them: "
                                  "pick which digit you meant.")
@@ -236,14 +237,12 @@ class BoardStore:
             return digit
 
     def mine(self, code: str, sender: str) -> list[Digit]:
-        with self._lock:
-            b = self._live(code, self.clock())
+        with self._board(code, write=False) as b:
             return [] if b is None else [d for d in b.digits.values() if d.sender == sender]
 
     def withdraw(self, code: str, sender: str, digit_id: int) -> bool:
         """Drop one of ``sender``'s own digits; False when it is not theirs (or gone)."""
-        with self._lock:
-            b = self._live(code, self.clock())
+        with self._board(code) as b:
             d = None if b is None else b.digits.get(int(digit_id))
             if d is None or d.sender != sender:
                 return False
@@ -255,17 +254,16 @@ class BoardStore:
 
     def version(self, code: str) -> int | None:
         """The board's version (cheap: for polling); None when it is gone."""
-        with self._lock:
-            b = self._live(code, self.clock())
+        with self._board(code, write=False) as b:
             return None if b is None else b.version
 
     def view(self, code: str) -> BoardView | None:
-        with self._lock:
-            b = self._live(code, self.clock())
-            if b is None:
-                return None
-            return BoardView(b.code, b.version, b.classes, tuple(b.digits.values()), b.frozen, b.closed,
-                             b.opened_at, b.expires_at, b.hidden, self.per_session, self.per_board)
+        with self._board(code, write=False) as b:
+            return None if b is None else self._view_of(b)
+
+    def _view_of(self, b: _Board) -> BoardView:
+        return BoardView(b.code, b.version, b.classes, tuple(b.digits.values()), b.frozen, b.closed,
+                         b.opened_at, b.expires_at, b.hidden, self.per_session, self.per_board)
 
     def stats(self) -> dict:
         with self._lock:
@@ -274,9 +272,15 @@ class BoardStore:
 
     # ------------------------------------------------------------------ inside
 
-    def _joinable(self, code: str) -> bool:
+    @contextmanager
+    def _board(self, code: str, write: bool = True) -> Iterator[_Board | None]:
+        """The live board ``code`` (None when there is none) under the lock; what is changed on it stays.
+        A shared implementation (analysis.compute.board_shared) loads and saves it here."""
         with self._lock:
-            b = self._live(code, self.clock())
+            yield self._live(code, self.clock())
+
+    def _joinable(self, code: str) -> bool:
+        with self._board(code, write=False) as b:
             return b is not None and not b.closed
 
     def _sweep(self, now: float) -> None:
@@ -290,8 +294,8 @@ class BoardStore:
             return None
         return b
 
-    def _open_board(self, code: str, now: float) -> _Board:
-        b = self._live(code, now)
+    @staticmethod
+    def _open_board(b: _Board | None) -> _Board:
         if b is None:
             raise BoardError("This board has ended (closed by the lecturer or expired): ask for the new join code.")
         if b.closed:
@@ -299,13 +303,12 @@ class BoardStore:
         return b
 
     def _change(self, code: str, change: Callable[[_Board], None]) -> BoardView:
-        with self._lock:
-            b = self._live(code, self.clock())
+        with self._board(code) as b:
             if b is None:
                 raise BoardError("This board has ended (it expired): open a new one.")
             change(b)
             b.version += 1
-        return self.view(code)
+            return self._view_of(b)
 
 
 # ---------------------------------------------------------------------- exports

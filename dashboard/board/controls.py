@@ -8,12 +8,14 @@ import numpy as np
 import streamlit as st
 
 from analysis.compute.board import CODE_LENGTH, BoardError, BoardView
+from analysis.compute.board_shared import SharedBoardStore
 from dashboard.board.state import STORE, BoardState, board_state
 from dashboard.core import access, alt_images, figures, runtime
 
 SEND_PRIVACY = ("Only this 28×28 digit, the digit you meant and the time go to the board, with a random id for "
-                "this browser tab (no name). They stay in this server's memory until the board ends (a few hours "
+                "this browser tab (no name). They stay in {where} until the board ends (a few hours "
                 "at most), and you can withdraw them.")
+WHERE = {False: "this server's memory", True: "the app servers' shared store (signed, on the class's own servers)"}
 
 
 def _say(state: BoardState, text: str | None, ok: bool = False) -> None:
@@ -89,7 +91,7 @@ def send_ui(digit: np.ndarray, classes: tuple[str, ...]) -> None:
         _say(state, "The board you joined has ended: type the new join code to send again.")
     with st.expander("Send this digit to the class board", icon=":material/co_present:",
                      expanded=state.joined is not None or bool(state.said)):
-        st.caption(SEND_PRIVACY)
+        st.caption(SEND_PRIVACY.format(where=WHERE[isinstance(STORE, SharedBoardStore)]))
         if state.joined is None:
             join_ui(state, "joined", "board_code_send")
             said(state)

@@ -1,9 +1,12 @@
 """The class board's session object and the server's one board store.
 
-`STORE` (analysis.compute.board.BoardStore) holds every open board of this server process, in
-memory; a session keeps only its anonymous sender id, the code it joined (to send from Predict),
-the board it opened (lecturer) and the board it watches. `answers()` reads each digit once with
-each of the server's default models and shares the result with every watcher."""
+`STORE` holds every open board: with the single-machine back end in this server process's memory
+(analysis.compute.board.BoardStore); with the cluster back end (NETLENS_RAY_ADDRESS, set up without a
+problem) in the shared store, signed, so every app server sees the same boards
+(analysis.compute.board_shared.SharedBoardStore: the same interface). A session keeps only its anonymous
+sender id, the code it joined (to send from Predict), the board it opened (lecturer) and the board it
+watches. `answers()` reads each digit once with each of the server's default models and shares the result
+with every watcher."""
 from __future__ import annotations
 
 import threading
@@ -13,14 +16,27 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis.compute.board import BoardStore, BoardView, new_sender_id
+from analysis.compute.board_shared import SharedBoardStore
 from analysis.compute.guesses import GuessLimiter
+from analysis.compute.store import StoreConfig
 from analysis.train import TrainedModel, predict_proba
-from dashboard.core import session
+from dashboard.core import server, session
 
 KEY = "board"
 WIDGETS = ("board_",)  # its widgets' keys
 
-STORE = BoardStore(limiter=GuessLimiter("the join code"))
+
+
+def make_store(cluster: bool, env=None) -> BoardStore:
+    """The board store of this back end: in the shared store with the cluster's (its settings are right:
+    the server checked them), else in this process's memory."""
+    limiter = GuessLimiter("the join code")
+    if cluster:
+        return SharedBoardStore(StoreConfig.from_env(env), limiter=limiter)
+    return BoardStore(limiter=limiter)
+
+
+STORE = make_store(server.CLUSTER and not server.CLUSTER_PROBLEM)
 
 
 @dataclass

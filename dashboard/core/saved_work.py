@@ -17,10 +17,15 @@ Streamlit session; this brings the previous session's work into it (issue 33).
   uploads, and the browser gets a new id at its next page load. Start over retires the id: the next
   page load gets a new id (the work after Start over carries over under it).
 - The page says what came back: `notice()`.
+- With the cluster back end a browser's next page load may land on another app server
+  (dashboard/core/saved_work_shared.py): each server keeps a signed record of its ids' work in the shared
+  store (refreshed by the GC thread); the other server brings the models back from the store's results
+  and says that the uploads did not come back.
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,10 +34,11 @@ from typing import Callable
 import streamlit as st
 
 from analysis.compute.budget import Ticket
-from dashboard.core import app_state, runtime, server
+from dashboard.core import app_state, runtime, saved_work_shared, server
 from dashboard.core.guard import plain
 from dashboard.core.uploads import Picture, UploadSlot
 
+log = logging.getLogger(__name__)
 COOKIE = "netlens_work"
 MARK = "saved_work_id"  # in st.session_state: the id this session saves under
 NOTICE = "saved_work_notice"  # in st.session_state: (page, text) of the restore notice
@@ -48,10 +54,12 @@ class Work:
     """One browser's saved work on this server."""
     sessions: list[str] = field(default_factory=list)  # its sessions the server may still hold, oldest first
     taken: set[str] = field(default_factory=set)  # sessions whose work a later one took over already
-    last_held: float = field(default_factory=runtime.now)  # when a session of it was last held
+    last_held: float = field(default_factory=lambda: runtime.now())  # when a session of it was last held (now)
     retired: bool = False  # Start over: the next page load gets a new id for this work
     tickets: list[Ticket] = field(default_factory=list)  # the budget's hold on the uploads it brought back
     upload_bytes: int = 0
+    remote: dict | None = None  # a record another app server left in the shared store, still to restore
+    published: str | None = None  # what this server last wrote to the shared store for it
 
 
 _WORK: dict[str, Work] = {}
@@ -70,7 +78,13 @@ def renew(value: str | None) -> str | None:
     """For the cookie middleware at a page load: None when the browser's id stands, else the id to set
     (new; a retired id's work moves to it)."""
     with _LOCK:
+        known_here = bool(value) and value in _WORK
+    remote = None if known_here else saved_work_shared.fetch(value)  # the id of another app server?
+    with _LOCK:
         work = _WORK.get(value) if value else None
+        if work is None and remote is not None and len(_WORK) < MAX_IDS:
+            _WORK[value] = Work(remote=remote)  # kept: its models come back from the shared store
+            return None
         if work is not None and not work.retired:
             return None
         if len(_WORK) >= MAX_IDS:
@@ -82,6 +96,7 @@ def renew(value: str | None) -> str | None:
         if work is not None:
             del _WORK[value]
             work.retired = False
+            saved_work_shared.drop(value)
         _WORK[new] = work or Work()
         return new
 
@@ -90,7 +105,29 @@ def prune() -> int:
     """Forget the ids none of whose sessions the server holds any more for longer than the sessions'
     TTL (their uploads' budget goes back); how many. Run by the GC thread after it closes sessions."""
     with _LOCK:
-        return _prune_locked()
+        gone = _prune_locked()
+        live = [(key, work.sessions[-1], work) for key, work in _WORK.items() if work.sessions]
+    for key, sid, work in live:  # the record another app server would read (cluster back end only)
+        _publish(key, sid, work)
+    try:
+        saved_work_shared.clean()
+    except OSError as e:
+        log.warning("NetLens: expired saved-work records could not be removed from the shared store: %s", e)
+    return gone
+
+
+def _publish(key: str, sid: str, work: Work) -> None:
+    if saved_work_shared.SHARED is None:
+        return
+    state, _ = runtime.session_state_of(sid)
+    values = runtime.carried_state(state) if state is not None else {}
+    if not values:
+        return
+    uploads = [slot.current.name for slot in upload_slots(values)]
+    try:
+        work.published = saved_work_shared.publish(key, values, uploads, work.published)
+    except Exception as e:  # in the GC thread: never stop it (the store out of reach, a state changing meanwhile)
+        log.warning("NetLens: the saved-work record could not be written to the shared store: %s", e)
 
 
 def _prune_locked() -> int:
@@ -155,9 +192,13 @@ def carry_over(url_path: str) -> None:
         before = [s for s in reversed(work.sessions) if s not in work.taken]  # latest first
         work.sessions.append(sid)
         work.last_held = runtime.now()
+        remote, work.remote = work.remote, None
     st.session_state[MARK] = wid
     if first and before:
         _take_over(work, before, url_path)
+    elif first and remote is not None:
+        text, partial = saved_work_shared.restore(remote)
+        st.session_state[NOTICE] = (url_path, text, partial)
 
 
 def _closed_one(candidates: list[str]) -> tuple[str | None, object]:
