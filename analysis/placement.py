@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PlacementConfig", "place", "nearest"]
+__all__ = ["PlacementConfig", "place", "nearest", "land_among"]
 
 WEIGHTINGS = ("distance", "uniform")
 CHUNK = 512  # new points per block of the distance matrix (block × map points floats at a time)
@@ -114,3 +114,23 @@ def place(map_features, map_coords, new_features, config: PlacementConfig | None
         w = np.where(twin.any(1, keepdims=True), twin.astype(float), 1.0 / np.maximum(dist, 1e-300))
     w /= w.sum(1, keepdims=True)
     return np.einsum("mk,mkd->md", w, coords[idx])
+
+
+def land_among(map_coords, map_labels, spots, k: int = 10) -> np.ndarray:
+    """The class each spot lands among on the map: the commonest label of its k nearest map points
+    (on the map, as the eye reads it; ties go to the nearer points' label)."""
+    coords = _matrix(map_coords, "the map's coordinates")
+    labels = np.asarray(map_labels).reshape(-1)
+    if len(labels) != len(coords):
+        raise ValueError(f"Expected one label per map point ({len(coords)}); got {len(labels)}.")
+    spots = _matrix(spots, "the spots", cols=coords.shape[1])
+    if len(spots) == 0:
+        return np.zeros(0, labels.dtype)
+    idx, _ = nearest(coords, spots, min(k, len(coords)))
+    out = np.empty(len(spots), labels.dtype)
+    for i, row in enumerate(labels[idx]):
+        values, first = np.unique(row, return_index=True)
+        counts = np.array([(row == v).sum() for v in values])
+        best = np.flatnonzero(counts == counts.max())
+        out[i] = values[best[np.argmin(first[best])]]
+    return out

@@ -10,7 +10,9 @@ from sklearn.neighbors import NearestNeighbors
 
 from analysis import embedding
 from analysis.datasets import load_dataset
-from analysis.placement import PlacementConfig, nearest, place
+from analysis.models import build_model, default_config, representations
+from analysis.placement import PlacementConfig, land_among, nearest, place
+from analysis.room_map import agreement, place_images
 
 N = 400
 
@@ -123,3 +125,25 @@ def test_bad_input_says_what_was_expected():
     with pytest.raises(ValueError, match="finite"):
         place(x, c, np.full((1, 3), np.nan))
     assert place(x, c, np.zeros((0, 3))).shape == (0, 2)
+
+
+def test_land_among_is_the_commonest_label_of_the_nearest_map_points():
+    coords = np.array([[0, 0], [0, 1], [1, 0], [10, 10], [10, 11], [11, 10.0]])
+    labels = np.array([7, 7, 1, 1, 1, 7])
+    assert land_among(coords, labels, [[0.2, 0.2], [10.2, 10.3]], k=3).tolist() == [7, 1]
+    assert land_among(coords, labels, [[0, 0]], k=2).tolist() == [7]
+
+
+def test_room_digits_through_a_model_land_where_their_layer_puts_them(digits):
+    x, y = digits
+    model = build_model(default_config("mlp"), (28, 28), 10, seed=0)
+    images = x.reshape(-1, 28, 28)
+    feats = representations(model, images[:300])["pixels"]
+    coords = embedding.pca(feats, 2)[0]
+    placed = place_images(model, "pixels", feats, coords, y[:300], images[300:320])
+    np.testing.assert_allclose(placed.spots, place(feats, coords, x[300:320]), atol=1e-6)
+    assert agreement(y[300:320], placed.among) == {
+        int(k): (int(((placed.among == k) & (y[300:320] == k)).sum()), int((y[300:320] == k).sum()))
+        for k in np.unique(y[300:320])}
+    with pytest.raises(ValueError, match="Expected a layer of this model"):
+        place_images(model, "hidden layer 9", feats, coords, y[:300], images[:2])
