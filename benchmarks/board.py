@@ -15,8 +15,9 @@ from a student's Send to its digit in the projector's page. A probe process poll
     python benchmarks/board.py --students 100
     python benchmarks/board.py --students 10 --spread 5     # quick
 
-Prints `BOARD students=<n> shown=<n> show_p95_s=<x> health_p99_s=<x> peak_pss_mb=<x> map_placed_s=nan`
-and one PASS/FAIL line per bar (exit status 1 if one fails). Loopback only; every wait is bounded;
+Prints `BOARD students=<n> shown=<n> show_p95_s=<x> health_p99_s=<x> peak_pss_mb=<x> map_placed_s=<x>`
+and one PASS/FAIL line per bar (exit status 1 if one fails). `map_placed_s` (bar ≤ 5 s): after the round, the
+round's digits placed on the default MLP's hidden-layer map (benchmarks/board_map.py, which also runs alone). Loopback only; every wait is bounded;
 what it starts is stopped.
 """
 from __future__ import annotations
@@ -39,6 +40,8 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.board_map import BAR_S as MAP_BAR_S  # noqa: E402
+from benchmarks.board_map import map_placed_s  # noqa: E402
 from benchmarks.load_line import p  # noqa: E402
 from benchmarks.server import ROOT, Server, read_probe, start_probe  # noqa: E402
 from benchmarks.st_client import Session  # noqa: E402
@@ -209,7 +212,7 @@ async def run(n: int, spread: float, logdir: Path) -> dict:
     return {"students": n, "sent": len(sent), "shown": sum(i in projector.seen for i in sent),
             "show_p95_s": p(shows, 0.95), "show_max_s": max(shows, default=float("nan")),
             "health_p99_s": p(health, 0.99), "peak_pss_mb": peak["pss"], "errors": errors[:10] + failed[:10],
-            "log": log[:10], "tail": tail if errors or failed else ""}
+            "log": log[:10], "tail": tail if errors or failed else "", "room": ds.images[picks]}
 
 
 def main() -> int:
@@ -230,8 +233,11 @@ def main() -> int:
         ok &= good
         print(f"{'PASS' if good else 'FAIL'} {bar} <= {limit:g}: {r[bar]:.2f}")
     print(f"  show max {r['show_max_s']:.2f} s")
+    placed = map_placed_s(r["room"], MODELS_CACHE)["map_placed_s"]  # after the round: the server is stopped
+    ok &= placed <= MAP_BAR_S
+    print(f"{'PASS' if placed <= MAP_BAR_S else 'FAIL'} map_placed_s <= {MAP_BAR_S:g}: {placed:.3f}")
     print(f"BOARD students={r['students']} shown={r['shown']} show_p95_s={r['show_p95_s']:.2f} "
-          f"health_p99_s={r['health_p99_s']:.2f} peak_pss_mb={r['peak_pss_mb']:.0f} map_placed_s=nan")
+          f"health_p99_s={r['health_p99_s']:.2f} peak_pss_mb={r['peak_pss_mb']:.0f} map_placed_s={placed:.3f}")
     return 0 if ok else 1
 
 
