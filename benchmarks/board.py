@@ -17,8 +17,8 @@ from a student's Send to its digit in the projector's page. A probe process poll
 
 Prints `BOARD students=<n> shown=<n> show_p95_s=<x> health_p99_s=<x> peak_pss_mb=<x> map_placed_s=<x>`
 and one PASS/FAIL line per bar (exit status 1 if one fails). `map_placed_s` (bar ≤ 5 s): after the round, the
-round's digits placed on the default MLP's hidden-layer map (benchmarks/board_map.py, which also runs alone). Loopback only; every wait is bounded;
-what it starts is stopped.
+round's digits placed on the default MLP's hidden-layer map (benchmarks/board_map.py, which also runs alone).
+Loopback only; every wait is bounded; what it starts is stopped.
 """
 from __future__ import annotations
 

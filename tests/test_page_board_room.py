@@ -80,7 +80,7 @@ def test_the_room_on_the_map_and_a_copy_taught_our_handwriting():
     line = next(t for t in texts(at) if t.startswith("**Room's"))
     top = max(set(labels), key=lambda k: (labels.count(k), -k))
     assert f"Room's {top}s: " in line and f"of {labels.count(top)} land among MNIST's {top}s at hidden layer 1" in line
-    assert f"All {len(labels)} digits: " in line and " in pixels" in line, line
+    assert f"All {len(labels)} digits: " in line and " in raw pixels" in line, line
     chart = at.get("plotly_chart")[-1].proto.spec
     assert chart.count('"markers+text"') == 2 and "room's digit, among" in chart  # the room's digits, labelled
 

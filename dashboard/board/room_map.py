@@ -80,7 +80,7 @@ def summary(view: BoardView, placed: dict[str, Placed | None], layer: str, other
 
     def cls(k: int, counts: dict | None, where: str) -> str:
         return f"{counts[k][0]} of {counts[k][1]} {where}" if counts else f"not yet {where} (its map is forming)"
-    other_words = f"in {other}" if other else ""
+    other_words = ("in raw pixels" if other == "pixels" else f"in {other}") if other else ""
     here = f"land among MNIST's {name}s at {layer}"
     line = f"Room's {name}s: {cls(top, mine, here)}"
     if other:
@@ -103,9 +103,10 @@ def figure(coords: np.ndarray, labels: np.ndarray, view: BoardView, placed: Plac
         fig.add_trace(go.Scattergl(x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=f"MNIST {name}",
                                    hoverinfo="skip", legendgroup="mnist", showlegend=False,
                                    marker=dict(color=figures.class_colour(k), size=5, opacity=0.22)))
-    for k, (mx, my, xs, ys) in cluster_labels(coords, labels, len(view.classes)).items():
-        fig.add_annotation(x=mx, y=my, xshift=xs, yshift=ys, text=html.escape(view.classes[k]), showarrow=False,
-                           font=dict(size=13, color="#555555"), bgcolor="rgba(255,255,255,0.6)")
+    spots = cluster_labels(coords, labels, len(view.classes))  # MNIST's digits written under the room's markers
+    fig.add_trace(go.Scatter(x=[v[0] for v in spots.values()], y=[v[1] for v in spots.values()], mode="text",
+                             text=[html.escape(view.classes[k]) for k in spots], hoverinfo="skip", showlegend=False,
+                             textfont=dict(size=18 if present else 14, color="#555555")))
     meant = np.array([d.label for d in view.digits])
     home = placed.among == meant
     for ok, words, symbol in ((True, "room's digit, among MNIST's same digit", "circle"),
@@ -115,7 +116,7 @@ def figure(coords: np.ndarray, labels: np.ndarray, view: BoardView, placed: Plac
             x=placed.spots[rows, 0], y=placed.spots[rows, 1], mode="markers+text", name=words,
             text=[view.classes[meant[i]] for i in rows], textposition="middle center",
             textfont=dict(size=17 if present else 13, color="#000000"),
-            marker=dict(symbol=symbol, size=26 if present else 20, color="#ffffff", line=dict(width=2.5,
+            marker=dict(symbol=symbol, size=26 if present else 20, color="#ffffff", opacity=1, line=dict(width=2.5,
                         color="#000000" if ok else "#b00020")),
             customdata=[[view.digits[i].id, view.classes[placed.among[i]]] for i in rows],
             hovertemplate="digit #%{customdata[0]}, meant %{text}<br>lands among MNIST's %{customdata[1]}s"
