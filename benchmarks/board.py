@@ -15,9 +15,10 @@ from a student's Send to its digit in the projector's page. A probe process poll
     python benchmarks/board.py --students 100
     python benchmarks/board.py --students 10 --spread 5     # quick
 
-Prints `BOARD students=<n> shown=<n> show_p95_s=<x> health_p99_s=<x> peak_pss_mb=<x> map_placed_s=nan`
-and one PASS/FAIL line per bar (exit status 1 if one fails). Loopback only; every wait is bounded;
-what it starts is stopped.
+Prints `BOARD students=<n> shown=<n> show_p95_s=<x> health_p99_s=<x> peak_pss_mb=<x> map_placed_s=<x>`
+and one PASS/FAIL line per bar (exit status 1 if one fails). `map_placed_s` (bar ≤ 5 s): after the round, the
+round's digits placed on the default MLP's hidden-layer map (benchmarks/board_map.py, which also runs alone).
+Loopback only; every wait is bounded; what it starts is stopped.
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.board_map import BAR_S as MAP_BAR_S  # noqa: E402
+from benchmarks.board_map import map_placed_s  # noqa: E402
 from benchmarks.load_line import p  # noqa: E402
 from benchmarks.server import ROOT, Server, read_probe, start_probe  # noqa: E402
 from benchmarks.st_client import Session  # noqa: E402
@@ -180,7 +183,8 @@ async def room(projector_base: str, bases: list[str], teacher: str, n: int, spre
         await asyncio.gather(projector.close(), *(s.close() for s in students), return_exceptions=True)
     failed = [f"student {s.index}: {r!r}" for s, r in zip(students, results) if r is not True]
     errors = [e for s in [projector, *students] for e in s.errors + s.error_alerts]
-    return {"projector": projector, "students": students, "sent": sent, "errors": errors[:10] + failed[:10]}
+    return {"projector": projector, "students": students, "sent": sent, "errors": errors[:10] + failed[:10],
+            "room": np.stack([s.digit for s in students])}
 
 
 def shown(r: dict, base: str | None = None) -> dict:
@@ -227,7 +231,7 @@ async def run(n: int, spread: float, logdir: Path) -> dict:
         server.stop()
     health = [lat if ok else 5.0 for t, lat, ok in read_probe(probe_out) if t >= t0]
     return {**shown(r), "health_p99_s": p(health, 0.99), "peak_pss_mb": peak["pss"], "errors": r["errors"],
-            "log": log[:10], "tail": tail if r["errors"] else ""}
+            "log": log[:10], "tail": tail if r["errors"] else "", "room": r["room"]}
 
 
 def main() -> int:
@@ -256,8 +260,11 @@ def main() -> int:
         ok &= good
         print(f"{'PASS' if good else 'FAIL'} {bar} <= {limit:g}: {r[bar]:.2f}")
     print(f"  show max {r['show_max_s']:.2f} s")
+    placed = map_placed_s(r["room"], MODELS_CACHE)["map_placed_s"]  # after the round: the server is stopped
+    ok &= placed <= MAP_BAR_S
+    print(f"{'PASS' if placed <= MAP_BAR_S else 'FAIL'} map_placed_s <= {MAP_BAR_S:g}: {placed:.3f}")
     print(f"BOARD students={r['students']} shown={r['shown']} show_p95_s={r['show_p95_s']:.2f} "
-          f"health_p99_s={r['health_p99_s']:.2f} peak_pss_mb={r['peak_pss_mb']:.0f} map_placed_s=nan")
+          f"health_p99_s={r['health_p99_s']:.2f} peak_pss_mb={r['peak_pss_mb']:.0f} map_placed_s={placed:.3f}")
     return 0 if ok else 1
 
 

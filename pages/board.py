@@ -2,6 +2,7 @@
 import streamlit as st
 
 from dashboard.board import controls as board_controls
+from dashboard.board import room_map, teach
 from dashboard.board import view as board_view
 from dashboard.board.state import STORE, board_state
 
@@ -26,5 +27,7 @@ if state.watching is None:
 
 board_controls.said(state)
 board_view.live(state.watching)
+room_map.room_on_map(state.watching)
+teach.teach_ui(state.watching)
 if state.owned != state.watching:
     st.button("Stop watching", key="board_stop_watching", on_click=lambda: setattr(state, "watching", None))

@@ -1,6 +1,7 @@
 """Representations: each layer's output as a map (t-SNE or PCA), coloured by digit."""
 import streamlit as st
 
+from dashboard.board import room_map
 from dashboard.core import links, model_choice
 from dashboard.representations import controls, replay_state, replay_view, view
 
@@ -39,3 +40,4 @@ chosen = view.lasso_ids(len(done)) | view.by_label_ui(ctx)
 view.maps(done, ctx, chosen or None, done_keys)
 view.separation_table(done, ctx)
 view.selection_ui(sm, ctx, chosen)
+room_map.on_representations()

@@ -131,7 +131,7 @@ def test_worker_killed_while_idle_is_replaced(executor):
 
 def test_only_allow_listed_tasks_run(executor):
     for bad in ("os:system", "analysis.compute.tasks:train", "../train", None, print):
-        with pytest.raises(UnknownTask, match="expected one of count, project, replay, train"):
+        with pytest.raises(UnknownTask, match="expected one of count, finetune, project, replay, train"):
             executor.run(bad, {})
     with pytest.raises(UnknownTask):
         InlineExecutor().run("eval", {})

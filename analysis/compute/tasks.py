@@ -30,6 +30,8 @@ from analysis import embedding
 from analysis.compute import budget, workers
 from analysis.compute.store import OWNER
 from analysis.datasets import Dataset, load_dataset, split_dataset
+from analysis.finetune import FinetuneConfig
+from analysis.finetune import finetune as run_finetune
 from analysis.models import ModelConfig, build_model, layout
 from analysis.recording import MAX_DIMS, MAX_RECORDED_EPOCHS, RecordConfig, Recorder
 from analysis.replay import ReplayConfig, knn_over_training
@@ -40,6 +42,7 @@ __all__ = [
     "train",
     "project",
     "replay",
+    "finetune",
     "separation",
     "count",
     "training_estimate",
@@ -143,6 +146,28 @@ def replay(report: Report, should_stop: ShouldStop, *, recording, layer: str, co
     report(0.0, f"frame 0 of {recording.n_frames}", None)
     result = run_replay(recording, layer, config, on_progress=progress)
     return {"result": result, "knn": knn_over_training(recording)}
+
+
+def finetune(report: Report, should_stop: ShouldStop, *, model_config: ModelConfig, state: dict,
+             image_shape: tuple, n_classes: int, images: np.ndarray, labels, senders, dataset: str = "mnist5k",
+             split_seed: int = 0, config: FinetuneConfig | None = None) -> dict:
+    """Teach a copy of a model the room's handwriting (analysis.finetune): the model is rebuilt here from
+    ``state`` (a copy of its weights), so the shared one never changes. ``latest`` after every epoch:
+    {"epoch", "scores"}; Stop keeps the epochs done. Returns finetune's dict without the model."""
+    config = FinetuneConfig() if config is None else config
+    model = build_model(model_config, tuple(image_shape), int(n_classes), seed=0)
+    model.load_state_dict(state)
+    ds = _dataset(dataset)
+    val = split_dataset(ds, seed=split_seed).val
+
+    def on_epoch(epoch: int, scores: dict) -> bool:
+        report(epoch / config.epochs, f"epoch {epoch} of {config.epochs}", {"epoch": epoch, "scores": scores})
+        return not should_stop()
+
+    report(0.0, f"epoch 0 of {config.epochs}", None)
+    out = run_finetune(model, images, labels, senders, ds.images[val], ds.labels[val], config, on_epoch)
+    out.pop("model")
+    return out
 
 
 def count(report: Report, should_stop: ShouldStop, *, n: int = 10, delay_s: float = 0.01,

@@ -38,7 +38,7 @@ from analysis.compute.malloc import give_back_free_memory
 __all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task"]
 log = logging.getLogger(__name__)
 DEFAULT_TASKS = {
-    name: f"analysis.compute.tasks:{name}" for name in ("train", "project", "count", "replay")
+    name: f"analysis.compute.tasks:{name}" for name in ("train", "project", "count", "replay", "finetune")
 }  # only these run
 _UNSET, IN_WORKER_ENV = object(), "NETLENS_IN_WORKER"  # IN_WORKER_ENV: "1" in every worker process
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

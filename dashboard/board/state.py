@@ -48,6 +48,7 @@ class BoardState:
     said: str | None = None  # the last refusal or confirmation, one sentence
     said_ok: bool = False
     cell: tuple[int, int] | None = None  # the confusion-matrix cell whose digits are shown (label, answer)
+    teach: str | None = None  # the key of the "Teach it our handwriting" job this session started
 
 
 def board_state(session_state=None) -> BoardState:
