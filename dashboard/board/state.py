@@ -32,6 +32,7 @@ class BoardState:
     said: str | None = None  # the last refusal or confirmation, one sentence
     said_ok: bool = False
     cell: tuple[int, int] | None = None  # the confusion-matrix cell whose digits are shown (label, answer)
+    clicked: tuple | None = None  # the (x, y) of the chart's last click already applied to the drop-downs
 
 
 def board_state(session_state=None) -> BoardState:
@@ -42,7 +43,7 @@ def reset() -> None:
     """Start over on the Board page: stop watching (an opened board stays open until it expires or is
     closed; the lecturer's session keeps it, so Start over never loses the room's digits)."""
     state = board_state()
-    state.watching, state.cell, state.said = state.owned, None, None
+    state.watching, state.cell, state.clicked, state.said = state.owned, None, None, None
 
 
 # ---------------------------------------------------------------------- the models' answers, shared
