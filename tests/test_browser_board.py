@@ -64,6 +64,38 @@ def send(page, base: str, code: str, label: str) -> None:
     idle(page)
 
 
+CELL = """([meant, read]) => {  // a cell of the room's confusion matrix: its centre on the screen and its count
+  const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => g.data && g.data[0].type === 'heatmap');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+  const r = ya._categories.indexOf(meant), z = gd.calcdata[0][0].z[r];  // data[0].z may be base64
+  if (read === null) return {read: xa._categories[z.findIndex(n => n > 0)]};  // where that row's digit went
+  const c = xa._categories.indexOf(read);
+  return {x: box.left + xa._offset + xa.l2p(c), y: box.top + ya._offset + ya.l2p(r), n: z[c]};
+}"""
+
+
+def click_cell(page, meant: str, read: str) -> None:
+    """Click the cell (meant, read as) of the room's confusion matrix: its digits open below."""
+    page.locator(".js-plotly-plot .heatmaplayer").last.scroll_into_view_if_needed()
+    cell = page.evaluate(CELL, [meant, read])
+    words = page.locator('[data-testid="stMarkdownContainer"]', has_text=f"meant as {meant} and read as {read} by")
+    for attempt in range(3):  # the board redraws every second: a click landing on a redraw is lost, as for a person
+        page.mouse.move(cell["x"] - 4, cell["y"] - 4)  # the pointer rests on the cell (its hover label shows)
+        page.locator(".js-plotly-plot .hoverlayer .hovertext").last.wait_for(timeout=10_000)
+        page.mouse.click(cell["x"], cell["y"])
+        try:
+            words.wait_for(timeout=10_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+    assert words.inner_text().startswith(f"{cell['n']} digit(s)"), words.inner_text()
+    shown = page.locator(f'img[alt^="A room\'s digit meant as {meant}, read as {read} by"]')
+    if cell["n"]:
+        shown.first.wait_for(timeout=30_000)
+    assert shown.count() == cell["n"]
+
+
 def test_three_students_send_and_the_projector_shows_all_three(browser, board_server):
     base, password = board_server
     contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(4)]
@@ -92,9 +124,25 @@ def test_three_students_send_and_the_projector_shows_all_three(browser, board_se
             assert projector.locator("figure.nl-digit").first.get_by_text(short).count() == 1
         shot(projector, "board-projector")
 
+        read = projector.evaluate(CELL, ["7", None])["read"]  # what the chosen model read the 7 as
+        click_cell(projector, "7", "2" if read != "2" else "3")  # a cell with no digit: 0 digit(s)
+        click_cell(projector, "7", read)  # the 7's cell: its digit
+        shot(projector, "board-cell-clicked")
+
         students[1].get_by_role("button", name="Withdraw").click()  # the second student takes theirs back
         projector.wait_for_function("document.querySelectorAll('figure.nl-digit').length === 2", timeout=60_000)
         assert sorted(projector.locator("figure.nl-digit b").all_inner_texts()) == ["0", "1"]
+
+        first = students[0]  # reloads the tab: the same browser's saved work lists its digit, and it can withdraw it
+        first.reload()
+        mine = first.get_by_text("Your digits on board")
+        mine.wait_for(timeout=60_000)
+        mine.scroll_into_view_if_needed()
+        shot(first, "board-student-after-reload")
+        first.get_by_role("button", name="Withdraw").click()
+        first.get_by_text("Withdrawn: digit #").wait_for()
+        projector.wait_for_function("document.querySelectorAll('figure.nl-digit').length === 1", timeout=60_000)
+        assert projector.locator("figure.nl-digit b").all_inner_texts() == ["0"]
     finally:
         for c in contexts:
             c.close()

@@ -1,12 +1,13 @@
 """AppTests of the class board: opening one (teacher password), sending from Predict, the board page."""
 import numpy as np
 import pytest
+from streamlit.elements.plotly_chart import PlotlySelectionState, PlotlyState
 from streamlit.testing.v1 import AppTest
 
 from analysis.datasets import load_dataset, split_dataset
-from dashboard.board.state import STORE
+from dashboard.board.state import STORE, answers
 from dashboard.core.access import LIMITERS, TEACHER
-from dashboard.core.training_jobs import REGISTRY
+from dashboard.core.training_jobs import REGISTRY, ready_default_models
 from tests.helpers import paper_photo, png
 
 BOARD, PREDICT = "../pages/board.py", "../pages/predict.py"
@@ -141,3 +142,36 @@ def test_the_lecturer_hides_a_digit():
     assert not board.exception, board.exception
     assert STORE.view(code).digits == () and STORE.view(code).hidden == 1
     assert any("Hidden: digit #1" in t for t in texts(board))
+
+
+def click(at: AppTest, meant: str, read_as: str) -> None:
+    """A click on the confusion matrix's cell, as st.plotly_chart(on_select="rerun") reports it."""
+    at.session_state["board_cm"] = PlotlyState(selection=PlotlySelectionState(
+        points=[{"x": read_as, "y": meant, "curve_number": 1}], point_indices=[0], box=[], lasso=[]))
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_a_click_on_the_confusion_matrix_opens_its_cell():
+    board, code = open_board()
+    at = predict_with_photo()
+    at.text_input(key="board_code_send").set_value(code).run()
+    at.selectbox(key="board_label").set_value("1").run()
+    at.button(key="board_send").click().run()
+    board.run()
+    model = board.radio(key="board_cm_model").value
+    read = STORE.view(code).classes[answers(STORE.view(code), ready_default_models()[0])[model][0].winner]
+    other = "3" if read != "3" else "4"
+
+    click(board, "1", other)
+    assert (board.selectbox(key="board_cm_true").value, board.selectbox(key="board_cm_pred").value) == ("1", other)
+    assert any(f"**0 digit(s)** meant as 1 and read as {other}" in t for t in texts(board)), texts(board)
+    click(board, "1", read)
+    assert board.selectbox(key="board_cm_pred").value == read
+    assert any(f"**1 digit(s)** meant as 1 and read as {read}" in t for t in texts(board)), texts(board)
+    assert f"A room&#x27;s digit meant as 1, read as {read}" in html_of(board) or \
+        f"A room's digit meant as 1, read as {read}" in html_of(board)  # its digit is shown
+
+    board.selectbox(key="board_cm_pred").set_value(other).run()  # the drop-downs (the keyboard route) still rule
+    board.run()  # the live fragment's next second: the chart still reports its last click
+    assert board.selectbox(key="board_cm_pred").value == other

@@ -49,6 +49,7 @@ class BoardState:
     said_ok: bool = False
     cell: tuple[int, int] | None = None  # the confusion-matrix cell whose digits are shown (label, answer)
     teach: str | None = None  # the key of the "Teach it our handwriting" job this session started
+    clicked: tuple | None = None  # the (x, y) of the chart's last click already applied to the drop-downs
 
 
 def board_state(session_state=None) -> BoardState:
@@ -59,7 +60,7 @@ def reset() -> None:
     """Start over on the Board page: stop watching (an opened board stays open until it expires or is
     closed; the lecturer's session keeps it, so Start over never loses the room's digits)."""
     state = board_state()
-    state.watching, state.cell, state.said = state.owned, None, None
+    state.watching, state.cell, state.clicked, state.said = state.owned, None, None, None
 
 
 # ---------------------------------------------------------------------- the models' answers, shared

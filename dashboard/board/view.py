@@ -93,6 +93,24 @@ def _picked(state: BoardState) -> None:
     state.cell = (-1, -1)  # a person chose a cell: keep it
 
 
+def clicked_cell(points: list, classes: list[str]) -> tuple[int, int] | None:
+    """The (meant, read as) cell a click on the confusion matrix chose, or None."""
+    if points and points[0].get("y") in classes and points[0].get("x") in classes:
+        return classes.index(points[0]["y"]), classes.index(points[0]["x"])
+    return None
+
+
+def _clicked(points: list, classes: list[str], state: BoardState) -> None:
+    """A new click on a cell sets the two drop-downs (once: the chart keeps reporting its selection on
+    every rerun of the live fragment, and a later choice in the drop-downs must stand)."""
+    cell = clicked_cell(points, classes)
+    seen = (points[0].get("x"), points[0].get("y")) if cell else None
+    if cell is not None and seen != state.clicked:
+        state.cell = cell
+        st.session_state["board_cm_true"], st.session_state["board_cm_pred"] = classes[cell[0]], classes[cell[1]]
+    state.clicked = seen
+
+
 def _confusion(view: BoardView, said: dict[str, list[Answer]], state: BoardState) -> None:
     names = list(said)
     if not names:
@@ -106,14 +124,9 @@ def _confusion(view: BoardView, said: dict[str, list[Answer]], state: BoardState
     fig = figures.shared(("board-cm", view.code, view.version, which),
                          lambda: figures.confusion_matrix(cm, view.classes))
     event = chart(st, fig, on_select="rerun", selection_mode="points", key="board_cm", config=NO_BAR)
-    points = event.selection.points if event and event.selection else []
     cls = list(view.classes)
-    if points and points[0].get("y") in cls and points[0].get("x") in cls:
-        cell = (cls.index(points[0]["y"]), cls.index(points[0]["x"]))
-        if cell != state.cell:
-            state.cell = cell
-            st.session_state["board_cm_true"], st.session_state["board_cm_pred"] = points[0]["y"], points[0]["x"]
-    st.caption("Pick a cell here to see its digits.")
+    _clicked(event.selection.points if event and event.selection else [], cls, state)
+    st.caption("Click a cell, or pick one here, to see its digits.")
     if state.cell is None:  # until someone picks a cell: the room's commonest mistake, as digits arrive
         off = cm - np.diag(np.diag(cm))
         worst = np.unravel_index(off.argmax(), off.shape) if off.any() else (0, 0)

@@ -32,6 +32,8 @@ html, body, [data-testid="stMain"] { font-size: 24px !important; }
 [data-testid="stTable"] th, [data-testid="stTable"] td { font-size: 22px !important; color: #000 !important; }
 [data-testid="stMain"] button p { white-space: normal !important; overflow: visible !important;
   text-overflow: clip !important; }
+[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"] * { white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; }  /* "Glossary: what the words mean" wraps */
 [data-testid="stImageCaption"], .nl-figure figcaption { font-size: 20px !important; color: #222 !important; }
 h1 { font-size: 3.2rem !important; } h2, h3 { font-size: 2.4rem !important; }
 h1, h2, h3 { overflow-wrap: normal !important; word-break: normal !important; hyphens: none !important; }

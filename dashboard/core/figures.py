@@ -178,11 +178,19 @@ def learning_curves(rows: list[dict], epochs: int | None = None) -> go.Figure:
 
 
 def confusion_matrix(cm: np.ndarray, class_names) -> go.Figure:
-    """Counts of (true, predicted); the diagonal is right. Clicking a cell selects it."""
+    """Counts of (true, predicted); the diagonal is right. Clicking a cell selects it: a Plotly heatmap
+    cannot be selected, so an invisible marker sits on each cell and the click goes to the nearest one
+    (hoverdistance -1: anywhere in the cell), which st.plotly_chart(on_select=...) reports as (x, y)."""
     names = [str(c) for c in class_names]
     fig = go.Figure(go.Heatmap(
         z=cm, x=names, y=names, colorscale="Blues", text=cm, texttemplate="%{text}", textfont=dict(size=14),
-        hovertemplate="true %{y}, predicted %{x}: %{z} images<extra></extra>", showscale=False))
+        hoverinfo="skip", showscale=False))
+    cols, rows = np.meshgrid(names, names)
+    fig.add_trace(go.Scatter(
+        x=cols.ravel(), y=rows.ravel(), customdata=np.asarray(cm).ravel(), mode="markers", showlegend=False,
+        marker=dict(size=1, opacity=0), selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
+        hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>"))
+    fig.update_layout(hovermode="closest", hoverdistance=-1, clickmode="event+select")
     fig.update_xaxes(title_text="predicted", type="category", side="top")
     fig.update_yaxes(title_text="true", type="category", autorange="reversed")
     fig.update_layout(height=480, margin=dict(l=10, r=10, t=60, b=10), font=FONT)
