@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Callable
 
 # document.activeElement, followed into same-origin frames: a stable id per element (window.__kb), its
-# tag, role, name and text, whether it (or the box drawn around it) shows an outline of 2px or more,
-# and whether `match` (a JS function of the element) says it is the one wanted.
+# tag, role, name and text, whether it (or the box drawn around it) shows an outline of 2px or more on the
+# screen (not hidden, not off-screen: a collapsed sidebar's controls), and whether `match` (a JS function
+# of the element) says it is the one wanted.
 _FOCUS_JS = """(match) => {
   let e = document.activeElement;
   for (;;) {  // into same-origin frames and shadow roots (components)
@@ -28,8 +29,9 @@ _FOCUS_JS = """(match) => {
   if (!window.__kb.map.has(e)) window.__kb.map.set(e, window.__kb.next++);
   let ring = false;
   for (let a = e, up = 0; a && a.nodeType === 1 && up < 5 && !ring; a = a.parentElement, up++) {
-    const cs = getComputedStyle(a);
-    ring = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2;
+    const cs = getComputedStyle(a), r = a.getBoundingClientRect();
+    ring = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2 && cs.visibility !== 'hidden'
+      && r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && r.left < innerWidth && r.top < innerHeight;
   }
   const name = (e.getAttribute('aria-label') || e.innerText || e.value || '').trim().slice(0, 80);
   return {id: window.__kb.map.get(e), tag: e.tagName, role: e.getAttribute('role') || '', name: name,
@@ -55,7 +57,7 @@ def tab_to(page, predicate: str, what: str, max_presses: int = 200, back: bool =
     start = focused(page, predicate)
     if start["match"]:
         return start
-    seen, trail, stuck = {start["id"]}, [], 0
+    first, last, trail, stuck = None, start["id"], [], 0  # first: the first control passed (the page's round)
     for _ in range(max_presses):
         page.keyboard.press("Shift+Tab" if back else "Tab")
         now = focused(page, predicate)
@@ -64,12 +66,15 @@ def tab_to(page, predicate: str, what: str, max_presses: int = 200, back: bool =
             raise KeyboardError(f"no visible focus ring on {trail[-1]} (looking for {what})")
         if now["match"]:
             return now
-        stuck = stuck + 1 if trail[-2:-1] == trail[-1:] else 0
+        stuck, last = (stuck + 1 if now["id"] == last else 0), now["id"]
         if stuck >= 3:
             raise KeyboardError(f"focus trapped on {trail[-1]} (looking for {what})")
-        if now["id"] in seen and now["id"] == start["id"]:
+        if now["tag"] == "BODY":  # between two rounds of the page
+            continue
+        if first is None:
+            first = now["id"]
+        elif now["id"] == first:
             raise KeyboardError(f"went round the page without reaching {what}: " + " → ".join(trail[-40:]))
-        seen.add(now["id"])
     raise KeyboardError(f"{what} not reached in {max_presses} presses: " + " → ".join(trail[-40:]))
 
 

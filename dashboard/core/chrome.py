@@ -26,6 +26,10 @@ label:has(input:focus-visible), .react-aria-ComboBox > [role="group"]:has(input:
 .react-aria-TextField > div:has(:is(input, textarea):focus-visible),
 div:has(> div > input[type="range"]:focus-visible) {
   outline: 3px solid #1f4ea3 !important; outline-offset: 2px !important; }
+/* A collapsed sidebar (projection mode, phones) is slid off-screen but its controls stayed in the Tab order:
+   focus went out of sight for some 30 presses. Hidden, they leave the order until the sidebar is opened. */
+[data-testid="stSidebar"][data-collapsed="true"], [data-testid="stSidebar"][data-collapsed="true"] * {
+  visibility: hidden !important; }
 </style>
 """
 
