@@ -142,11 +142,12 @@ def training(page, base: str) -> str:
     """Train the MLP (many epochs, so there is time) and stop it."""
     open_page(page, base, "train?data=mnist5k&model=mlp&epochs=50", "Training settings")
     press(page, "Train")
-    seen(page, re.compile(r"epoch [1-9]\d* of 50"))  # the first epoch is done: there is a model to keep
+    # the first epoch is done (after the server's queue: its default models may be training): a model to keep
+    seen(page, re.compile(r"epoch [1-9]\d* of 50"), timeout=900_000)
     tab_to(page, f"e => e.tagName === 'BUTTON' && {name_is('Stop')}", "the Stop button", back=True)
     page.keyboard.press("Enter")
     kept = page.wait_for_function("() => [...document.querySelectorAll('input[role=combobox]')].map(i => i.value)"
-                                  ".find(v => /stopped at epoch \\d+/.test(v))", timeout=240_000)
+                                  ".find(v => /stopped at epoch \\d+/.test(v))", timeout=600_000)
     return kept.json_value()  # the stopped model, picked in Results
 
 
