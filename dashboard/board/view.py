@@ -113,7 +113,7 @@ def _confusion(view: BoardView, said: dict[str, list[Answer]], state: BoardState
         if cell != state.cell:
             state.cell = cell
             st.session_state["board_cm_true"], st.session_state["board_cm_pred"] = points[0]["y"], points[0]["x"]
-    st.caption("Pick a cell here to see its digits.")
+    st.caption("Pick a cell here, or choose “Meant” and “Read as” below (by keyboard too), to see its digits.")
     if state.cell is None:  # until someone picks a cell: the room's commonest mistake, as digits arrive
         off = cm - np.diag(np.diag(cm))
         worst = np.unravel_index(off.argmax(), off.shape) if off.any() else (0, 0)
