@@ -183,9 +183,11 @@ def trust(page, base: str) -> str:
     tab_to(page, f"e => e.tagName === 'INPUT' && {name_is('Test digit number')}", "the test digit number")
     page.keyboard.press("ArrowUp")
     page.keyboard.press("Enter")
+    seen(page, "test digit 1;")  # the digit changed (its explanation is drawn in the same run)
     idle(page)
     tab_to(page, f"e => e.getAttribute('role') === 'tab' && {name_has('Why this answer')}", "the tab")
     page.keyboard.press("Enter")
+    idle(page)
     seen(page, "The verdict.")
     return seen(page, re.compile(r", Occlusion: [A-Z ]+"))
 

@@ -26,6 +26,9 @@ label:has(input:focus-visible), .react-aria-ComboBox > [role="group"]:has(input:
 .react-aria-TextField > div:has(:is(input, textarea):focus-visible),
 div:has(> div > input[type="range"]:focus-visible) {
   outline: 3px solid #1f4ea3 !important; outline-offset: 2px !important; }
+/* A tab's ring goes inside it (the tab list clips what is outside), beside its words, not over them. */
+[data-testid="stTab"][role="tab"] { padding-inline: 6px !important; }
+[data-testid="stTab"][role="tab"]:focus-visible { outline-offset: -3px !important; }
 /* A collapsed sidebar (projection mode, phones) is slid off-screen but its controls stayed in the Tab order:
    focus went out of sight for some 30 presses. Hidden, they leave the order until the sidebar is opened. */
 [data-testid="stSidebar"][data-collapsed="true"], [data-testid="stSidebar"][data-collapsed="true"] * {
