@@ -6,7 +6,8 @@ photo, each Trust tab, the sweep, the glossary, /admin). Prints each violation a
   A11Y pages=<n> states=<n> violations=<n> incomplete=<n> images=<n> images_described=<n> charts=0
        charts_described=0 keyboard_tasks=0/0
 
-(violations counts elements; the last three come with "Every student (2 of 2)").
+(violations counts elements; the last three come with "Every student (2 of 2)"; keyboard_tasks: the five
+lecture tasks of benchmarks/keyboard_tasks.py done by keyboard alone, "keyboard" in --only to run only them).
 Usage: python benchmarks/a11y.py [--only NAME,...] [--shots DIR]"""
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from analysis.datasets import load_dataset  # noqa: E402
+from benchmarks.keyboard_tasks import KEYBOARD_TASKS, keyboard_task  # noqa: E402
 from benchmarks.server import Server  # noqa: E402
 from dashboard.core import pages as nav  # noqa: E402
 from tests.axe_audit import EXCLUDED, audit, images  # noqa: E402
@@ -163,12 +165,28 @@ def a11y_visit(browser, base: str, name: str, address: str, prepare, size, shots
         context.close()
 
 
+def keyboard_tasks(browser, base: str) -> int:
+    """The five lecture tasks by keyboard alone, each on a fresh page; prints each; returns how many were done."""
+    done, photo = 0, _photo_file()
+    for name in KEYBOARD_TASKS:
+        context = browser.new_context(viewport={"width": DESKTOP[0], "height": DESKTOP[1]})
+        try:
+            print(f"[keyboard {name}] done: {keyboard_task(name, context.new_page(), base, photo)}", flush=True)
+            done += 1
+        except Exception as e:  # a task the keyboard could not do is reported, not hidden
+            print(f"[keyboard {name}] NOT DONE: {str(e).splitlines()[0][:300]}", flush=True)
+        finally:
+            context.close()
+    return done
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="comma-separated state names (default: all)")
     parser.add_argument("--shots", default="", help="folder for a screenshot of each state")
     args = parser.parse_args()
     chosen = [s for s in a11y_states() if not args.only or s[0] in args.only.split(",")]
+    keys = "0/0"
     shots = Path(args.shots) if args.shots else None
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
@@ -197,13 +215,15 @@ def main() -> None:
                     print(result.describe("violations"), flush=True)
                 if result.incomplete:
                     print("  incomplete:\n" + result.describe("incomplete"), flush=True)
+            if not args.only or "keyboard" in args.only.split(","):
+                keys = f"{keyboard_tasks(browser, server.base)}/{len(KEYBOARD_TASKS)}"
             browser.close()
     finally:
         server.stop()
     reached = len(chosen) - totals["failed"]
     print(f"A11Y pages={len(pages)} states={reached} violations={totals['violations']} "
           f"incomplete={totals['incomplete']} images={totals['images']} images_described={totals['described']} "
-          f"charts=0 charts_described=0 keyboard_tasks=0/0" + (f" not_reached={totals['failed']}"
+          f"charts=0 charts_described=0 keyboard_tasks={keys}" + (f" not_reached={totals['failed']}"
                                                                  if totals["failed"] else ""))
 
 

@@ -23,6 +23,12 @@ _FROM = {
     "A11Y_ADMIN_PASSWORD": "benchmarks.a11y",
     "a11y_states": "benchmarks.a11y",
     "a11y_visit": "benchmarks.a11y",
+    # benchmarks/keyboard_tasks.py: the five lecture tasks by keyboard alone (issue 37), Tab walks, focus checks
+    "KEYBOARD_TASKS": "benchmarks.keyboard_tasks",
+    "KeyboardError": "benchmarks.keyboard_tasks",
+    "keyboard_task": "benchmarks.keyboard_tasks",
+    "tab_to": "benchmarks.keyboard_tasks",
+    "tour": "benchmarks.keyboard_tasks",
     # benchmarks/ray_head.py: a local Ray head on free ports with a temp dir of its own
     "RayHead": "benchmarks.ray_head",
     # benchmarks/load_cluster.py: app servers sharing one Ray head and one store

@@ -188,3 +188,51 @@ def test_start_over_on_representations_clears_the_replays_selection(trained_stat
     assert not at.exception, at.exception
     assert replay_state.replay_state(at.session_state).lasso == set()
     assert not any("What is in your selection?" in h.value for h in at.subheader)
+
+
+def _map(at: AppTest) -> dict:
+    return next(f for f in figures_of(at).values() if f.get("frames"))
+
+
+def _shown_epoch(fig: dict) -> str:
+    return fig["layout"]["annotations"][0]["text"].split(" · ")[0]
+
+
+def test_the_replay_never_moves_by_itself_and_steps_by_buttons(trained_state):
+    """Motion (issue 37): nothing plays or advances on its own: reruns with no input keep the frame, no
+    poller runs once the frames are computed, and ▶ Play needs a press. The buttons and the epoch
+    slider (arrow keys) step through the frames, and the map shows the frame they picked."""
+    at = replay_page(trained_state)
+    fig = _map(at)
+    assert fig["layout"]["sliders"][0]["active"] == 0 and _shown_epoch(fig) == "epoch 0"
+    play = fig["layout"]["updatemenus"][0]["buttons"][0]
+    assert play["label"] == "▶ Play" and play["args"][1]["frame"]["duration"] >= 334  # at most 3 changes a second
+    for _ in range(3):  # time passes, nothing is pressed: the map stays on its frame
+        at.run()
+        assert not at.exception, at.exception
+        assert _map(at)["layout"]["sliders"][0]["active"] == 0 and at.select_slider(key="rep_replay_frame").value == 0
+    at.button(key="rep_replay_next").click().run()
+    at.button(key="rep_replay_next").click().run()
+    assert at.select_slider(key="rep_replay_frame").value == 2
+    fig = _map(at)
+    assert fig["layout"]["sliders"][0]["active"] == 2 and _shown_epoch(fig) == "epoch 2"
+    assert fig["data"][0]["x"] == fig["frames"][2]["data"][0]["x"]  # the points of epoch 2, not epoch 0
+    at.button(key="rep_replay_back").click().run()
+    assert _shown_epoch(_map(at)) == "epoch 1"
+    at.select_slider(key="rep_replay_frame").set_value(3).run()
+    assert _shown_epoch(_map(at)) == "epoch 3"
+    for _ in range(2):  # Later at the last frame stays there
+        at.button(key="rep_replay_next").click().run()
+    assert at.select_slider(key="rep_replay_frame").value == 3
+
+
+def test_the_replays_digits_by_label_without_a_lasso(trained_state):
+    """The lasso needs a pointer; "Select by true label" reaches the same pictures by keyboard."""
+    at = replay_page(trained_state)
+    assert not any("What is in your selection?" in h.value for h in at.subheader)
+    at.multiselect(key="rep_replay_sel_true").set_value(["3"]).run()
+    assert not at.exception, at.exception
+    assert any("What is in your selection?" in h.value for h in at.subheader)
+    recording = next(iter(session_models.state(at.session_state).models.values())).trained.recording
+    threes = int((recording.labels == 3).sum())
+    assert threes > 0 and any(f"**{threes} digits selected**" == m.value for m in at.markdown)

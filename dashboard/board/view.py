@@ -126,7 +126,7 @@ def _confusion(view: BoardView, said: dict[str, list[Answer]], state: BoardState
     event = chart(st, fig, on_select="rerun", selection_mode="points", key="board_cm", config=NO_BAR)
     cls = list(view.classes)
     _clicked(event.selection.points if event and event.selection else [], cls, state)
-    st.caption("Click a cell, or pick one here, to see its digits.")
+    st.caption("Click a cell, or choose “Meant” and “Read as” below (by keyboard too), to see its digits.")
     if state.cell is None:  # until someone picks a cell: the room's commonest mistake, as digits arrive
         off = cm - np.diag(np.diag(cm))
         worst = np.unravel_index(off.argmax(), off.shape) if off.any() else (0, 0)

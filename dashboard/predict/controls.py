@@ -34,7 +34,9 @@ def drawing_ui(state: PredictState) -> np.ndarray | None:
     except Exception:  # the component cannot load (e.g. outside a server)
         st.info("Drawing is not available here; upload a photo instead.")
         return None
-    st.caption("Draw one digit with the mouse or a finger, large, filling the square.")
+    st.caption("Draw one digit with the mouse or a finger, large, filling the square. Drawing needs a pointer: "
+               "with a keyboard, choose “Upload a photo” above (its Browse files button opens with Enter) or "
+               "“A test digit”.")
     if "predict_canvas" not in st.session_state:  # a new canvas (first visit or back from another page)
         state.canvas_start = state.drawing_json
     result = st_canvas(stroke_width=22, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS_SIDE,

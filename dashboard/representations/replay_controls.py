@@ -54,3 +54,30 @@ def settings_ui(recording: Recording) -> tuple[str, ReplayConfig]:
         seed = int(st.number_input("Seed", 0, 10_000, key="rep_replay_seed", persist_state=PERSIST,
                                    help="Fixes the first map's random start: same seed, same frames."))
     return layer, ReplayConfig(method=method, seed=seed)
+
+
+def _step(delta: int, n: int) -> None:
+    frame = int(st.session_state.get("rep_replay_frame", 0)) + delta
+    st.session_state["rep_replay_frame"] = min(n - 1, max(0, frame))
+
+
+def frame_ui(epochs) -> int:
+    """The frame the map shows, by buttons or the arrow keys (the keyboard's way through the replay; nothing moves
+    by itself: ▶ Play on the map plays only when pressed). Returns the frame's index."""
+    n = len(epochs)
+    if int(st.session_state.get("rep_replay_frame", 0)) >= n:
+        st.session_state["rep_replay_frame"] = n - 1
+    back, on, which = st.columns([1, 1, 3], vertical_alignment="bottom")
+    back.button("◀ Earlier epoch", key="rep_replay_back", on_click=_step, args=(-1, n), width="stretch",
+                help="Show the map one recorded epoch earlier.")
+    on.button("Later epoch ▶", key="rep_replay_next", on_click=_step, args=(1, n), width="stretch",
+              help="Show the map one recorded epoch later.")
+    return which.select_slider("Epoch on the map", options=list(range(n)), key="rep_replay_frame",
+                               format_func=lambda f: f"epoch {epochs[f]}",
+                               help="Step through the frames with the arrow keys; ▶ Play on the map plays them all.")
+
+
+def by_label_ui(names: list[str]) -> list[str]:
+    """Select digits by their true label: the keyboard's way to a cluster (the lasso needs a pointer)."""
+    return st.multiselect("Select by true label", names, key="rep_replay_sel_true",
+                          help="Keyboard-friendly selection: see every digit of the map with these true labels.")

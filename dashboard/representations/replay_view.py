@@ -81,34 +81,35 @@ def _note(text: str) -> dict:
                 showarrow=False, font=dict(size=15), bgcolor="rgba(255,255,255,0.85)")
 
 
-def _controls(epochs) -> tuple[list, list]:
+def _controls(epochs, start: int = 0) -> tuple[list, list]:
     play = dict(frame=dict(duration=PLAY_MS, redraw=False), fromcurrent=True,
                 transition=dict(duration=PLAY_MS // 2, easing="cubic-in-out"))
     pause = dict(frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))
     menus = [dict(type="buttons", direction="left", showactive=False, x=0, y=-0.02, xanchor="left", yanchor="top",
                   pad=dict(t=10, r=10), buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
                                                  dict(label="❚❚ Pause", method="animate", args=[[None], pause])])]
-    sliders = [dict(active=0, x=0, len=1.0, y=-0.11, yanchor="top", pad=dict(t=10),
+    sliders = [dict(active=start, x=0, len=1.0, y=-0.11, yanchor="top", pad=dict(t=10),
                     currentvalue=dict(prefix="epoch ", font=dict(size=16)),
                     steps=[dict(label=str(e), method="animate", args=[[f"epoch {e}"], pause]) for e in epochs])]
     return menus, sliders
 
 
 def animation(result: ReplayResult, recording: Recording, names, title: str, height: int = 620,
-              knn: dict | None = None) -> go.Figure:
+              knn: dict | None = None, start: int = 0) -> go.Figure:
     """The layer's map at every computed frame, one set of axes for all, play/pause and a slider;
-    each frame's numbers (k-NN accuracy of the layer, trustworthiness) printed on it."""
+    each frame's numbers (k-NN accuracy of the layer, trustworthiness) printed on it. It shows frame `start`
+    and stays there until ▶ Play or the slider is used (never plays by itself)."""
     pred, conf = predictions(recording)
-    n = len(names)
-    fig = go.Figure(data=_traces(result.coords[0], recording, pred[0], conf[0], names, full=True) + _legend(names),
+    n, f0 = len(names), start
+    fig = go.Figure(data=_traces(result.coords[f0], recording, pred[f0], conf[f0], names, full=True) + _legend(names),
                     frames=[go.Frame(name=f"epoch {e}", traces=list(range(n)),
                                      data=_traces(result.coords[f], recording, pred[f], conf[f], names, full=False),
                                      layout=dict(annotations=[_note(frame_text(result, knn, f))]))
                             for f, e in enumerate(result.epochs)])
     (x0, x1), (y0, y1) = result.extent()
-    menus, sliders = _controls(result.epochs)
+    menus, sliders = _controls(result.epochs, f0)
     fig.update_layout(title=dict(text=title, font=dict(size=16)), height=height, dragmode="lasso",
-                      annotations=[_note(frame_text(result, knn, 0))],
+                      annotations=[_note(frame_text(result, knn, f0))],
                       margin=dict(l=10, r=10, t=80, b=140), font=figures.FONT, legend_title_text="true digit",
                       legend=dict(itemsizing="constant"), updatemenus=menus, sliders=sliders)
     fig.update_xaxes(range=[x0, x1], autorange=False, showticklabels=False, title_text="", zeroline=False)
@@ -199,14 +200,16 @@ def _selection(sm: SessionModel, recording: Recording) -> None:
     s = rps.replay_state()
     if "rep_replay_map" in st.session_state:
         s.lasso = selected_ids(st.session_state["rep_replay_map"])
-    if not s.lasso:
-        st.caption("Draw a lasso or a box on the map (at any epoch) to see those digits.")
+    names = list(sm.trained.class_names)
+    by_label = replay_controls.by_label_ui(names)  # the keyboard's way to a cluster's digits
+    if not s.lasso and not by_label:
+        st.caption("Draw a lasso or a box on the map (at any epoch), or select labels above, to see those digits.")
         return
-    rows = [i for i, index in enumerate(recording.indices) if int(index) in s.lasso]
+    rows = [i for i, index in enumerate(recording.indices)
+            if int(index) in s.lasso or names[recording.labels[i]] in by_label]
     pred = predictions(recording)[0][-1]
     st.subheader("What is in your selection?")
-    selection_grid(rows, recording.images.astype(np.float32) / 255, recording.labels, pred,
-                   list(sm.trained.class_names))
+    selection_grid(rows, recording.images.astype(np.float32) / 255, recording.labels, pred, names)
 
 
 def _finished(sm: SessionModel, out: dict, title: str) -> None:
@@ -214,8 +217,9 @@ def _finished(sm: SessionModel, out: dict, title: str) -> None:
     if not result.complete:
         st.warning(f"Stopped: {result.status}. These frames play; change a setting to compute another replay.",
                    icon=":material/stop_circle:")
+    frame = replay_controls.frame_ui(result.epochs)
     fig = animation(result, recording, names, f"{title}<br><sup>{result.status} · press ▶ Play or drag the "
-                                                 "slider</sup>", knn=out["knn"])
+                                                 "slider</sup>", knn=out["knn"], start=frame)
     chart(st, fig, key="rep_replay_map", on_select="rerun", selection_mode=("lasso", "box", "points"))
     a, b = st.columns(2)
     a.download_button("Download the animation (HTML)", data=lambda: fig.to_html(include_plotlyjs=True, auto_play=False),
