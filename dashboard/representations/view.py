@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.core import alt_images, chrome, figures, formats
+from dashboard.core import alt_images, chart_text, chrome, figures, formats
 from dashboard.core.figures import chart
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
@@ -145,7 +145,8 @@ def running(job_list: list, specs: list, labels: np.ndarray) -> None:
                 if isinstance(latest, np.ndarray):  # built once per update for every watcher (figures.shared)
                     fig = figures.shared(("map preview", job.key, spec.plot_title, version),  # a Figure: validated once
                                          lambda: go.Figure(preview(latest, labels, spec.plot_title)))
-                    chart(st, fig, key=f"rep_live_{i}", config=figures.NO_BAR)
+                    chart(st, fig, chart_text.map_preview(spec.title, labels),
+                          key=f"rep_live_{i}", config=figures.NO_BAR)
 
     live()
     st.stop()
@@ -191,7 +192,8 @@ def maps(done: list, ctx: dict, highlight: set[int] | None, keys: list[str]) -> 
                                highlight)
 
             fig = build() if highlight else figures.shared(("map", keys[i], title), build)
-            chart(st, fig, key=f"rep_map_{i}", on_select="rerun", selection_mode=("lasso", "box", "points"))
+            chart(st, fig, chart_text.digit_map(spec.title, ctx["labels"], res["metrics"]),
+                  key=f"rep_map_{i}", on_select="rerun", selection_mode=("lasso", "box", "points"))
             st.download_button("Download this map (HTML)", data=lambda fig=fig: fig.to_html(include_plotlyjs=True),
                                file_name=f"netlens-map-{i + 1}.html", mime="text/html", key=f"rep_html_{i}",
                                help="A standalone web page with the interactive map (the camera icon on the map "
