@@ -234,3 +234,14 @@ def test_a_page_shows_the_summary_above_and_the_table_in_an_expander():
     assert [e.label for e in at.expander] == ["Show as table", "Raw scores", "Show as table"]
     assert list(at.expander[0].table[0].value["probability"]) == ["10%", "70%", "20%"]
     assert list(at.expander[2].table[0].value["digit"]) == ["a", "b", "c"]
+
+
+def test_map_previews_name_their_digits_not_only_colour():
+    from dashboard.representations import replay_view, view
+
+    labels = RNG.integers(0, 3, 300)
+    coords = RNG.normal(size=(300, 2)) + labels[:, None] * 3
+    names = ["cat", "dog", "<b>owl</b>"]
+    for fig in (view.preview(coords, labels, "map", names), replay_view.preview(coords, labels, "map", names)):
+        texts = sorted(a["text"] for a in fig["layout"]["annotations"])
+        assert texts == sorted(["<b>cat</b>", "<b>dog</b>", "<b>&lt;b&gt;owl&lt;/b&gt;</b>"])

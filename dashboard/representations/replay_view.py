@@ -20,7 +20,7 @@ from dashboard.core.palette import CLASS_COLOURS
 from dashboard.core.session_models import SessionModel
 from dashboard.representations import replay_controls
 from dashboard.representations import replay_state as rps
-from dashboard.representations.view import cluster_labels, selected_ids, selection_grid
+from dashboard.representations.view import cluster_labels, preview_labels, selected_ids, selection_grid
 
 PLAY_MS = 800  # one frame on screen, then a 400 ms glide to the next
 
@@ -129,12 +129,13 @@ def animation(result: ReplayResult, recording: Recording, names, title: str, hei
     return fig
 
 
-def preview(coords: np.ndarray, labels: np.ndarray, title: str) -> dict:
+def preview(coords: np.ndarray, labels: np.ndarray, title: str, names=None) -> dict:
     """A light picture of the newest frame while the others are computed (a plain figure dict)."""
     return {"data": [{"type": "scattergl", "x": coords[:, 0].tolist(), "y": coords[:, 1].tolist(), "mode": "markers",
                       "hoverinfo": "skip", "marker": {"size": 5, "color": [colour(int(k)) for k in labels]}}],
             "layout": {"title": {"text": title, "font": {"size": 16}}, "height": 460, "showlegend": False,
                        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+                       "annotations": preview_labels(coords, labels, names),  # the digits named, not only coloured
                        "xaxis": {"showticklabels": False}, "yaxis": {"showticklabels": False}}}
 
 
@@ -188,7 +189,7 @@ def _models() -> dict[str, SessionModel]:
         "No model trained in this session yet: training the default multilayer perceptron (a few seconds).")[0]
 
 
-def _running(job, recording: Recording, title: str) -> None:
+def _running(job, recording: Recording, title: str, names=None) -> None:
     """The newest frame and the progress, redrawn every two seconds until the replay ends."""
     @st.fragment(run_every=2.0)
     def live() -> None:
@@ -201,7 +202,7 @@ def _running(job, recording: Recording, title: str) -> None:
         if latest:
             epoch = recording.epochs[latest["frame"] - 1]
             chart(st, preview(latest["coords"], recording.labels, f"{title}<br><sup>epoch {epoch}, still computing"
-                                                                       "</sup>"),
+                                                                       "</sup>", names),
                   chart_text.map_preview(f"{title}, epoch {epoch}", recording.labels),
                   key="rep_replay_live", config=NO_BAR)
 
@@ -282,7 +283,7 @@ def page() -> None:
         st.error(str(e))
         return
     if not job.is_finished:
-        _running(job, recording, title)  # stops the page
+        _running(job, recording, title, list(sm.trained.class_names))  # stops the page
     if job.status != "done":
         st.warning(f"The replay did not finish: {job.error or job.status}. Change a setting to run it again.")
         return
