@@ -36,17 +36,17 @@ def test_learning_curves_quote_first_last_and_best_epoch():
     val = [r["val_accuracy"] for r in rows]
     best = int(np.argmax(val))
     for part in (formats.accuracy(val[0]), formats.accuracy(val[-1]), f"epoch {rows[best]['epoch']}",
-                 f"over {len(rows)} epochs of 10", f"{rows[0]['train_loss']:.3f}", f"{rows[-1]['train_loss']:.3f}"):
+                 f"({formats.accuracy(val[best])})", f"over {len(rows)} epochs of 10"):
         assert part in text, (part, text)
-    assert "rose" in text and "fell" in text
+    assert "rose" in text and len(text) <= 100  # one line on the projector
 
 
 def test_confusion_quotes_the_diagonal_and_the_commonest_mistake():
     cm = RNG.integers(0, 5, (10, 10)) + np.diag(RNG.integers(40, 60, 10))
     off = cm - np.diag(np.diag(cm))
     t, p = np.unravel_index(off.argmax(), off.shape)
-    text = chart_text.confusion(cm, DIGITS, "the test digits")
-    assert formats.count(np.trace(cm)) in text and formats.count(cm.sum()) in text
+    text = chart_text.confusion(cm, DIGITS, "test digits")
+    assert f"{formats.count(np.trace(cm))} of {formats.count(cm.sum())} test digits read right" in text
     assert formats.accuracy(np.trace(cm) / cm.sum()) in text
     assert f"{t} read as {p} ({formats.count(off[t, p])} digits)" in text
     assert "no mistakes" in chart_text.confusion(np.diag([3, 4]), ["a", "b"])

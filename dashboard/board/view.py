@@ -108,7 +108,7 @@ def _confusion(view: BoardView, said: dict[str, list[Answer]], state: BoardState
     cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
     fig = figures.shared(("board-cm", view.code, view.version, which),
                          lambda: figures.confusion_matrix(cm, view.classes))
-    event = chart(st, fig, chart_text.confusion(cm, view.classes, f"{which} on the room's digits"), on_select="rerun",
+    event = chart(st, fig, chart_text.confusion(cm, view.classes, f"room's digits ({which})"), on_select="rerun",
                   selection_mode="points", key="board_cm", config=NO_BAR)
     points = event.selection.points if event and event.selection else []
     cls = list(view.classes)

@@ -101,7 +101,7 @@ def _confusion(sm: SessionModel) -> None:
     )
     st.caption(f"On the **{which}** digits" + (" (the test score is hidden until you reveal it)." if which ==
                                                "validation" else "."))
-    event = chart(st, fig, chart_text.confusion(cm, ds.class_names, f"the {which} digits"), on_select="rerun",
+    event = chart(st, fig, chart_text.confusion(cm, ds.class_names, f"{which} digits"), on_select="rerun",
                   selection_mode="points", key="train_cm", config=NO_BAR, width="stretch")
     names = list(ds.class_names)
     points = event.selection.points if event and event.selection else []
