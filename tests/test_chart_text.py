@@ -245,3 +245,13 @@ def test_map_previews_name_their_digits_not_only_colour():
     for fig in (view.preview(coords, labels, "map", names), replay_view.preview(coords, labels, "map", names)):
         texts = sorted(a["text"] for a in fig["layout"]["annotations"])
         assert texts == sorted(["<b>cat</b>", "<b>dog</b>", "<b>&lt;b&gt;owl&lt;/b&gt;</b>"])
+
+
+def test_subplots_give_one_table_each_with_the_shared_axis_title():
+    shares = np.linspace(0, 1, 11)
+    curve = NS(shares=shares, confidence=1 - shares, random_confidence=1 - shares / 2)
+    found = chart_tables.tables(tf.deletion_figure({"MLP": {"Occlusion": curve}, "Convnet": {"Occlusion": curve}}))
+    assert [caption for caption, _ in found] == ["MLP", "Convnet"]
+    table = found[1][1]
+    assert list(table.columns) == ["share of pixels removed", "Occlusion order", "random order"]
+    assert list(table["random order"]) == [formats.accuracy(v) for v in curve.random_confidence]

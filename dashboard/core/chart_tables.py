@@ -100,7 +100,8 @@ def _map(traces: list[dict]) -> pd.DataFrame:
 
 def _lines(traces: list[dict], layout: dict) -> pd.DataFrame:
     xa, ya = _axis(layout, traces[0].get("xaxis"), "x"), _axis(layout, traces[0].get("yaxis"), "y")
-    x_name = _title(xa) or "category"
+    shared = (_title(v) for k, v in layout.items() if k.startswith("xaxis") and isinstance(v, dict))
+    x_name = _title(xa) or next((t for t in shared if t), "category")  # subplots: the axis title is written once
     table: dict = {}
     columns = []
     for i, t in enumerate(traces):
