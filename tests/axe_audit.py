@@ -98,8 +98,9 @@ _CHARTS = """() => {
     const before = box(c).previousElementSibling, after = box(c).nextElementSibling;
     const caption = before && before.querySelector('[data-testid="stCaptionContainer"]');
     const table = after && after.querySelector('[data-testid="stExpander"] summary');
-    return {said: !!caption && caption.innerText.trim().startsWith('Chart:') && caption.innerText.trim().length > 20,
-            table: !!table && table.innerText.includes('Show as table')};
+    const said = caption ? caption.textContent.trim() : '';  // textContent: a closed expander's text counts too
+    return {said: said.startsWith('Chart:') && said.length > 20,
+            table: !!table && table.textContent.includes('Show as table')};
   });
 }"""
 
