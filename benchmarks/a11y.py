@@ -6,7 +6,8 @@ photo, each Trust tab, the sweep, the glossary, /admin). Prints each violation a
   A11Y pages=<n> states=<n> violations=<n> incomplete=<n> images=<n> images_described=<n> charts=0
        charts_described=0 keyboard_tasks=0/0
 
-(violations counts elements; the last three come with "Every student (2 of 2)"; keyboard_tasks: the five
+(violations counts elements; charts: Plotly charts in every state, charts_described: those with their
+"Chart: …" summary just before and "Show as table" just after (tests/axe_audit.charts); keyboard_tasks: the five
 lecture tasks of benchmarks/keyboard_tasks.py done by keyboard alone, "keyboard" in --only to run only them).
 Usage: python benchmarks/a11y.py [--only NAME,...] [--shots DIR]"""
 from __future__ import annotations
@@ -28,7 +29,7 @@ from analysis.datasets import load_dataset  # noqa: E402
 from benchmarks.keyboard_tasks import KEYBOARD_TASKS, keyboard_task  # noqa: E402
 from benchmarks.server import Server  # noqa: E402
 from dashboard.core import pages as nav  # noqa: E402
-from tests.axe_audit import EXCLUDED, audit, images  # noqa: E402
+from tests.axe_audit import EXCLUDED, audit, charts, images  # noqa: E402
 from tests.helpers import paper_photo  # noqa: E402
 
 CHROMIUM = os.environ.get("NETLENS_CHROMIUM", "/usr/bin/chromium")
@@ -160,7 +161,7 @@ def a11y_visit(browser, base: str, name: str, address: str, prepare, size, shots
         page.wait_for_timeout(1500)  # charts and components finish drawing after the run ends
         if shots:
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-        return audit(page), images(page)
+        return audit(page), images(page), charts(page)
     finally:
         context.close()
 
@@ -192,14 +193,15 @@ def main() -> None:
         shots.mkdir(parents=True, exist_ok=True)
     print("excluded (Streamlit's own chrome):", *(f"  {k}: {v}" for k, v in EXCLUDED.items()), sep="\n")
     server = Server(Path(tempfile.mkdtemp(prefix="a11y-server-")), env={"NETLENS_ADMIN_PASSWORD": A11Y_ADMIN_PASSWORD})
-    totals = dict(violations=0, incomplete=0, images=0, described=0, failed=0)
+    totals = dict(violations=0, incomplete=0, images=0, described=0, charts=0, charts_described=0, failed=0)
     pages = set()
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for name, address, prepare, size in chosen:
                 try:
-                    result, (n_img, n_alt) = a11y_visit(browser, server.base, name, address, prepare, size, shots)
+                    result, (n_img, n_alt), (n_ch, n_said) = a11y_visit(browser, server.base, name, address,
+                                                                        prepare, size, shots)
                 except Exception as e:  # a state that could not be reached is reported, not hidden
                     totals["failed"] += 1
                     print(f"[{name}] NOT REACHED: {str(e).splitlines()[0][:200]}", flush=True)
@@ -209,8 +211,10 @@ def main() -> None:
                 totals["incomplete"] += sum(len(v["nodes"]) for v in result.incomplete)
                 totals["images"] += n_img
                 totals["described"] += n_alt
+                totals["charts"] += n_ch
+                totals["charts_described"] += n_said
                 print(f"[{name}] frames={result.frames} violations={result.violation_nodes} "
-                      f"images={n_img} described={n_alt}", flush=True)
+                      f"images={n_img} described={n_alt} charts={n_ch} charts_described={n_said}", flush=True)
                 if result.violations:
                     print(result.describe("violations"), flush=True)
                 if result.incomplete:
@@ -223,8 +227,8 @@ def main() -> None:
     reached = len(chosen) - totals["failed"]
     print(f"A11Y pages={len(pages)} states={reached} violations={totals['violations']} "
           f"incomplete={totals['incomplete']} images={totals['images']} images_described={totals['described']} "
-          f"charts=0 charts_described=0 keyboard_tasks={keys}" + (f" not_reached={totals['failed']}"
-                                                                 if totals["failed"] else ""))
+          f"charts={totals['charts']} charts_described={totals['charts_described']} keyboard_tasks={keys}"
+          + (f" not_reached={totals['failed']}" if totals["failed"] else ""))
 
 
 if __name__ == "__main__":

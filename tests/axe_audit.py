@@ -89,3 +89,24 @@ def images(page) -> tuple[int, int]:
         total += len(found)
         described += sum(1 for i in found if i["alt"] is not None)  # alt="" marks a decorative one
     return total, described
+
+
+_CHARTS = """() => {
+  const box = el => el.closest('[data-testid="stElementContainer"]') || el;
+  const charts = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')];
+  return charts.map(c => {
+    const before = box(c).previousElementSibling, after = box(c).nextElementSibling;
+    const caption = before && before.querySelector('[data-testid="stCaptionContainer"]');
+    const table = after && after.querySelector('[data-testid="stExpander"] summary');
+    const said = caption ? caption.textContent.trim() : '';  // textContent: a closed expander's text counts too
+    return {said: said.startsWith('Chart:') && said.length > 20,
+            table: !!table && table.textContent.includes('Show as table')};
+  });
+}"""
+
+
+def charts(page) -> tuple[int, int]:
+    """(Plotly charts on the page, those described: a "Chart: …" summary right before the chart and its
+    "Show as table" right after it, as dashboard/core/figures.chart draws them)."""
+    found = page.main_frame.evaluate(_CHARTS)
+    return len(found), sum(1 for c in found if c["said"] and c["table"])

@@ -2,7 +2,8 @@
 no rule disabled, only Streamlit's own chrome left out: tests/axe_audit.py) on every page of the
 navigation in normal and projection mode and on a 390x844 phone, and on the states pages open into
 (benchmarks/a11y.py lists them: a trained model, the sweep, maps, Over training, Predict with a test
-digit and a photo, each Trust tab, /admin). Fails on any violation; every picture has alt text."""
+digit and a photo, each Trust tab, /admin). Fails on any violation; every picture has alt text; every chart
+has its summary before it and its "Show as table" after it (issue 37)."""
 from __future__ import annotations
 
 import pytest
@@ -34,7 +35,9 @@ def test_the_states_cover_every_page_in_three_views():
 @pytest.mark.parametrize("state", STATES, ids=[s[0] for s in STATES])
 def test_axe_finds_no_violation(browser, a11y_url, state, tmp_path):
     name, address, prepare, size = state
-    result, (n_images, n_described) = a11y_visit(browser, a11y_url, name, address, prepare, size, tmp_path)
+    result, (n_images, n_described), (n_charts, n_said) = a11y_visit(browser, a11y_url, name, address, prepare, size,
+                                                                     tmp_path)
     assert result.frames >= 1
     assert not result.violations, f"{name}: {result.violation_nodes} element(s)\n{result.describe()}"
     assert n_described == n_images, f"{name}: {n_images - n_described} picture(s) without alt text"
+    assert n_said == n_charts, f"{name}: {n_charts - n_said} chart(s) without a summary and a table"

@@ -38,7 +38,7 @@ def _page():
 
     st.session_state["present"] = st.query_params.get("present") == "1"
     fig = figures.shared(("page", 1), lambda: go.Figure(go.Bar(x=[1, 2], y=[3, 4]), layout=dict(title="Bars")))
-    figures.chart(st, fig, key="bars")
+    figures.chart(st, fig, "Bars: 3 at 1, 4 at 2.", key="bars")
     st.text(str(getattr(fig, "_netlens_projected", False)))
 
 

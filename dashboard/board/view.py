@@ -16,7 +16,7 @@ import streamlit as st
 from analysis.compute.board import BoardView, board_csv, gallery_png
 from dashboard.board import controls
 from dashboard.board.state import STORE, Answer, BoardState, answers, board_state
-from dashboard.core import alt_images, figures, formats, training_jobs
+from dashboard.core import alt_images, chart_text, figures, formats, training_jobs
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 
@@ -33,6 +33,7 @@ CSS = """
                 margin: 0 auto; }
 .nl-digit figcaption { font-size: 15px; line-height: 1.3; }
 .nl-digit .ok { color: #0a5d1a; } .nl-digit .no { color: #a00000; font-weight: 700; }
+.nl-sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .nl-present .nl-digit { min-width: 132px; }
 .nl-present .nl-digit img { width: 120px; height: 120px; }
 .nl-present .nl-digit figcaption { font-size: 22px; }
@@ -65,8 +66,10 @@ def _gallery(code: str, version: int, present: bool, names: tuple, _view: BoardV
         for name in names:
             a: Answer = _answers[name][i]
             right = a.winner == d.label
+            mark, words = ("✔", "right") if right else ("✘", "wrong")  # the mark for the eye, a word for the ear
             said.append(f'<span class="{"ok" if right else "no"}">{html.escape(short(name))} '
-                        f'{html.escape(_view.classes[a.winner])} {"✔" if right else "✘"}</span>')
+                        f'{html.escape(_view.classes[a.winner])} <span aria-hidden="true">{mark}</span>'
+                        f'<span class="nl-sr">, {words}</span></span>')
         parts.append(f'<figure class="nl-digit" data-digit="{d.id}"><img src="{_png_uri(d.image)}" '
                      f'alt="digit #{d.id}, meant as {html.escape(meant)}"><figcaption>#{d.id} · meant '
                      f'<b>{html.escape(meant)}</b><br>{"<br>".join(said)}</figcaption></figure>')
@@ -123,7 +126,8 @@ def _confusion(view: BoardView, said: dict[str, list[Answer]], state: BoardState
     cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
     fig = figures.shared(("board-cm", view.code, view.version, which),
                          lambda: figures.confusion_matrix(cm, view.classes))
-    event = chart(st, fig, on_select="rerun", selection_mode="points", key="board_cm", config=NO_BAR)
+    event = chart(st, fig, chart_text.confusion(cm, view.classes, f"room's digits ({which})"), on_select="rerun",
+                  selection_mode="points", key="board_cm", config=NO_BAR)
     cls = list(view.classes)
     _clicked(event.selection.points if event and event.selection else [], cls, state)
     st.caption("Click a cell, or choose “Meant” and “Read as” below (by keyboard too), to see its digits.")

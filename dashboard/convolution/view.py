@@ -9,7 +9,7 @@ from analysis import images
 from analysis.compute.budget import convolution_bytes
 from analysis.convolution import convolve, explain_pixel, output_size
 from dashboard.convolution.state import convolution_state
-from dashboard.core import alt_images, figures, memory
+from dashboard.core import alt_images, chart_text, figures, memory
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.session import PERSIST
 
@@ -59,7 +59,8 @@ def kernel_ui(source, choice, settings) -> np.ndarray:
     """The kernel, what it does, the size message; returns the picture it slides over (gray if asked)."""
     src = images.to_gray(source.image) if settings.gray else source.image
     left, right = st.columns([1, 2], vertical_alignment="center")
-    figures.chart(left, figures.kernel_heatmap(choice.kernel, "The kernel"), width="stretch", config=figures.NO_BAR)
+    figures.chart(left, figures.kernel_heatmap(choice.kernel, "The kernel"), chart_text.kernel(choice.kernel),
+                  width="stretch", config=figures.NO_BAR)
     right.markdown(f"**{choice.name}.** {choice.explanation}")
     right.markdown(size_message(*src.shape[:2], choice.kernel.shape, settings.padding, settings.stride))
     if source.note:
@@ -181,7 +182,7 @@ def step_through_ui(image: np.ndarray, kernel: np.ndarray, padding: str, stride:
         ("step", grid.tobytes(), grid.shape, s.kernel.tobytes(), kernel.shape, padding, stride, flip, pos),
         lambda: figures.number_grids(panels),
     )
-    chart(st, grids, config=NO_BAR, key="step_grids")
+    chart(st, grids, chart_text.step(row, col, kh * kw, s.total), config=NO_BAR, key="step_grids")
     st.caption(channel)
     terms = " + ".join(f"{w:.3g}×{k:.3g}" for w, k in zip(s.window.ravel(), s.kernel.ravel()))
     st.markdown(f"Sum of the {kh * kw} products: {terms} = **{s.total:.4g}**")

@@ -4,12 +4,14 @@ that every session sees alike once per server. Only `chart()` and `shared()` tou
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from analysis.kernels import fraction_text
-from dashboard.core import formats
+from dashboard.core import chart_tables, formats
 from dashboard.core.chrome import presenting
+from dashboard.core.guard import plain
 from dashboard.core.palette import CLASS_COLOURS  # Petroff's ten, checked under colour blindness
 from dashboard.core.projector import for_projector
 
@@ -17,17 +19,45 @@ FONT = dict(size=16)
 NO_BAR = {"displayModeBar": False}  # small charts: no Plotly toolbar
 
 
-def chart(where, fig: go.Figure, **kwargs):
-    """st.plotly_chart with NetLens's defaults. In projection mode the figure is redrawn for
-    the back row (dashboard/core/projector.py): every text >= 22 px in black, without Streamlit's
-    theme (it would set its own small grey fonts)."""
-
+def chart(where, fig: go.Figure, summary: str, *, table=None, **kwargs):
+    """st.plotly_chart with NetLens's defaults, and its text alternative (issue 37): `summary`, one
+    sentence from the chart's own numbers (dashboard/core/chart_text.py), is written just above the
+    chart as "Chart: …" (a screen reader meets it before the picture, the back row reads it), and
+    the chart's numbers follow in a collapsed "Show as table" (st.table: real HTML). `table`: a
+    DataFrame or (caption, DataFrame) pairs; by default read from the figure's traces
+    (dashboard/core/chart_tables.py). In projection mode the figure is redrawn for the back row
+    (dashboard/core/projector.py): every text >= 22 px in black, without Streamlit's theme."""
+    if not isinstance(summary, str) or not summary.strip():
+        raise ValueError(f"chart() needs a one-sentence summary of the chart's numbers, got {summary!r}: "
+                         "build one with dashboard/core/chart_text.py.")
+    where.caption(f"{CHART_PREFIX} {plain(summary, limit=600)}")
+    shown = fig
     if presenting() and not isinstance(fig, dict):  # dict figures are light, live previews
 
-        fig = fig if getattr(fig, "_netlens_projected", False) else for_projector(fig)
+        shown = fig if getattr(fig, "_netlens_projected", False) else for_projector(fig)
         kwargs["theme"] = None
     kwargs.setdefault("width", "stretch")
-    return where.plotly_chart(fig, **kwargs)
+    event = where.plotly_chart(shown, **kwargs)
+    _table(where, fig if table is None else table)
+    return event
+
+
+CHART_PREFIX = "Chart:"  # benchmarks/a11y.py finds a chart's summary by it
+
+
+def _table(where, source) -> None:
+    """The chart's numbers under a collapsed "Show as table"."""
+    if isinstance(source, pd.DataFrame):
+        parts = [("", source)]
+    elif isinstance(source, list):
+        parts = source
+    else:
+        parts = chart_tables.tables(source)
+    box = where.expander("Show as table", icon=":material/table:")
+    for caption, frame in parts:
+        if caption:
+            box.caption(plain(caption))
+        box.table(frame, hide_index=True)
 
 
 def shared(key: tuple, build) -> go.Figure:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analysis.models import first_layer_weights, representations
 from analysis.preprocess import Steps, preprocess_steps
-from dashboard.core import alt_images, figures, formats
+from dashboard.core import alt_images, chart_text, figures, formats
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.guard import plain
@@ -40,14 +40,16 @@ def answer_ui(name: str, model, class_names, x: np.ndarray, key: str, true: int 
         f"**{plain(name)}** reads **{plain(class_names[win])}** ({formats.probability(probs[win])} sure)"
         + ("" if true is None else (" ✔ right" if win == true else f" ✘ the true label is {plain(class_names[true])}"))
     )
-    chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true), config=NO_BAR, key=f"{key}_p")
+    chart(st, figures.probability_bars(probs, class_names, "Pr(class)", true=true),
+          chart_text.probabilities(probs, class_names, true), config=NO_BAR, key=f"{key}_p")
     if st.button("Why?", key=f"{key}_why", icon=":material/psychology_alt:",
                  help="Open this digit on the Trust page: what each model looked at, and whether to trust it."):
         digit = IncomingDigit(x, true, f"Predict: {'a test digit' if true is not None else 'your digit'}, "
                                        f"as read by {name}", model=name)
         hand_over(trust_state(), "incoming_digit", digit, "trust.py")
     with st.expander("Raw scores (before softmax)"):
-        chart(st, figures.score_bars(scores, class_names), config=NO_BAR, key=f"{key}_s")
+        chart(st, figures.score_bars(scores, class_names), chart_text.scores(scores, class_names), config=NO_BAR,
+              key=f"{key}_s")
     hidden = [k for k in reps if k.startswith("hidden layer 1")]
     if hidden:
         act = reps[hidden[0]][0]

@@ -4,6 +4,8 @@ appearing as they are computed, k-NN accuracy of every layer per epoch, the trus
 the picked layer's frames, and the exports (frames CSV, animation HTML)."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,14 +13,14 @@ import streamlit as st
 
 from analysis.recording import Recording, replay_unavailable
 from analysis.replay import ReplayResult, frames_csv
-from dashboard.core import figures, formats, model_choice, session_models
+from dashboard.core import chart_text, figures, formats, model_choice, session_models
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.palette import CLASS_COLOURS
 from dashboard.core.session_models import SessionModel
 from dashboard.representations import replay_controls
 from dashboard.representations import replay_state as rps
-from dashboard.representations.view import selected_ids, selection_grid
+from dashboard.representations.view import cluster_labels, preview_labels, selected_ids, selection_grid
 
 PLAY_MS = 800  # one frame on screen, then a 400 ms glide to the next
 
@@ -81,6 +83,14 @@ def _note(text: str) -> dict:
                 showarrow=False, font=dict(size=15), bgcolor="rgba(255,255,255,0.85)")
 
 
+def _digit_labels(coords: np.ndarray, labels: np.ndarray, names) -> list[dict]:
+    """Each digit written at the middle of its cluster on this frame (colour is not the only cue)."""
+    return [dict(x=mx, y=my, xshift=dx, yshift=dy, text=f"<b>{html.escape(str(names[k]))}</b>", showarrow=False,
+                 font=dict(size=15, color="#000000"), bgcolor="rgba(255,255,255,0.8)", bordercolor=colour(k),
+                 borderwidth=2, borderpad=4)
+            for k, (mx, my, dx, dy) in cluster_labels(coords, labels, len(names)).items()]
+
+
 def _controls(epochs, start: int = 0) -> tuple[list, list]:
     play = dict(frame=dict(duration=PLAY_MS, redraw=False), fromcurrent=True,
                 transition=dict(duration=PLAY_MS // 2, easing="cubic-in-out"))
@@ -104,12 +114,15 @@ def animation(result: ReplayResult, recording: Recording, names, title: str, hei
     fig = go.Figure(data=_traces(result.coords[f0], recording, pred[f0], conf[f0], names, full=True) + _legend(names),
                     frames=[go.Frame(name=f"epoch {e}", traces=list(range(n)),
                                      data=_traces(result.coords[f], recording, pred[f], conf[f], names, full=False),
-                                     layout=dict(annotations=[_note(frame_text(result, knn, f))]))
+                                     layout=dict(annotations=[_note(frame_text(result, knn, f)),
+                                                              *_digit_labels(result.coords[f], recording.labels,
+                                                                             names)]))
                             for f, e in enumerate(result.epochs)])
     (x0, x1), (y0, y1) = result.extent()
     menus, sliders = _controls(result.epochs, f0)
     fig.update_layout(title=dict(text=title, font=dict(size=16)), height=height, dragmode="lasso",
-                      annotations=[_note(frame_text(result, knn, f0))],
+                      annotations=[_note(frame_text(result, knn, f0)),
+                                   *_digit_labels(result.coords[f0], recording.labels, names)],
                       margin=dict(l=10, r=10, t=80, b=140), font=figures.FONT, legend_title_text="true digit",
                       legend=dict(itemsizing="constant"), updatemenus=menus, sliders=sliders)
     fig.update_xaxes(range=[x0, x1], autorange=False, showticklabels=False, title_text="", zeroline=False)
@@ -117,12 +130,13 @@ def animation(result: ReplayResult, recording: Recording, names, title: str, hei
     return fig
 
 
-def preview(coords: np.ndarray, labels: np.ndarray, title: str) -> dict:
+def preview(coords: np.ndarray, labels: np.ndarray, title: str, names=None) -> dict:
     """A light picture of the newest frame while the others are computed (a plain figure dict)."""
     return {"data": [{"type": "scattergl", "x": coords[:, 0].tolist(), "y": coords[:, 1].tolist(), "mode": "markers",
                       "hoverinfo": "skip", "marker": {"size": 5, "color": [colour(int(k)) for k in labels]}}],
             "layout": {"title": {"text": title, "font": {"size": 16}}, "height": 460, "showlegend": False,
                        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+                       "annotations": preview_labels(coords, labels, names),  # the digits named, not only coloured
                        "xaxis": {"showticklabels": False}, "yaxis": {"showticklabels": False}}}
 
 
@@ -176,7 +190,7 @@ def _models() -> dict[str, SessionModel]:
         "No model trained in this session yet: training the default multilayer perceptron (a few seconds).")[0]
 
 
-def _running(job, recording: Recording, title: str) -> None:
+def _running(job, recording: Recording, title: str, names=None) -> None:
     """The newest frame and the progress, redrawn every two seconds until the replay ends."""
     @st.fragment(run_every=2.0)
     def live() -> None:
@@ -189,7 +203,9 @@ def _running(job, recording: Recording, title: str) -> None:
         if latest:
             epoch = recording.epochs[latest["frame"] - 1]
             chart(st, preview(latest["coords"], recording.labels, f"{title}<br><sup>epoch {epoch}, still computing"
-                                                                       "</sup>"), key="rep_replay_live", config=NO_BAR)
+                                                                       "</sup>", names),
+                  chart_text.map_preview(f"{title}, epoch {epoch}", recording.labels),
+                  key="rep_replay_live", config=NO_BAR)
 
     live()
     st.stop()
@@ -220,7 +236,9 @@ def _finished(sm: SessionModel, out: dict, title: str) -> None:
     frame = replay_controls.frame_ui(result.epochs)
     fig = animation(result, recording, names, f"{title}<br><sup>{result.status} · press ▶ Play or drag the "
                                                  "slider</sup>", knn=out["knn"], start=frame)
-    chart(st, fig, key="rep_replay_map", on_select="rerun", selection_mode=("lasso", "box", "points"))
+    chart(st, fig, chart_text.replay(result.layer, result.epochs, result.trust, (out["knn"] or {}).get(result.layer)),
+          table=frames_table(result, out["knn"]), key="rep_replay_map", on_select="rerun",
+          selection_mode=("lasso", "box", "points"))
     a, b = st.columns(2)
     a.download_button("Download the animation (HTML)", data=lambda: fig.to_html(include_plotlyjs=True, auto_play=False),
                       file_name="netlens-over-training.html", mime="text/html", icon=":material/download:",
@@ -239,8 +257,10 @@ def _finished(sm: SessionModel, out: dict, title: str) -> None:
     st.subheader("The numbers beside the picture")
 
     c, d = (st, st) if presenting() else st.columns(2)  # a projector needs the whole width for each
-    chart(c, knn_lines(out["knn"], recording.epochs), config=NO_BAR, key="rep_replay_knn")
-    chart(d, trust_line(result), config=NO_BAR, key="rep_replay_trust")
+    chart(c, knn_lines(out["knn"], recording.epochs), chart_text.knn_layers(out["knn"], recording.epochs),
+          config=NO_BAR, key="rep_replay_knn")
+    chart(d, trust_line(result), chart_text.trust_frames(result.epochs, result.trust), config=NO_BAR,
+          key="rep_replay_trust")
     first, second = ("Above", "Below") if presenting() else ("Left", "Right")
     st.caption(f"{first}: can a digit's 5 nearest neighbours, in each layer's own numbers, tell its label? The hidden "
                f"layers pull the digits apart as they learn (the pixels never change). {second}: does each frame of "
@@ -267,7 +287,7 @@ def page() -> None:
         st.error(str(e))
         return
     if not job.is_finished:
-        _running(job, recording, title)  # stops the page
+        _running(job, recording, title, list(sm.trained.class_names))  # stops the page
     if job.status != "done":
         st.warning(f"The replay did not finish: {job.error or job.status}. Change a setting to run it again.")
         return

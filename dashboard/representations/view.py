@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.core import alt_images, chrome, figures, formats
+from dashboard.core import alt_images, chart_text, chrome, figures, formats
 from dashboard.core.figures import chart
 from dashboard.core.session import PERSIST
 from dashboard.core.session_models import SessionModel
@@ -89,7 +89,7 @@ def cluster_labels(coords: np.ndarray, labels: np.ndarray, n_classes: int, box_p
 PREVIEW_POINTS = 800  # an intermediate map is drawn often, for many sessions: keep it light
 
 
-def preview(coords: np.ndarray, labels: np.ndarray, title: str) -> dict:
+def preview(coords: np.ndarray, labels: np.ndarray, title: str, names=None) -> dict:
     """A cheap picture of a map that is still forming: one trace, at most PREVIEW_POINTS
     points, colours by true label, no hover data. A plain figure dict; `running` makes it a
     go.Figure once per update: st.plotly_chart validates a dict on every call (~60 ms here, the
@@ -99,8 +99,19 @@ def preview(coords: np.ndarray, labels: np.ndarray, title: str) -> dict:
     return {"data": [{"type": "scattergl", "x": c[:, 0].tolist(), "y": c[:, 1].tolist(), "mode": "markers",
                       "hoverinfo": "skip", "marker": {"size": 5, "color": [figures.class_colour(int(k)) for k in y]}}],
             "layout": {"title": {"text": title, "font": {"size": 16}}, "height": 420, "showlegend": False,
-                       "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+                       "margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "annotations": preview_labels(c, y, names),
                        "xaxis": {"showticklabels": False}, "yaxis": {"showticklabels": False, "scaleanchor": "x"}}}
+
+
+def preview_labels(coords: np.ndarray, labels: np.ndarray, names=None) -> list[dict]:
+    """Each class written at its cluster's middle on a preview too (colour is not the only cue)."""
+    n = int(labels.max()) + 1 if len(labels) else 0
+    names = [str(k) for k in range(n)] if names is None else list(names)
+    return [{"x": mx, "y": my, "xshift": dx, "yshift": dy, "text": f"<b>{html.escape(str(names[k]))}</b>",
+             "showarrow": False,
+             "font": {"size": 15, "color": "#000000"}, "bgcolor": "rgba(255,255,255,0.8)",
+             "bordercolor": figures.class_colour(k), "borderwidth": 2}
+            for k, (mx, my, dx, dy) in cluster_labels(coords, labels, n).items()]
 
 
 def selected_ids(event) -> set[int]:
@@ -129,7 +140,7 @@ def selection_grid(ids: list[int], images: np.ndarray, labels: np.ndarray, pred:
         b.caption(f"Showing the first {len(shown)}.")
 
 
-def running(job_list: list, specs: list, labels: np.ndarray) -> None:
+def running(job_list: list, specs: list, labels: np.ndarray, names=None) -> None:
     """Progress and a light preview of each map while any is still forming; stops the page."""
     @st.fragment(run_every=2.0)
     def live() -> None:
@@ -144,8 +155,9 @@ def running(job_list: list, specs: list, labels: np.ndarray) -> None:
                 latest, version = job.latest, job.version
                 if isinstance(latest, np.ndarray):  # built once per update for every watcher (figures.shared)
                     fig = figures.shared(("map preview", job.key, spec.plot_title, version),  # a Figure: validated once
-                                         lambda: go.Figure(preview(latest, labels, spec.plot_title)))
-                    chart(st, fig, key=f"rep_live_{i}", config=figures.NO_BAR)
+                                         lambda: go.Figure(preview(latest, labels, spec.plot_title, names)))
+                    chart(st, fig, chart_text.map_preview(spec.title, labels),
+                          key=f"rep_live_{i}", config=figures.NO_BAR)
 
     live()
     st.stop()
@@ -191,7 +203,8 @@ def maps(done: list, ctx: dict, highlight: set[int] | None, keys: list[str]) -> 
                                highlight)
 
             fig = build() if highlight else figures.shared(("map", keys[i], title), build)
-            chart(st, fig, key=f"rep_map_{i}", on_select="rerun", selection_mode=("lasso", "box", "points"))
+            chart(st, fig, chart_text.digit_map(spec.title, ctx["labels"], res["metrics"]),
+                  key=f"rep_map_{i}", on_select="rerun", selection_mode=("lasso", "box", "points"))
             st.download_button("Download this map (HTML)", data=lambda fig=fig: fig.to_html(include_plotlyjs=True),
                                file_name=f"netlens-map-{i + 1}.html", mime="text/html", key=f"rep_html_{i}",
                                help="A standalone web page with the interactive map (the camera icon on the map "
@@ -250,7 +263,7 @@ def maps_run(sm: SessionModel, specs: list, ctx: dict) -> tuple[list, list[str]]
     rs.watch_only(job_list)
     st.markdown(CAUTION)
     if not all(j.is_finished for j in job_list):
-        running(job_list, specs, ctx["labels"])  # stops the page
+        running(job_list, specs, ctx["labels"], ctx["names"])  # stops the page
     failed = [j for j in job_list if j.status != "done"]
     if failed:
         st.warning("Some maps did not finish: " + "; ".join(f"{j.label}: {j.error or j.status}" for j in failed)

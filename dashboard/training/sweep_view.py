@@ -14,7 +14,7 @@ from analysis.datasets import Dataset
 from analysis.models import ModelConfig
 from analysis.sweep import SETTINGS, RevealRecord, SweepSummary
 from analysis.train import TrainConfig
-from dashboard.core import figures, formats
+from dashboard.core import chart_text, figures, formats
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.palette import CLASS_COLOURS
@@ -109,6 +109,14 @@ def curves(sweep: sws.Sweep) -> go.Figure:
     return fig
 
 
+def _curves_text(sweep: sws.Sweep) -> str:
+    n_seeds, combos = len(sweep.config.seeds), sweep.config.combinations()
+    return chart_text.sweep_curves({
+        sws.short_setting(sweep.config.names, combos[i // n_seeds], sweep.config.seeds[i % n_seeds]):
+            sweep.results[key].history.rows[-1]["val_accuracy"]
+        for i, key in enumerate(sweep.run_keys) if key in sweep.results and sweep.results[key].history.rows})
+
+
 def runs_frame(sweep: sws.Sweep) -> pd.DataFrame:
     """One row per run: settings, seed, validation accuracy, and the test accuracy only where revealed."""
     rows, n_seeds = [], len(sweep.config.seeds)
@@ -143,7 +151,7 @@ def _progress(sweep: sws.Sweep) -> None:
             lines.append(f"- {label}: {what}")
         st.markdown("\n".join(lines))
         if sweep.results:
-            chart(st, curves(sweep), config=NO_BAR, key="sweep_live_curves")
+            chart(st, curves(sweep), _curves_text(sweep), config=NO_BAR, key="sweep_live_curves")
 
     live()
 
@@ -167,11 +175,11 @@ def _results(sweep: sws.Sweep) -> None:
                    + "; ".join(sorted(set(sweep.errors.values()))) + ".")
     if summary.best is None:
         return
-    chart(st, heatmap(summary), config=NO_BAR, key="sweep_heatmap")
+    chart(st, heatmap(summary), chart_text.sweep(summary, _name, sws.value_text), config=NO_BAR, key="sweep_heatmap")
     best = summary.best
     st.success(f"**Best by validation accuracy:** {sws.setting_text(summary.names, best.values)} — "
                f"{_cell(best.val_mean, best.val_std, best.n_runs)} over {best.n_runs} seed(s).", icon=":material/star:")
-    chart(st, curves(sweep), config=NO_BAR, key="sweep_curves")
+    chart(st, curves(sweep), _curves_text(sweep), config=NO_BAR, key="sweep_curves")
     frame = runs_frame(sweep)
     shown = frame.assign(**{"validation accuracy": frame["validation accuracy"].map(formats.accuracy),
                             "test accuracy": [formats.accuracy(v) if v == v and v is not None else "hidden"

@@ -12,7 +12,7 @@ from analysis.compute.untrusted_weights import open_weights
 from analysis.datasets import class_counts, split_dataset
 from analysis.models import feature_maps, first_layer_weights, layout, representations
 from analysis.recording import replay_unavailable, save_with_recording
-from dashboard.core import alt_images, chrome, figures, formats, session_models, training_jobs
+from dashboard.core import alt_images, chart_text, chrome, figures, formats, session_models, training_jobs
 from dashboard.core.figures import NO_BAR, chart
 from dashboard.core.guard import plain
 from dashboard.core.session import PERSIST, hand_over
@@ -101,8 +101,8 @@ def _confusion(sm: SessionModel) -> None:
     )
     st.caption(f"On the **{which}** digits" + (" (the test score is hidden until you reveal it)." if which ==
                                                "validation" else "."))
-    event = chart(st, fig, on_select="rerun", selection_mode="points",
-                            key="train_cm", config=NO_BAR, width="stretch")
+    event = chart(st, fig, chart_text.confusion(cm, ds.class_names, f"{which} digits"), on_select="rerun",
+                  selection_mode="points", key="train_cm", config=NO_BAR, width="stretch")
     names = list(ds.class_names)
     points = event.selection.points if event and event.selection else []
     ts = training_state.training_state()
@@ -218,9 +218,10 @@ def _one_digit(sm: SessionModel) -> None:
     alt_images.show(c1, figures.enlarge((np.clip(image, 0, 1) * 255).astype(np.uint8), 140),
                     f"Handwritten digit, {what}, labelled {names[true]}", caption=f"{what}: label {names[true]}",
                     width=140)
-    chart(c2, figures.score_bars(scores, t.class_names, "1. Raw scores (logits)"), config=NO_BAR, key="digit_scores")
+    chart(c2, figures.score_bars(scores, t.class_names, "1. Raw scores (logits)"),
+          chart_text.scores(scores, t.class_names), config=NO_BAR, key="digit_scores")
     chart(c3, figures.probability_bars(probs, t.class_names, "2. Softmax: Pr(class)", true=true),
-          config=NO_BAR, key="digit_probs")
+          chart_text.probabilities(probs, t.class_names, true), config=NO_BAR, key="digit_probs")
     p = float(probs[true])
     st.markdown(f"3. **Cross-entropy loss** for this image = −log Pr({names[true]}) = −log {p:.4f} = "
                 f"**{-np.log(max(p, 1e-12)):.4f}**. Training lowers the average of this over all training images.")
@@ -280,7 +281,8 @@ def results(sm: SessionModel) -> None:
     m[3].metric("Training time", formats.seconds(t.seconds), help=f"on the {t.device.upper()}")
     curves = figures.shared(("curves", repr(t.history.rows), t.train_config.epochs),
                             lambda: figures.learning_curves(t.history.rows, t.train_config.epochs))
-    chart(st, curves, config=NO_BAR, key="final_curves")
+    chart(st, curves, chart_text.learning_curves(t.history.rows, t.train_config.epochs), config=NO_BAR,
+          key="final_curves")
     _watch_it_learn(sm)
     if sm.dataset is None or t.split is None:
         st.info("This model came from a file trained on data this server does not have, so only its curves and "
@@ -418,7 +420,7 @@ def live() -> None:
     if rows and watched is not None:  # built once per epoch for every watcher (figures.shared)
         epochs = watched.tc.epochs
         fig = figures.shared(("live curves", job.key, len(rows)), lambda: figures.learning_curves(rows, epochs))
-        chart(st, fig, config=NO_BAR, key="live_curves")
+        chart(st, fig, chart_text.learning_curves(rows, epochs), config=NO_BAR, key="live_curves")
 
 
 def _choose(name: str) -> None:

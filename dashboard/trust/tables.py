@@ -10,7 +10,7 @@ from analysis import calibration as cal
 from analysis import robustness as rb
 from analysis.explain import logits
 from dashboard.core import alt_images, chrome, figures, formats
-from dashboard.trust import cache, controls
+from dashboard.trust import cache, controls, summaries
 from dashboard.trust import figures as tf
 from dashboard.trust.state import TrustState
 from dashboard.trust.view import grid
@@ -66,8 +66,9 @@ def reliability_ui(report: cal.CalibrationReport, n_test: int, n_val: int) -> No
     st.markdown(f"When the model says “90% sure”, is it right 9 times in 10? Each dot is a group of the {n_test} "
                 "**test** digits with similar confidence. **Temperature scaling** divides every score by one number "
                 f"T, fitted on the {n_val} **validation** digits, so the confidence matches the accuracy better.")
-    figures.chart(st, tf.reliability_figure(report.before, report.after, report.temperature), config=NO_BAR,
-                 key="trust_reliability")
+    figures.chart(st, tf.reliability_figure(report.before, report.after, report.temperature),
+                  summaries.reliability(report.before, report.after, report.temperature), config=NO_BAR,
+                  key="trust_reliability")
     a, b, c = st.columns(3)
     a.metric("Expected calibration error, as trained", formats.ece(report.before.ece),
              help="The average gap between stated confidence and actual accuracy, weighted by digits (0 is perfect).")
@@ -90,7 +91,7 @@ def referral_ui(report: cal.CalibrationReport) -> None:
     t = controls.dial_ui()
     curve = report.test_curve
     k = int(np.argmin(np.abs(curve.thresholds - t)))
-    figures.chart(st, tf.referral_figure(curve, t), config=NO_BAR, key="trust_referral")
+    figures.chart(st, tf.referral_figure(curve, t), summaries.referral(curve, t), config=NO_BAR, key="trust_referral")
     a, b = st.columns(2)
     a.metric("Test digits referred to a person", formats.accuracy(curve.share_referred[k]))
     acc = curve.accuracy_automatic[k]
@@ -107,7 +108,8 @@ def cost_ui(report: cal.CalibrationReport, costs: tuple[float, float]) -> None:
     val_cost = cal.cost_per_digit(report.validation_curve, *costs)
     test_cost = cal.cost_per_digit(report.test_curve, *costs)
     figures.chart(st, tf.cost_figure(report.validation_curve.thresholds, val_cost, test_cost, report.threshold),
-                 config=NO_BAR, key="trust_cost")
+                  summaries.cost(report.validation_curve.thresholds, val_cost, test_cost, report.threshold),
+                  config=NO_BAR, key="trust_cost")
     p = report.test_point
     acc = "none left" if np.isnan(p.accuracy_automatic) else formats.accuracy(p.accuracy_automatic)
     st.markdown(f"Chosen on the **validation** digits: refer below **t = {report.threshold:.2f}**. On the **test** "
@@ -164,7 +166,8 @@ def holdup_tab(ts: TrustState, models: dict, image: np.ndarray | None) -> None:
         st.caption(" · ".join(f"**{label}**: {what}" for label, what in rb.ALTERATIONS.values()))
     labels = [rb.label(a) for a in table.alterations]
     st.subheader(f"Accuracy on {formats.count(len(table.labels))} test digits, altered seven ways")
-    figures.chart(st, tf.robustness_figure(table, labels), config=NO_BAR, key="trust_robustness")
+    figures.chart(st, tf.robustness_figure(table, labels), summaries.robustness(table, labels), config=NO_BAR,
+                  key="trust_robustness")
     frame = pd.DataFrame(table.accuracy.T, index=labels, columns=list(table.models))  # narrow: fits a phone
     if chrome.presenting():  # plain HTML: the projector's type size reaches it
         st.table(frame.map(formats.accuracy))
@@ -183,7 +186,9 @@ def per_class_ui(table: rb.RobustnessTable, class_names) -> None:
                            key="trust_class_version", help="The digits as they are, or one altered copy.")
     acc = rb.per_class_accuracy(table, len(class_names))[:, table.alterations.index(version)]
     figures.chart(st, tf.per_class_figure(acc, table.models, class_names, f"Share read correctly: {rb.label(version)}",
-                                          tall=chrome.presenting()), config=NO_BAR, key="trust_per_class")
+                                          tall=chrome.presenting()),
+                  summaries.per_class(acc, table.models, class_names, rb.label(version)), config=NO_BAR,
+                  key="trust_per_class")
     st.download_button("Per-digit accuracy (CSV)", data=_csv(rb.per_class_rows(table, list(class_names))),
                        file_name="netlens-per-digit.csv", mime="text/csv", key="trust_dl_per_class",
                        icon=":material/download:", help="Every model, version and digit.")

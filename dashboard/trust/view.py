@@ -11,7 +11,7 @@ from analysis.explain_checks import SANITY_THRESHOLD
 from analysis.models import first_layer_weights
 from dashboard.core import alt_images, chrome, figures, formats, model_choice
 from dashboard.core.guard import plain
-from dashboard.trust import cache, controls
+from dashboard.trust import cache, controls, summaries
 from dashboard.trust import figures as tf
 from dashboard.trust.state import TrustState
 
@@ -246,7 +246,7 @@ def deletion_ui(deletion: dict) -> None:
     st.markdown("Pixels are set to black in the order the map ranks them, most important first, and the model's "
                 "probability for its answer is recorded; a random order is the comparison. A map that found what "
                 "matters makes the probability fall **fast**: a small area under its curve.")
-    figures.chart(st, tf.deletion_figure(deletion), config=NO_BAR, key="trust_deletion")
+    figures.chart(st, tf.deletion_figure(deletion), summaries.deletion(deletion), config=NO_BAR, key="trust_deletion")
     for name, d in deletion.items():
         parts = [f"{k} {c.auc:.3f}" for k, c in d.items()]
         st.caption(f"{name} — area under the curve: {', '.join(parts)}; random order "
