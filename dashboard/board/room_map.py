@@ -175,12 +175,14 @@ def room_on_map(code: str, prefix: str = "board_map_") -> None:
     if other is not None:
         other_coords = _ready(sm, idx, other)[1]
         placed[other] = None if other_coords is None else _place(view, sm, idx, other, other_coords)
-    st.markdown(f"**{summary(view, placed, layer, other)}**")
+    line = summary(view, placed, layer, other)
+    st.markdown(f"**{line}**")
     labels = sm.dataset.labels[idx]
     title = f"{len(view.digits)} room digits on the map of {layer} ({len(idx):,} MNIST digits, not refitted)"
     fig = figures.shared(("room-map", view.code, view.version, model_key(sm), layer),
                          lambda: figure(coords, labels, view, placed[layer], title))
-    chart(st, fig, key=f"{prefix}chart")
+    chart(st, fig, f"Map of {layer} with {len(view.digits)} room digits placed among {len(idx):,} MNIST digits. {line}",
+          key=f"{prefix}chart")
     st.caption("Faded: MNIST's digits (their digit written at each cluster's middle). Each room digit is written "
                "as the digit it was meant as: a circle when it lands among MNIST's digits of that label, a square "
                "when among other digits. A digit is placed from its 10 nearest MNIST digits in this layer's own "

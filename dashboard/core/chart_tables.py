@@ -135,8 +135,9 @@ def _cap(frame: pd.DataFrame, caption: str) -> tuple[str, pd.DataFrame]:
 def tables(fig) -> list[tuple[str, pd.DataFrame]]:
     """The figure's numbers as (caption, table) pairs, every cell text."""
     data, layout = _parts(fig)
-    data = [t for t in data if any(v is not None for v in _seq(t.get("x"))) or t.get("z") is not None
-            or (t.get("y") is not None and t.get("x") is None)]  # legend-only entries have x = [None]
+    data = [t for t in data if (any(v is not None for v in _seq(t.get("x"))) or t.get("z") is not None
+                                or (t.get("y") is not None and t.get("x") is None))  # legend-only: x = [None]
+            and (t.get("marker") or {}).get("opacity") != 0]  # invisible click targets (a heatmap's cells) show nothing
     titles = _subplot_titles(layout)
     groups: dict[tuple, list[dict]] = {}
     for t in data:
