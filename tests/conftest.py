@@ -126,3 +126,16 @@ def fresh_registries():
     clear()
     yield
     clear()
+
+
+@pytest.fixture
+def board_teacher(monkeypatch):
+    """The class board's teacher password set (the admin's unset) and its guessing limiters fresh."""
+    from dashboard.board.state import STORE
+    from dashboard.core.access import LIMITERS, TEACHER
+
+    monkeypatch.setenv("NETLENS_TEACHER_PASSWORD", "chalk and talk")
+    monkeypatch.delenv("NETLENS_ADMIN_PASSWORD", raising=False)
+    LIMITERS[TEACHER.key]._sessions.clear()
+    STORE.limiter._sessions.clear()
+    yield

@@ -113,6 +113,22 @@ def lasso(page, share: float = 0.35):
 
 # ---------------------------------------------------------------- from tests/test_page_predict.py
 
+class Clock:
+    """A clock a test moves by hand: ``clock.t += 5``; calling it reads the time."""
+
+    def __init__(self, t: float = 1_000_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def message_texts(at: AppTest) -> list[str]:
+    """Every message, Markdown and caption an AppTest page shows, in order of kind."""
+    return [e.value for kind in ("success", "warning", "error", "info", "markdown", "caption")
+            for e in getattr(at, kind)]
+
+
 def png(array) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")

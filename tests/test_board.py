@@ -21,6 +21,7 @@ from analysis.compute.board import (
 )
 from analysis.compute.board_shared import SharedBoardStore
 from analysis.compute.guesses import GuessLimiter
+from tests.helpers import Clock
 
 KEY = b"k" * 32  # the store's signing key in these tests
 BACKEND = {"kind": "memory", "root": None}
@@ -31,14 +32,6 @@ def backend(request, tmp_path):
     """Each test once on each implementation of the board store."""
     BACKEND.update(kind=request.param, root=tmp_path / "store")
     yield request.param
-
-
-class Clock:
-    def __init__(self, t: float = 1_000_000.0):
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def digit(seed: int = 0) -> np.ndarray:

@@ -17,16 +17,9 @@ from analysis.compute.board import ALPHABET, BoardError, BoardStore
 from analysis.compute.board_shared import SharedBoardStore
 from analysis.compute.guesses import GuessLimiter
 from dashboard.board.state import make_store
+from tests.helpers import Clock
 
 KEY = b"s" * 32
-
-
-class Clock:
-    def __init__(self, t: float = 1_000_000.0):
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def digit(seed: int = 0) -> np.ndarray:

@@ -6,25 +6,15 @@ from streamlit.testing.v1 import AppTest
 
 from analysis.datasets import load_dataset, split_dataset
 from dashboard.board.state import STORE, answers
-from dashboard.core.access import LIMITERS, TEACHER
+from dashboard.core.access import TEACHER
 from dashboard.core.training_jobs import REGISTRY, ready_default_models
-from tests.helpers import paper_photo, png
+from tests.helpers import message_texts, paper_photo, png
 
 BOARD, PREDICT = "../pages/board.py", "../pages/predict.py"
 
 
-@pytest.fixture(autouse=True)
-def teacher(monkeypatch):
-    monkeypatch.setenv("NETLENS_TEACHER_PASSWORD", "chalk and talk")
-    monkeypatch.delenv("NETLENS_ADMIN_PASSWORD", raising=False)
-    LIMITERS[TEACHER.key]._sessions.clear()
-    STORE.limiter._sessions.clear()
-    yield
-
-
-def texts(at: AppTest) -> list[str]:
-    return [e.value for kind in ("success", "warning", "error", "info", "markdown", "caption")
-            for e in getattr(at, kind)]
+pytestmark = pytest.mark.usefixtures("board_teacher")
+texts = message_texts
 
 
 def html_of(at: AppTest) -> str:

@@ -7,26 +7,17 @@ from analysis.datasets import load_dataset, split_dataset
 from analysis.finetune import checksum
 from dashboard.board import teach
 from dashboard.board.state import STORE
-from dashboard.core.access import LIMITERS, TEACHER
+from dashboard.core.access import TEACHER
 from dashboard.core.training_jobs import REGISTRY, ready_default_models
 from dashboard.representations.state import REGISTRY as MAPS
+from tests.helpers import message_texts
 
 BOARD, PREDICT, REPS = "../pages/board.py", "../pages/predict.py", "../pages/representations.py"
 WAIT_S = 900  # trainings and maps, once per test process (minutes on a busy 2-core machine)
 
 
-@pytest.fixture(autouse=True)
-def teacher(monkeypatch):
-    monkeypatch.setenv("NETLENS_TEACHER_PASSWORD", "chalk and talk")
-    monkeypatch.delenv("NETLENS_ADMIN_PASSWORD", raising=False)
-    LIMITERS[TEACHER.key]._sessions.clear()
-    STORE.limiter._sessions.clear()
-    yield
-
-
-def texts(at: AppTest) -> list[str]:
-    return [e.value for kind in ("success", "warning", "error", "info", "markdown", "caption")
-            for e in getattr(at, kind)]
+pytestmark = pytest.mark.usefixtures("board_teacher")
+texts = message_texts
 
 
 def open_board() -> tuple[AppTest, str]:
