@@ -20,8 +20,8 @@ import pytest
 pytest.importorskip("websockets")
 
 from analysis.compute import store_key  # noqa: E402
-from tests.helpers import idle, photo, run_in_own_loop, shot, upload, wait_until  # noqa: E402
-from tests.servers import board_servers, prepare_models, room  # noqa: E402
+from tests.helpers import idle, run_in_own_loop, shot, upload, wait_until  # noqa: E402
+from tests.servers import board_servers, photo, prepare_models, room  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a Ray head, two servers, one Ray training: about 3 min in all
 CAME_BACK = "your models came back from the shared store"
