@@ -100,7 +100,8 @@ def choose(page, label, option):
 def lasso(page, share: float = 0.35):
     """Draw a lasso (a box-shaped loop) around the middle `share` of the first map."""
     plot = page.locator(".js-plotly-plot").first
-    plot.scroll_into_view_if_needed()
+    plot.evaluate("e => e.scrollIntoView({block: 'center'})")  # all of the loop on screen, not just a part of the map
+    page.wait_for_timeout(300)
     area = plot.locator(".nsewdrag").first.bounding_box()
     cx, cy = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2
     w, h = area["width"] * share, area["height"] * share

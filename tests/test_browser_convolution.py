@@ -14,7 +14,7 @@ def test_upload_photo_bad_file_then_photo_again(page, tmp_path):
     shot(page, "convolution-default")
     page.get_by_text("Step by step").scroll_into_view_if_needed()
     page.get_by_role("button", name="Next ▶").click()
-    page.get_by_text("row 1, column 2").wait_for()
+    page.get_by_text("row 1, column 2").first.wait_for()  # the step's line and its chart's summary
     shot(page, "convolution-step")
 
     upload(page, photo(tmp_path / "street.jpg", 800, 600))
