@@ -55,7 +55,7 @@ def _sweep(page) -> None:
     start = page.get_by_role("button", name="Run the sweep (3 runs)")
     start.wait_for(timeout=120_000)
     start.click()
-    page.get_by_text("Best by validation accuracy:").wait_for(timeout=240_000)
+    page.get_by_text("Best by validation accuracy:").wait_for(timeout=600_000)
 
 
 def _maps(page) -> None:
@@ -159,6 +159,10 @@ def a11y_visit(browser, base: str, name: str, address: str, prepare, size, shots
         page.wait_for_function("""() => [...document.querySelectorAll('iframe')].every(
             f => !f.contentDocument || f.contentDocument.readyState === 'complete')""", timeout=60_000)
         page.wait_for_timeout(1500)  # charts and components finish drawing after the run ends
+        # the page's own style (dashboard/core/chrome.py BASE_CSS: captions fully opaque, dark) is in place: axe saw
+        # Streamlit's faded captions once (3.9:1) in the moment a rerun's elements were still being replaced
+        page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+            .every(e => getComputedStyle(e).opacity === '1')""", timeout=60_000)
         if shots:
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
         return audit(page), images(page), charts(page)

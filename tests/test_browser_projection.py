@@ -59,7 +59,7 @@ def _sweep(page, runs: int) -> None:
     start = page.get_by_role("button", name=f"Run the sweep ({runs} runs)")
     start.wait_for(timeout=120_000)
     start.click()
-    page.get_by_text("Best by validation accuracy:").wait_for(timeout=240_000)  # the result, not the intro
+    page.get_by_text("Best by validation accuracy:").wait_for(timeout=600_000)  # the result, not the intro
 
 
 def _trust_tab(name: str):

@@ -21,7 +21,7 @@ from analysis.room_map import Placed, agreement, place_images
 from analysis.train import TrainedModel
 from dashboard.board import controls
 from dashboard.board.state import STORE, board_state
-from dashboard.core import figures, training_jobs
+from dashboard.core import figures, formats, training_jobs
 from dashboard.core.chrome import presenting
 from dashboard.core.figures import chart
 from dashboard.core.session_models import SessionModel, model_key
@@ -178,10 +178,11 @@ def room_on_map(code: str, prefix: str = "board_map_") -> None:
     line = summary(view, placed, layer, other)
     st.markdown(f"**{line}**")
     labels = sm.dataset.labels[idx]
-    title = f"{len(view.digits)} room digits on the map of {layer} ({len(idx):,} MNIST digits, not refitted)"
+    mnist = formats.count(len(idx))
+    title = f"{len(view.digits)} room digits on the map of {layer} ({mnist} MNIST digits, not refitted)"
     fig = figures.shared(("room-map", view.code, view.version, model_key(sm), layer),
                          lambda: figure(coords, labels, view, placed[layer], title))
-    chart(st, fig, f"Map of {layer} with {len(view.digits)} room digits placed among {len(idx):,} MNIST digits. {line}",
+    chart(st, fig, f"Map of {layer} with {len(view.digits)} room digits placed among {mnist} MNIST digits. {line}",
           key=f"{prefix}chart")
     st.caption("Faded: MNIST's digits (their digit written at each cluster's middle). Each room digit is written "
                "as the digit it was meant as: a circle when it lands among MNIST's digits of that label, a square "

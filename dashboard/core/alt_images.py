@@ -13,6 +13,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from dashboard.core import formats
+
 CAPTION_STYLE = "font-size:0.875rem;color:#424242;line-height:1.3;margin-top:0.2rem;overflow-wrap:anywhere"
 
 
@@ -86,4 +88,4 @@ def weights_alt(name: str, w: np.ndarray) -> str:
 
     share = float((w > 0).mean())
     return (f"Weights of {name} ({h}×{wd}): most positive (red) at the {place(pos)}, most negative (blue) at "
-            f"the {place(neg)}; {share:.0%} of the weights are positive.")
+            f"the {place(neg)}; {formats.probability(share)} of the weights are positive.")
