@@ -98,9 +98,13 @@ def choose(page, label, option):
 # ---------------------------------------------------------------- from tests/test_browser_representations.py
 
 def lasso(page, share: float = 0.35):
-    """Draw a lasso (a box-shaped loop) around the middle `share` of the first map."""
+    """Draw a lasso (a box-shaped loop) around the middle `share` of the first map, once the page has
+    finished its run (a rerun landing mid-drag replaces the map and the loop is lost) and the map is drawn."""
+    idle(page, 180_000)
     plot = page.locator(".js-plotly-plot").first
     plot.evaluate("e => e.scrollIntoView({block: 'center'})")  # all of the loop on screen, not just a part of the map
+    page.wait_for_function("() => { const e = document.querySelector('.js-plotly-plot');"
+                           " return e && e._fullLayout && e.querySelector('.nsewdrag'); }", timeout=60_000)
     page.wait_for_timeout(300)
     area = plot.locator(".nsewdrag").first.bounding_box()
     cx, cy = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2
