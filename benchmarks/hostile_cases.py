@@ -7,12 +7,13 @@ import base64
 import io
 import json
 import time
-import zipfile
 
 import numpy as np
 from PIL import Image
 
 from benchmarks.st_client import Session
+from tests.corpus import crafted_weights, encode, zip_of
+from tests.corpus import webp_zip as make_webp_zip
 
 CASES: dict[str, object] = {}
 TIMEOUT = 120.0
@@ -23,20 +24,6 @@ def case(name: str):
         CASES[name] = fn
         return fn
     return register
-
-
-def _png(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def _alerts(s: Session) -> list[str]:
@@ -87,16 +74,12 @@ WEIGHTS, ZIP = "Restore a model from a .safetensors file", "Your images (.zip)"
 
 @case("weights-image-shape-30000")
 async def weights_huge(s, server):
-    from tests.corpus import crafted_weights
-
     return await _upload(s, "train", WEIGHTS, "big.safetensors", crafted_weights(image_shape=[30_000, 30_000]),
                          "application/octet-stream", "outside what NetLens trains on")
 
 
 @case("weights-5000-classes")
 async def weights_classes(s, server):
-    from tests.corpus import crafted_weights
-
     return await _upload(s, "train", WEIGHTS, "many.safetensors", crafted_weights(n_classes=5000),
                          "application/octet-stream", "5,000 classes")
 
@@ -108,7 +91,7 @@ async def strip(s, server):
         "convolution",
         "Upload your own picture",
         "strip.png",
-        _png(np.full((1, 20_000), 200, np.uint8)),
+        encode(np.full((1, 20_000), 200, np.uint8)),
         "image/png",
         "thin strip",
     )
@@ -116,15 +99,13 @@ async def strip(s, server):
 
 @case("zip-200-webp-6300")
 async def webp_zip(s, server):
-    from tests.corpus import webp_zip as make
-
-    return await _upload(s, "train", ZIP, "webp.zip", make(200, 6300), "application/zip",
+    return await _upload(s, "train", ZIP, "webp.zip", make_webp_zip(200, 6300), "application/zip",
                          "images in a zip may have at most", zip_data=True)
 
 
 @case("zip-5001-entries")
 async def many_entries(s, server):
-    data = _zip({f"a/{i}.txt": b"" for i in range(5001)})
+    data = zip_of({f"a/{i}.txt": b"" for i in range(5001)})
     return await _upload(s, "train", ZIP, "many.zip", data, "application/zip", "5,001 entries", zip_data=True)
 
 
@@ -167,7 +148,7 @@ async def glossary_link(s, server):
 @case("honest-1000-digit-zip")
 async def honest_zip(s, server):
     rng = np.random.default_rng(0)
-    data = _zip({f"{i % 10}/{i}.png": _png((rng.random((28, 28)) * 255).astype(np.uint8)) for i in range(1000)})
+    data = zip_of({f"{i % 10}/{i}.png": encode((rng.random((28, 28)) * 255).astype(np.uint8)) for i in range(1000)})
     if not await open_page(s, "train", lambda s: s.widget("selectbox", "Digits to learn from") is not None):
         return "train did not load"
     s.choose(s.widget("selectbox", "Digits to learn from"), "zip")

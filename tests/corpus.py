@@ -37,7 +37,8 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    """A .zip (deflated) of `entries` (name -> bytes)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in entries.items():
@@ -69,12 +70,12 @@ def zip_corpus() -> dict[str, bytes]:
     return {
         "empty.zip": b"",
         "text-renamed.zip": b"not a zip file",
-        "escape.zip": _zip({"../evil/x.png": digit, "b/y.png": digit}),
+        "escape.zip": zip_of({"../evil/x.png": digit, "b/y.png": digit}),
         "bomb.zip": bomb.getvalue(),
-        "one-class.zip": _zip({f"only/{i}.png": digit for i in range(20)}),
+        "one-class.zip": zip_of({f"only/{i}.png": digit for i in range(20)}),
         "pickle.zip": pickle.dumps([1, 2, 3]),
         "big-webp.zip": webp_zip(3, 2100),  # each entry 4.4 MP: over the zip's per-entry pixel cap (issue 25)
-        "many-entries.zip": _zip(
+        "many-entries.zip": zip_of(
             {f"a/{i}.txt": b"" for i in range(5001)}
         ),  # over the entry cap, counted from the end record
     }
@@ -83,7 +84,7 @@ def zip_corpus() -> dict[str, bytes]:
 def webp_zip(n: int, side: int) -> bytes:
     """A small zip of ``n`` lossless side×side WebP images (a few KB each, side² pixels each when decoded)."""
     tile = encode(np.zeros((side, side), np.uint8), "WEBP", lossless=True)
-    return _zip({f"{'ab'[i % 2]}/{i}.webp": tile for i in range(n)})
+    return zip_of({f"{'ab'[i % 2]}/{i}.webp": tile for i in range(n)})
 
 
 def weights_corpus() -> dict[str, bytes]:
