@@ -26,7 +26,7 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from analysis.datasets import load_dataset  # noqa: E402
-from benchmarks.keyboard_tasks import KEYBOARD_TASKS, keyboard_task  # noqa: E402
+from benchmarks.keyboard_tasks import KEYBOARD_TASKS, idle, keyboard_task  # noqa: E402
 from benchmarks.server import Server  # noqa: E402
 from dashboard.core import pages as nav  # noqa: E402
 from tests.axe_audit import EXCLUDED, audit, charts, images  # noqa: E402
@@ -39,10 +39,6 @@ A11Y_ADMIN_PASSWORD = "a11y-admin-password"
 SWEEP = "data=digits&model=logreg&epochs=1&seeds=1&vary=lr&values=0.001,0.01,0.1"
 DESKTOP = (1400, 1000)
 PHONE = (390, 844)
-
-
-def _idle(page, timeout=240_000) -> None:
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
 
 
 def _train(page) -> None:
@@ -84,7 +80,7 @@ def _photo_file() -> Path:
 def _photo(page) -> None:
     page.get_by_text("Where the digit comes from").wait_for(timeout=180_000)
     page.get_by_text("Upload a photo", exact=True).click()
-    _idle(page)
+    idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(_photo_file()))
     page.get_by_text("How the picture becomes the model's input").wait_for(timeout=120_000)
 
@@ -92,7 +88,7 @@ def _photo(page) -> None:
 def _trust(tab: str):
     def go(page) -> None:
         page.get_by_text("Which ink made the answer").wait_for(timeout=300_000)
-        _idle(page)
+        idle(page)
         if tab:
             page.get_by_role("tab", name=tab).click()
     return go
@@ -153,9 +149,9 @@ def a11y_visit(browser, base: str, name: str, address: str, prepare, size, shots
     try:
         page.goto(f"{base}/{address}")
         page.locator('[data-testid="stMain"]').wait_for(timeout=120_000)
-        _idle(page)
+        idle(page)
         prepare(page)
-        _idle(page)
+        idle(page)
         page.wait_for_function("""() => [...document.querySelectorAll('iframe')].every(
             f => !f.contentDocument || f.contentDocument.readyState === 'complete')""", timeout=60_000)
         page.wait_for_timeout(1500)  # charts and components finish drawing after the run ends

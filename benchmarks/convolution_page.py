@@ -27,6 +27,7 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks.keyboard_tasks import idle  # noqa: E402
 from benchmarks.server import Server  # noqa: E402
 
 BAR_S = 5.0
@@ -46,10 +47,6 @@ def photo(path: Path, w: int = 4000, h: int = 3000) -> Path:
     return path
 
 
-def _idle(page) -> None:
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-
-
 def measure(base: str, folder: Path, runs: int) -> list[float]:
     from playwright.sync_api import sync_playwright
 
@@ -62,7 +59,7 @@ def measure(base: str, folder: Path, runs: int) -> list[float]:
         page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
             str(photo(folder / "big.jpg")))
         page.get_by_text("1400 × 1050 → 1398 × 1048").wait_for()
-        _idle(page)
+        idle(page, 60_000)
         for attempt in range(3):  # a rerun landing mid-click can close the list: try again (as the tests do)
             page.get_by_role("combobox", name="Kernel").click()
             try:
@@ -73,7 +70,7 @@ def measure(base: str, folder: Path, runs: int) -> list[float]:
                     raise
                 page.keyboard.press("Escape")
         page.get_by_text("After: Gaussian blur (3×3)").wait_for()
-        _idle(page)
+        idle(page, 60_000)
         slider = page.get_by_role("slider", name="Kernel size")
         times = []
         for _ in range(runs):
@@ -86,7 +83,7 @@ def measure(base: str, folder: Path, runs: int) -> list[float]:
             slider.focus()
             slider.press("Home")
             page.get_by_text("After: Gaussian blur (3×3)").wait_for()
-            _idle(page)
+            idle(page, 60_000)
         browser.close()
     return times
 

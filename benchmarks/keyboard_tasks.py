@@ -43,8 +43,17 @@ class KeyboardError(AssertionError):
     """A task could not be done by keyboard: what was looked for and where focus went."""
 
 
+# The app is idle: connected to its server (while Streamlit reconnects, e.g. after a missed ping under load,
+# it disables every widget: buttons and inputs leave the Tab order) and no script run under way.
+_CONNECTION_JS = "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testConnectionState"
+IDLE_JS = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+           " return !!app && app.dataset.testConnectionState === 'CONNECTED'"
+           " && !document.querySelector('[data-testid=\"stStatusWidget\"]'); }")
+
+
 def idle(page, timeout: float = 240_000) -> None:
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    """Wait until the app is connected and has finished its current run (shared by every browser check)."""
+    page.wait_for_function(IDLE_JS, timeout=timeout)
 
 
 def focused(page, match: str = "e => false") -> dict:
@@ -68,6 +77,7 @@ def tab_to(page, predicate: str, what: str, max_presses: int = 200, back: bool =
     if start["match"]:
         return start
     first, last, trail, stuck = None, start["id"], [], 0  # first: the first control passed (the page's round)
+    waited = False
     for _ in range(max_presses):
         page.keyboard.press("Shift+Tab" if back else "Tab")
         now = focused(page, predicate)
@@ -84,7 +94,13 @@ def tab_to(page, predicate: str, what: str, max_presses: int = 200, back: bool =
         if first is None:
             first = now["id"]
         elif now["id"] == first:
-            raise KeyboardError(f"went round the page without reaching {what}: " + " → ".join(trail[-40:]))
+            state = page.evaluate(_CONNECTION_JS)
+            if state != "CONNECTED" and not waited:  # reconnecting: its widgets are disabled. A person waits.
+                waited, first = True, None
+                idle(page)
+                continue
+            raise KeyboardError(f"went round the page without reaching {what} (connection: {state}): "
+                                + " → ".join(trail[-40:]))
     raise KeyboardError(f"{what} not reached in {max_presses} presses: " + " → ".join(trail[-40:]))
 
 
@@ -126,9 +142,9 @@ def open_page(page, base: str, address: str, ready: str, timeout: float = 600_00
     """Open a page and wait until `ready` (a text) shows and the app is idle; focus starts at the top."""
     page.goto(f"{base}/{address}")
     page.get_by_text(ready).first.wait_for(timeout=timeout)
-    idle(page)
-    page.wait_for_function("[...document.querySelectorAll('style')].some(s => s.textContent.includes(':focus-visible'))"
-                           " && !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    page.wait_for_function("[...document.querySelectorAll('style')]"
+                           ".some(s => s.textContent.includes(':focus-visible'))", timeout=timeout)
+    idle(page, timeout)
 
 
 def seen(page, text: str | re.Pattern, timeout: float = 240_000) -> str:

@@ -77,8 +77,11 @@ def upload(page, path, label: str | None = None):
 
 
 def idle(page, timeout=60_000):
-    """Wait until the app has finished its current run (no 'Running…' indicator)."""
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    """Wait until the app is connected and has finished its current run (benchmarks/keyboard_tasks.py's one
+    definition, through the door)."""
+    from tests import servers
+
+    servers.idle(page, timeout)
 
 
 def choose(page, label, option):

@@ -26,6 +26,8 @@ _FROM = {
     # benchmarks/keyboard_tasks.py: the five lecture tasks by keyboard alone (issue 37), Tab walks, focus checks
     "KEYBOARD_TASKS": "benchmarks.keyboard_tasks",
     "KeyboardError": "benchmarks.keyboard_tasks",
+    "IDLE_JS": "benchmarks.keyboard_tasks",
+    "idle": "benchmarks.keyboard_tasks",
     "keyboard_task": "benchmarks.keyboard_tasks",
     "tab_to": "benchmarks.keyboard_tasks",
     "tour": "benchmarks.keyboard_tasks",

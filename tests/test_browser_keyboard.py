@@ -12,7 +12,7 @@ from PIL import Image
 
 from analysis.datasets import load_dataset
 from tests.helpers import paper_photo, shot
-from tests.servers import KEYBOARD_TASKS, KeyboardError, keyboard_task, tab_to, tour
+from tests.servers import KEYBOARD_TASKS, KeyboardError, idle, keyboard_task, tab_to, tour
 
 pytestmark = pytest.mark.browser
 
@@ -41,14 +41,7 @@ EXPECTED = {"convolution": r"^Output pixel row 1, column 2 of \d+ × \d+",
             "trust": r", Occlusion: (PASSES|FAILS)"}
 
 
-# Training passes alone, but once in the full suite its page had no Train button in the Tab order (issue 37 stays
-# open for it): skipped in the suite until the cause is found.
-_TASKS = [pytest.param(n, marks=pytest.mark.skip(reason="the Train button was once missing from the Tab order "
-                                                       "in the full suite (issue 37 open)")) if n == "training" else n
-          for n in KEYBOARD_TASKS]
-
-
-@pytest.mark.parametrize("name", _TASKS)
+@pytest.mark.parametrize("name", KEYBOARD_TASKS)
 def test_each_lecture_task_by_keyboard_alone(fresh, app_url, photo, name):
     """The task's result appears after key presses only (tab_to fails on a trap, a page gone round, a stop
     with no ring); the clicks Playwright could make are never made."""
@@ -66,8 +59,8 @@ def test_every_stop_shows_a_ring_and_focus_comes_round(fresh, app_url, mode, tmp
     fresh.goto(f"{app_url}/convolution{mode}")
     fresh.get_by_text("Step by step: where one output pixel comes from").wait_for(timeout=120_000)
     fresh.wait_for_function("[...document.querySelectorAll('style')].some(s => s.textContent.includes("
-                            "':focus-visible')) && !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                            timeout=120_000)
+                            "':focus-visible'))", timeout=120_000)
+    idle(fresh, 120_000)
     names = " ".join(tour(fresh))
     assert "'Next ▶'" in names and "'◀ Back'" in names
     if mode:
