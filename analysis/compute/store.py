@@ -34,12 +34,10 @@ Layout (everything under the store's root)::
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import io
 import json
 import logging
 import os
-import re
 import shutil
 import threading
 import time
@@ -49,15 +47,22 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.compute import store_key
+from analysis.compute import store_files, store_key
+from analysis.compute.store_files import (
+    DATA_BUSY_S,
+    DATA_IDLE_S,
+    LEASE_S,
+    MANIFEST,
+    atomic_write,
+    remove_entry,
+    sha256,
+)
+from analysis.compute.store_files import check_name as _check_name
 
 __all__ = ["Store", "StoreConfig", "StoreReadError", "LEASE_S", "DATA_IDLE_S", "DATA_BUSY_S", "OWNER", "READ_TRIES"]
 
 log = logging.getLogger(__name__)
 
-LEASE_S = 30.0        # a watcher lease older than this no longer keeps a job alive
-DATA_IDLE_S = 3600.0  # user data (arrays by content hash) unused this long is deleted
-DATA_BUSY_S = 120.0   # data touched this recently (a watched job uses it) is never removed for the size cap
 READ_TRIES = 3        # a read failing with an OSError is tried this often before it is reported
 RETRY_WAIT_S = (0.1, 0.5)
 OWNER: contextvars.ContextVar = contextvars.ContextVar("netlens_store_owner", default=None)  # who puts data now
@@ -69,18 +74,7 @@ class StoreReadError(RuntimeError):
 
 class _Damaged(ValueError):
     """An entry that is partial, altered, unsigned or signed with another key (removed)."""
-MANIFEST = "MANIFEST.json"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
-
-def _check_name(name: str, what: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
-        raise ValueError(f"Expected a {what} of letters, digits, '.', '_' or '-' (at most 128); got {name!r}.")
-    return name
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -217,12 +211,7 @@ class Store:
         return self.get(key) is not None
 
     def _remove(self, folder: Path) -> None:
-        trash = self.root / "tmp" / f"trash.{uuid.uuid4().hex}"
-        try:
-            os.replace(folder, trash)  # gone from view at once, deleted at leisure
-        except OSError:
-            return
-        shutil.rmtree(trash, ignore_errors=True)
+        remove_entry(self.root, folder)
 
     # ------------------------------------------------------------ live files of a running job
 
@@ -230,7 +219,7 @@ class Store:
         folder = self.root / "live" / _check_name(key, "job key")
         folder.mkdir(parents=True, exist_ok=True)
         what = f"{key}/{name}"
-        _atomic_write(folder / _check_name(name, "file name"), store_key.sign_bytes(bytes(data), self._key, what),
+        atomic_write(folder / _check_name(name, "file name"), store_key.sign_bytes(bytes(data), self._key, what),
                       self.root / "tmp")
 
     def drop_live(self, key: str, name: str) -> None:
@@ -265,7 +254,7 @@ class Store:
         )  # the server's own warm-up: no quota
         with self._lock:
             self._admit(len(data), owner)
-            _atomic_write(path, data, self.root / "tmp")
+            atomic_write(path, data, self.root / "tmp")
             if owner is not None:
                 self._owned.setdefault(owner, {})[path] = len(data)
         return digest
@@ -381,69 +370,10 @@ class Store:
     # ------------------------------------------------------------ retention
 
     def clean(self, now: float | None = None, room: int = 0) -> dict:
-        """Retention (see the module docstring); under the size cap with ``room`` bytes to spare.
-        Returns how many of each were removed."""
-        now = time.time() if now is None else now
-        removed = {"results": 0, "data": 0, "leases": 0, "live": 0, "tmp": 0}
-        entries = []  # (when, bytes, path, kind): what the size cap may remove, oldest first
-        for folder in (self.root / "results").iterdir():
-            try:
-                created = float(json.loads((folder / MANIFEST).read_text())["created"])
-                size = sum(f.stat().st_size for f in folder.iterdir())
-            except (OSError, ValueError, KeyError, TypeError):
-                created, size = _mtime(folder), _size(folder)
-            if now - created > self.config.days * 86400:
-                self._remove(folder)
-                removed["results"] += 1
-            else:
-                entries.append((created, size, folder, "results"))
-        for path in (self.root / "data").iterdir():
-            used = _mtime(path)
-            if now - used > DATA_IDLE_S:
-                path.unlink(missing_ok=True)
-                removed["data"] += 1
-            else:
-                entries.append((used, _size(path), path, "data"))
-        cap = None if self.config.max_mb is None else self.config.max_mb * 1e6
-        total = sum(e[1] for e in entries)
-        for when, size, path, kind in sorted(entries, key=lambda e: e[0]):
-            if cap is None or total + room <= cap:
-                break
-            if kind == "data":
-                if now - when <= DATA_BUSY_S:
-                    continue  # a watched job uses it now
-                path.unlink(missing_ok=True)
-            else:
-                self._remove(path)
-            total -= size
-            removed[kind] += 1
-        for sub, age in (("leases", 2 * LEASE_S), ("live", 86400.0), ("tmp", 3600.0)):
-            for path in (self.root / sub).iterdir():
-                newest = max([_mtime(path)] + [_mtime(p) for p in path.glob("*")] if path.is_dir() else [_mtime(path)])
-                if now - newest > age:
-                    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-                    removed[sub] += 1
-        return removed
+        """Retention (see the module docstring and store_files.retain); under the size cap with ``room``
+        bytes to spare. Returns how many of each were removed."""
+        return store_files.retain(self.root, self.config.days, self.config.max_mb, now, room)
 
     def size_mb(self) -> float:
         return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file()) / 1e6
 
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.iterdir())
-    except OSError:
-        return 0
-
-
-def _atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
-    tmp = tmp_dir / f"{path.name}.{uuid.uuid4().hex}"
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
