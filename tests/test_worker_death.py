@@ -24,7 +24,7 @@ def worker_pids(server_pid: int) -> list[int]:
     for pid in process_tree(server_pid)[1:]:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"_child_main" in f.read():
+                if b"worker_process import child_main" in f.read():
                     out.append(pid)
         except OSError:
             pass

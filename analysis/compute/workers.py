@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import gc
-import importlib
 import logging
 import os
 import pickle
@@ -27,22 +25,20 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 import weakref
 from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Mapping
 
-from analysis.compute.malloc import give_back_free_memory
+from analysis.compute.worker_process import NICENESS, recv, resolve_task, send
 
-__all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "check_task", "resolve_task"]
+__all__ = ["ProcessExecutor", "WorkerDied", "UnknownTask", "DEFAULT_TASKS", "NICENESS", "check_task", "resolve_task"]
 log = logging.getLogger(__name__)
 DEFAULT_TASKS = {
     name: f"analysis.compute.tasks:{name}" for name in ("train", "project", "count", "replay", "finetune")
 }  # only these run
-_UNSET, IN_WORKER_ENV = object(), "NETLENS_IN_WORKER"  # IN_WORKER_ENV: "1" in every worker process
+IN_WORKER_ENV = "NETLENS_IN_WORKER"  # "1" in every worker process
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-NICENESS = 10  # workers run at a lower CPU priority than the web server, which must stay responsive
 
 
 class WorkerDied(RuntimeError):
@@ -57,22 +53,6 @@ class RemoteTraceback(Exception):
     """The worker's traceback: the ``__cause__`` of a task's error raised again here."""
 
 
-def _send(conn, message) -> None:
-    # Our own objects only (see the module docstring); protocol 5 keeps arrays cheap.
-    conn.send_bytes(pickle.dumps(message, protocol=5))
-
-
-def _recv(conn):
-    # Bytes written by our own worker (or our own server): never a user's file.
-    return pickle.loads(conn.recv_bytes())
-
-
-def resolve_task(path: str) -> Callable:
-    """The function at "module:function" (a path from an allow-list, never from user input)."""
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def check_task(task, tasks: Mapping[str, str]) -> None:
     """UnknownTask unless ``task`` is a name in the allow-list ``tasks``."""
     if not isinstance(task, str) or task not in tasks:
@@ -80,101 +60,10 @@ def check_task(task, tasks: Mapping[str, str]) -> None:
                           "Only the tasks in the allow-list can run.")
 
 
-# ---------------------------------------------------------------- the worker process side
-
-class _Channel:
-    """What a task running in a worker sees: ``report`` and ``should_stop``, over the pipe."""
-
-    def __init__(self, conn):
-        self.conn, self.stopped, self.quit = conn, False, False
-
-    def report(self, progress: float | None = None, message: str | None = None, latest: Any = _UNSET) -> None:
-        has = latest is not _UNSET
-        try:
-            _send(self.conn, ("progress", progress, message, has, latest if has else None))
-        except (ConnectionError, EOFError, OSError):
-            os._exit(0)  # the server is gone: so is the reason to work
-
-    def should_stop(self) -> bool:
-        try:
-            while self.conn.poll(0):
-                kind = _recv(self.conn)[0]
-                self.stopped = self.stopped or kind in ("stop", "quit")
-                self.quit = self.quit or kind == "quit"
-        except (EOFError, OSError):
-            os._exit(0)
-        return self.stopped
-
-
-def _set_up(threads: int, torch_threads: bool = True) -> None:
-    """Once per worker process (OMP_NUM_THREADS and the like are set by the server already):
-    a lower CPU priority (before torch starts any thread, so every thread has it), torch's threads
-    (``torch_threads=False``: workers whose tasks never use torch do not import it)."""
-    with contextlib.suppress(OSError):
-        os.nice(NICENESS)
-    if not torch_threads:
-        return
-    import torch
-
-    torch.set_num_threads(threads)
-    with contextlib.suppress(RuntimeError):  # settable once per process, before any parallel work
-        torch.set_num_interop_threads(threads)
-
-
-def _error_reply(e: BaseException) -> tuple:
-    text = str(e) or type(e).__name__
-    tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-    try:
-        pickle.loads(pickle.dumps(e, protocol=5))  # some exceptions pickle but cannot be rebuilt
-    except Exception:
-        e = None
-    return ("error", e, text, tb)
-
-
-def _run_one(conn, fns: dict, task: str, kwargs: dict) -> bool:
-    """Run one task; send its result or error. Returns False when the server asked to quit."""
-    channel = _Channel(conn)
-    try:
-        reply = ("done", fns[task](channel.report, channel.should_stop, **kwargs))
-    except Exception as e:
-        reply = _error_reply(e)
-    try:
-        _send(conn, reply)
-    except (BrokenPipeError, ConnectionError, EOFError):
-        return False
-    except Exception as e:  # the result itself could not be pickled
-        _send(conn, _error_reply(RuntimeError(f"The worker could not send its result back: {e}")))
-    del reply
-    gc.collect()
-    give_back_free_memory()
-    return not channel.quit
-
-
-def _child_main(fd: int) -> None:
-    """The worker process (a fresh interpreter): set up once, then run tasks until told to
-    quit or the server goes away (the socket closes)."""
-    conn = Connection(fd)
-    try:
-        _, threads, tasks, *torch_threads = _recv(conn)  # ("setup", threads, {name: "module:function"}[, torch])
-        _set_up(threads, *torch_threads)
-        fns = {name: resolve_task(path) for name, path in tasks.items()}
-    except Exception as e:
-        _send(conn, _error_reply(e))
-        return
-    _send(conn, ("ready", os.getpid()))
-    while True:
-        try:
-            message = _recv(conn)
-        except (EOFError, OSError):
-            return  # the server is gone
-        if message[0] == "quit" or (message[0] == "run" and not _run_one(conn, fns, message[1], message[2])):
-            return  # (a "stop" for a task that has already ended needs nothing)
-
-
 # ---------------------------------------------------------------- the server side
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # where `import analysis` works
-_CHILD = "import sys; from analysis.compute.workers import _child_main; _child_main(int(sys.argv[1]))"
+_CHILD = "import sys; from analysis.compute.worker_process import child_main; child_main(int(sys.argv[1]))"
 
 
 class _Worker:
@@ -191,7 +80,7 @@ class _Worker:
         finally:
             theirs.close()  # only the child holds it now: its death closes the socket for us
         self.conn, self.pid, self.task, self.jobs = Connection(ours.detach()), self.proc.pid, None, 0
-        _send(self.conn, ("setup", threads, tasks, torch_threads))
+        send(self.conn, ("setup", threads, tasks, torch_threads))
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -204,7 +93,7 @@ class _Worker:
     def stop(self, grace_s: float = 0.0) -> None:
         if grace_s and self.alive():
             with contextlib.suppress(OSError, ValueError):
-                _send(self.conn, ("quit",))
+                send(self.conn, ("quit",))
             self.exitcode(grace_s)
         if self.alive():
             self.proc.kill()
@@ -324,7 +213,7 @@ class ProcessExecutor:
         try:
             worker, message = _Worker(self.threads_per_worker, self.tasks, self.torch_threads), None
             with contextlib.suppress(EOFError, OSError):
-                message = _recv(worker.conn) if worker.conn.poll(self.start_timeout_s) else None
+                message = recv(worker.conn) if worker.conn.poll(self.start_timeout_s) else None
             if message is None or message[0] != "ready":
                 worker.stop()
                 if message is not None and message[0] == "error":
@@ -392,12 +281,12 @@ class ProcessExecutor:
             while True:
                 ready = worker.conn.poll(self.poll_s)  # also true at EOF: the worker died
                 if stop_sent is None and should_stop is not None and should_stop():
-                    _send(worker.conn, ("stop",))
+                    send(worker.conn, ("stop",))
                     stop_sent = time.monotonic()
                 elif stop_sent and self.stop_grace_s is not None and time.monotonic() > stop_sent + self.stop_grace_s:
                     worker.proc.kill()  # it did not wind down in time: Stop frees the worker for the next job
                 if ready:
-                    message = _recv(worker.conn)
+                    message = recv(worker.conn)
                     if message[0] == "progress":
                         if on_progress is not None:
                             _, progress, text, has, latest = message
