@@ -30,6 +30,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests import servers
+
 if TYPE_CHECKING:
     from streamlit.testing.v1 import AppTest
 
@@ -79,8 +81,6 @@ def upload(page, path, label: str | None = None):
 def idle(page, timeout=60_000):
     """Wait until the app is connected and has finished its current run (benchmarks/keyboard_tasks.py's one
     definition, through the door)."""
-    from tests import servers
-
     servers.idle(page, timeout)
 
 
@@ -387,9 +387,7 @@ class Nginx:
     verify it: SSL_CERT_FILE names it); stopped by the pid in its pid file."""
 
     def __init__(self, nginx: str, workdir: Path, upstreams: list[str], wait_for_app: bool = True):
-        from tests.servers import free_port
-
-        self.port, self.http_port = free_port(), free_port()
+        self.port, self.http_port = servers.free_port(), servers.free_port()
         self.base = f"https://127.0.0.1:{self.port}"
         self.cert, key = self_signed(workdir)
         self.tls = ssl.create_default_context(cafile=str(self.cert))
