@@ -10,6 +10,7 @@ it saw."""
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -96,6 +97,7 @@ def tab_to(page, predicate: str, what: str, max_presses: int = 200, back: bool =
         elif now["id"] == first:
             state = page.evaluate(_CONNECTION_JS)
             if state != "CONNECTED" and not waited:  # reconnecting: its widgets are disabled. A person waits.
+                warnings.warn(f"looking for {what}: the app was reconnecting ({state}); waited for it", stacklevel=2)
                 waited, first = True, None
                 idle(page)
                 continue
