@@ -61,7 +61,7 @@ def _maps(page) -> None:
 def _over_training(page) -> None:
     _maps(page)
     page.get_by_role("radio", name="Over training").click()
-    page.locator("[data-testid=stSidebar]").get_by_text("PCA", exact=True).click(timeout=180_000)
+    page.locator(".st-key-rep_replay_method").get_by_text("PCA", exact=True).click(timeout=180_000)  # the replay's own
     page.locator(".updatemenu-button").filter(has_text="Play").wait_for(timeout=240_000)
 
 

@@ -56,7 +56,7 @@ def test_every_page_keeps_its_settings_through_a_tour(page, tmp_path):
     page.get_by_text("How the picture becomes the model's input").wait_for(timeout=60_000)
 
     visit(page, "Representations")
-    page.locator("[data-testid=stSidebar]").get_by_text("PCA", exact=True).click()  # the control, not the glossary link
+    page.locator(".st-key-rep_method").get_by_text("PCA", exact=True).click()  # the maps' control (its key)
     page.get_by_text("How well each map keeps the digits apart").wait_for(timeout=180_000)
     idle(page)
     choose(page, "Select by true label", "3")

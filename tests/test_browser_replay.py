@@ -13,9 +13,9 @@ STATE = """() => { const gd = document.querySelector('.js-plotly-plot');
 def test_press_play_and_the_frame_changes(page):
     page.goto(f"{page.base_url}/representations")
     page.get_by_role("radio", name="Over training").click()
-    page.locator("[data-testid=stSidebar]").get_by_text("PCA", exact=True).click(
-        timeout=180_000
-    )  # the quick projection (after the default model)
+    # the replay's own quick projection (after the default model), by its key: while the page changes over, the
+    # maps' "Projection" control is still on screen beside it
+    page.locator(".st-key-rep_replay_method").get_by_text("PCA", exact=True).click(timeout=180_000)
     play = page.locator(".updatemenu-button").filter(has_text="Play")
     play.wait_for(timeout=180_000)
     before = page.evaluate(STATE)
