@@ -61,7 +61,7 @@ def focused(page, match: str = "e => false") -> dict:
     return page.evaluate(_FOCUS_JS, match)
 
 
-def _ring_shows(page, timeout: float = 3_000) -> bool:
+def _ring_shows(page, timeout: float = 10_000) -> bool:
     """Whether the focused control's ring comes into view within `timeout` ms (Streamlit's skip link slides
     in from above the page when focused)."""
     try:
