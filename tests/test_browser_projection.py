@@ -39,10 +39,6 @@ def _ready(page, url_path: str) -> None:
         page.get_by_text("What each model says").wait_for(timeout=180_000)
     elif url_path == "representations":
         page.get_by_text("How well each map keeps the digits apart").wait_for(timeout=240_000)
-    idle(page, 180_000)
-    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')]
-        .filter(gd => gd.checkVisibility()).every(gd => gd.querySelector('.main-svg text'))""", timeout=60_000)
-    page.wait_for_timeout(2000)  # charts finish drawing after the run ends
 
 
 def _open_expanders(page) -> None:
@@ -115,7 +111,7 @@ STATES = [
 
 def _visit(page, address: str, prepare, present: bool, sidebar_open: bool | None = None) -> None:
     sep = "&" if "?" in address else "?"
-    page.context.clear_cookies()  # each state a new student: no saved work of the last visit comes back (issue 33)
+    page.context.clear_cookies()  # each visit a new student: no saved work of the last visit comes back (issue 33)
     page.goto(f"{page.base_url}/{address}" + (f"{sep}present=1" if present else ""))
     page.locator('[data-testid="stMain"]').wait_for()
     idle(page, 180_000)
@@ -148,14 +144,10 @@ def _set_sidebar(page, want_open: bool) -> None:
 
 
 def _open(page, info, present: bool, sidebar_open: bool | None = None):
-    query = "&".join(q for q in (QUERY.get(info.url_path, ""), "present=1" if present else "") if q)
-    page.context.clear_cookies()  # each page a new student: no saved work of the last visit comes back (issue 33)
-    page.goto(f"{page.base_url}/{info.url_path}" + (f"?{query}" if query else ""))
-    page.locator('[data-testid="stMain"]').wait_for()
-    idle(page, 180_000)
-    if sidebar_open is not None:
-        _set_sidebar(page, sidebar_open)
-    _ready(page, info.url_path)
+    """A page of the navigation, brought to its fullest state (_ready)."""
+    query = QUERY.get(info.url_path)
+    _visit(page, info.url_path + (f"?{query}" if query else ""), lambda p: _ready(p, info.url_path), present,
+           sidebar_open)
 
 
 @pytest.fixture(scope="module")
