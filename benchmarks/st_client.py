@@ -11,6 +11,7 @@ Used by benchmarks/load.py and tests/test_isolation.py. Loopback only. The wire:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 
@@ -212,10 +213,8 @@ class Session:
                 self.error(f"{what}: not ready after {timeout:.0f} s (shown: {self.summary()})")
                 return False
             self.changed.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), min(left, 1.0))
-            except asyncio.TimeoutError:
-                pass
 
     # --------------------------------------------------------- what is on the page
 
