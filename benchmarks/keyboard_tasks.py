@@ -45,10 +45,14 @@ class KeyboardError(AssertionError):
 
 
 # The app is idle: connected to its server (while Streamlit reconnects, e.g. after a missed ping under load,
-# it disables every widget: buttons and inputs leave the Tab order) and no script run under way.
+# it disables every widget: buttons and inputs leave the Tab order) and no script run under way. The run's
+# state is read from stApp's data-test-script-state ("initial" before the first run, then "running",
+# "notRunning" …), not from the "Running…" widget: Streamlit shows that widget only once a run has lasted
+# 500 ms, so a page half drawn in a run's first half second looked idle.
 _CONNECTION_JS = "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testConnectionState"
 IDLE_JS = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
            " return !!app && app.dataset.testConnectionState === 'CONNECTED'"
+           " && app.dataset.testScriptState === 'notRunning'"
            " && !document.querySelector('[data-testid=\"stStatusWidget\"]'); }")
 
 
