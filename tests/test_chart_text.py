@@ -156,6 +156,8 @@ def test_tables_of_curves_bars_heatmaps_and_maps():
     cm = RNG.integers(0, 50, (10, 10))
     (_, grid), = chart_tables.tables(figures.confusion_matrix(cm, DIGITS))
     assert grid.columns[0] == "true \\ predicted" and list(grid.iloc[3, 1:]) == [str(v) for v in cm[3]]
+    hover = figures.confusion_matrix(np.array([[1, 2], [0, 3]]), ["a", "b"]).data[1].customdata
+    assert list(hover) == ["1 image", "2 images", "0 images", "3 images"]  # a cell's hover, in words
     k = np.arange(9.0).reshape(3, 3) - 4
     (_, kern), = chart_tables.tables(figures.kernel_heatmap(k))
     assert list(kern.iloc[0, 1:]) == ["-4", "-3", "-2"]  # top row first, as drawn

@@ -70,6 +70,7 @@ def test_two_by_two_heatmap_matches_the_runs_and_test_scores_stay_hidden(monkeyp
     assert any(m.label.startswith("Final check") and m.value == "hidden" for m in at.metric)
     table = at.dataframe[-1].value
     assert (table["test accuracy"] == "hidden").all() and table["validation accuracy"].notna().all()
+    assert sorted(set(table.iloc[:, 0])) == ["0.001", "0.01"]  # settings as written, not "0.0010"
     assert any(b.proto.label == "Download the sweep (CSV)" for b in at.get("download_button"))
     csv = pd.read_csv(io.StringIO(served["Download the sweep (CSV)"]))
     assert list(csv.columns) == list(table.columns) and len(csv) == 4  # one row per run, the table's columns

@@ -216,10 +216,11 @@ def confusion_matrix(cm: np.ndarray, class_names) -> go.Figure:
         z=cm, x=names, y=names, colorscale="Blues", text=cm, texttemplate="%{text}", textfont=dict(size=14),
         hoverinfo="skip", showscale=False))
     cols, rows = np.meshgrid(names, names)
+    counts = [f"{n} image{'' if n == 1 else 's'}" for n in np.asarray(cm).ravel()]  # a cell's hover, in words
     fig.add_trace(go.Scatter(
-        x=cols.ravel(), y=rows.ravel(), customdata=np.asarray(cm).ravel(), mode="markers", showlegend=False,
+        x=cols.ravel(), y=rows.ravel(), customdata=counts, mode="markers", showlegend=False,
         marker=dict(size=1, opacity=0), selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
-        hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>"))
+        hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>"))
     fig.update_layout(hovermode="closest", hoverdistance=-1, clickmode="event+select")
     fig.update_xaxes(title_text="predicted", type="category", side="top")
     fig.update_yaxes(title_text="true", type="category", autorange="reversed")

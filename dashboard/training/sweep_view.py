@@ -181,7 +181,9 @@ def _results(sweep: sws.Sweep) -> None:
                f"{_cell(best.val_mean, best.val_std, best.n_runs)} over {best.n_runs} seed(s).", icon=":material/star:")
     chart(st, curves(sweep), _curves_text(sweep), config=NO_BAR, key="sweep_curves")
     frame = runs_frame(sweep)
-    shown = frame.assign(**{"validation accuracy": frame["validation accuracy"].map(formats.accuracy),
+    shown = frame.assign(**{_name(n): frame[_name(n)].map(lambda v, n=n: sws.value_text(n, v))  # 0.001, not 0.0010
+                            for n in sweep.config.names},
+                         **{"validation accuracy": frame["validation accuracy"].map(formats.accuracy),
                             "test accuracy": [formats.accuracy(v) if v == v and v is not None else "hidden"
                                               for v in frame["test accuracy"]]})
     if presenting():  # the projector: a real table, read from the back row (no canvas to scroll)
