@@ -119,6 +119,17 @@ def lasso(page, share: float = 0.35):
     page.mouse.up()
 
 
+def plot_selection(page) -> dict:
+    """What the first Plotly chart holds after a lasso (for a test's message): its selection outlines, the
+    points each trace has selected, and the app's run and connection states."""
+    return page.evaluate("""() => {
+        const e = document.querySelector('.js-plotly-plot'), app = document.querySelector('[data-testid="stApp"]');
+        return {outlines: e ? e.querySelectorAll('.selectionlayer path, .select-outline').length : null,
+                selections: e && e._fullLayout ? (e._fullLayout.selections || []).length : null,
+                selected: e && e.data ? e.data.map(t => t.selectedpoints ? t.selectedpoints.length : null) : null,
+                run: app?.dataset.testScriptState, connection: app?.dataset.testConnectionState}; }""")
+
+
 # ---------------------------------------------------------------- from tests/test_page_predict.py
 
 class Clock:

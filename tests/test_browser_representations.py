@@ -3,7 +3,7 @@ import warnings
 
 import pytest
 
-from tests.helpers import lasso, shot
+from tests.helpers import lasso, plot_selection, shot
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +19,8 @@ def test_lasso_on_a_map_shows_the_selected_digits(page):
         except Exception:
             if loop == 2:
                 raise
-            warnings.warn(f"lasso {loop + 1} on the map selected nothing within 45 s; drawn again", stacklevel=1)
+            warnings.warn(f"lasso {loop + 1} on the map selected nothing within 45 s ({plot_selection(page)}); "
+                          "drawn again", stacklevel=1)
     page.get_by_text("digits selected").wait_for()
     page.get_by_text("What is in your selection?").scroll_into_view_if_needed()
     shot(page, "representations-lasso")
