@@ -48,17 +48,41 @@ class KeyboardError(AssertionError):
 # it disables every widget: buttons and inputs leave the Tab order) and no script run under way. The run's
 # state is read from stApp's data-test-script-state ("initial" before the first run, then "running",
 # "notRunning" …), not from the "Running…" widget: Streamlit shows that widget only once a run has lasted
-# 500 ms, so a page half drawn in a run's first half second looked idle.
+# 500 ms, so a page half drawn in a run's first half second looked idle. Nor is a page idle while an element
+# still shows its placeholder: Streamlit loads each kind of element's code on first use (React.lazy; a fresh
+# browser context fetches it again), and until it arrives the element is a grey "stSkeleton" with nothing in it
+# to Tab to. A Tab round taken then missed whole groups of widgets (the sidebar's drop-downs, the Next button).
 _CONNECTION_JS = "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testConnectionState"
 IDLE_JS = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
            " return !!app && app.dataset.testConnectionState === 'CONNECTED'"
            " && app.dataset.testScriptState === 'notRunning'"
+           " && !document.querySelector('[data-testid=\"stSkeleton\"], [data-testid=\"stAppSkeleton\"]')"
            " && !document.querySelector('[data-testid=\"stStatusWidget\"]'); }")
 
 
 def idle(page, timeout: float = 240_000) -> None:
     """Wait until the app is connected and has finished its current run (shared by every browser check)."""
     page.wait_for_function(IDLE_JS, timeout=timeout)
+
+
+# Once the app is idle, an animation (the sidebar sliding in or out) or a redraw (charts laid out again for a
+# new width) is over when what it moves reads the same for a while. Each signature is a JS function of the page.
+SIDEBAR = ("() => { const r = document.querySelector('[data-testid=\"stSidebar\"]')?.getBoundingClientRect();"
+           " return r ? [r.x, r.width].map(Math.round).join() : 'none'; }")
+CHARTS = ("() => [...document.querySelectorAll('.js-plotly-plot')].map(g => { const r = g.getBoundingClientRect();"
+          " return [r.x, r.y, r.width, r.height].map(Math.round).join() + ':'"
+          " + g.querySelectorAll('.main-svg text').length; }).join(';')")
+SCROLL = ("() => [window.scrollY, ...[...document.querySelectorAll('[data-testid=\"stMain\"], section')]"
+          ".map(e => e.scrollTop)].map(Math.round).join()")
+
+
+def settled(page, signature: str = CHARTS, quiet_ms: int = 500, timeout: float = 30_000) -> None:
+    """Wait until `signature` has read the same for `quiet_ms` (a condition, not a pause of fixed length)."""
+    page.evaluate("() => { window.__nlSettled = null; }")
+    page.wait_for_function(
+        f"""quiet => {{ const now = String(({signature})()), t = performance.now(), last = window.__nlSettled;
+            if (!last || last.sig !== now) {{ window.__nlSettled = {{sig: now, since: t}}; return false; }}
+            return t - last.since >= quiet; }}""", arg=quiet_ms, timeout=timeout)
 
 
 def focused(page, match: str = "e => false") -> dict:
