@@ -26,7 +26,7 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from analysis.datasets import load_dataset  # noqa: E402
-from benchmarks.keyboard_tasks import KEYBOARD_TASKS, idle, keyboard_task  # noqa: E402
+from benchmarks.keyboard_tasks import KEYBOARD_TASKS, idle, keyboard_task, settled  # noqa: E402
 from benchmarks.server import Server  # noqa: E402
 from dashboard.core import pages as nav  # noqa: E402
 from tests.axe_audit import EXCLUDED, audit, charts, images  # noqa: E402
@@ -154,7 +154,7 @@ def a11y_visit(browser, base: str, name: str, address: str, prepare, size, shots
         idle(page)
         page.wait_for_function("""() => [...document.querySelectorAll('iframe')].every(
             f => !f.contentDocument || f.contentDocument.readyState === 'complete')""", timeout=60_000)
-        page.wait_for_timeout(1500)  # charts and components finish drawing after the run ends
+        settled(page)  # charts finish drawing after the run ends: their boxes and texts keep still
         # the page's own style (dashboard/core/chrome.py BASE_CSS: captions fully opaque, dark) is in place: axe saw
         # Streamlit's faded captions once (3.9:1) in the moment a rerun's elements were still being replaced
         page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from tests.servers import SCROLL, settled
+
 # Every visible text leaf inside one chart, with its box relative to the chart.
 _CHART_TEXTS = """(gd) => {
   if (!gd.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) return null;  // e.g. in a closed expander
@@ -166,7 +168,7 @@ def audit_page(page, min_px: float = 20, min_contrast: float = 7.0, min_cell_con
         info = charts.nth(i).evaluate(_CHART_TEXTS)
         if not info or not info["texts"]:
             continue
-        page.wait_for_timeout(150)  # let the scroll settle before the picture
+        settled(page, SCROLL, quiet_ms=150)  # the scroll has settled before the picture
         view = page.viewport_size
         top, left = max(info["head"], info["y"]), max(0.0, info["x"])  # on screen, not under the page header
         bottom, right = min(view["height"], info["y"] + info["h"]), min(view["width"], info["x"] + info["w"])

@@ -84,6 +84,37 @@ def idle(page, timeout=60_000):
     servers.idle(page, timeout)
 
 
+def _canvas_layers(page):
+    """streamlit-drawable-canvas's canvases (its layers), in its component's iframe where it has one."""
+    return (page.frame_locator("iframe").first if page.locator("iframe").count() else page).locator("canvas")
+
+
+def drawing_canvas(page):
+    """Predict's drawing canvas (its top layer, which takes the pointer), once drawn."""
+    idle(page, 120_000)
+    canvas = _canvas_layers(page).last
+    canvas.wait_for()
+    return canvas
+
+
+def draw_a_stroke(page) -> None:
+    """Draw one vertical stroke (a "1") on Predict's canvas, as a person with a mouse would."""
+    box = drawing_canvas(page).bounding_box()
+    page.mouse.move(box["x"] + 140, box["y"] + 40)
+    page.mouse.down()
+    for i in range(25):
+        page.mouse.move(box["x"] + 140, box["y"] + 40 + i * 8)
+    page.mouse.up()
+
+
+def canvas_shows_ink(page) -> bool:
+    """Whether Predict's canvas shows a drawing: white ink on its black (any of its layers, read pixel by pixel)."""
+    layers = _canvas_layers(page)
+    return any(layers.nth(i).evaluate("""c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 128 && d[i + 3] > 0) return true; return false; }""")
+               for i in range(layers.count()))
+
+
 def choose(page, label, option):
     """Open the selectbox labelled `label` and pick `option`, as a user would."""
     idle(page)
@@ -108,7 +139,7 @@ def lasso(page, share: float = 0.35):
     plot.evaluate("e => e.scrollIntoView({block: 'center'})")  # all of the loop on screen, not just a part of the map
     page.wait_for_function("() => { const e = document.querySelector('.js-plotly-plot');"
                            " return e && e._fullLayout && e.querySelector('.nsewdrag'); }", timeout=60_000)
-    page.wait_for_timeout(300)
+    servers.settled(page)  # the charts laid out and still
     area = plot.locator(".nsewdrag").first.bounding_box()
     cx, cy = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2
     w, h = area["width"] * share, area["height"] * share

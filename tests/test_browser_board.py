@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import choose, idle, shot
+from tests.helpers import choose, idle, shot, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -91,9 +91,9 @@ def click_cell(page, meant: str, read: str) -> None:
                 raise
     assert words.inner_text().startswith(f"{cell['n']} digit(s)"), words.inner_text()
     shown = page.locator(f'img[alt^="A room\'s digit meant as {meant}, read as {read} by"]')
-    if cell["n"]:
-        shown.first.wait_for(timeout=30_000)
-    assert shown.count() == cell["n"]
+    # the board redraws every second: the cell's digits are counted once they are all drawn
+    wait_until(lambda: shown.count() == cell["n"], 30, f"{cell['n']} digit(s) shown under the cell",
+               every=0.2)
 
 
 def test_three_students_send_and_the_projector_shows_all_three(browser, board_server):

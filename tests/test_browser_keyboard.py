@@ -12,7 +12,7 @@ from PIL import Image
 
 from analysis.datasets import load_dataset
 from tests.helpers import paper_photo, shot
-from tests.servers import KEYBOARD_TASKS, KeyboardError, idle, keyboard_task, tab_to, tour
+from tests.servers import KEYBOARD_TASKS, SIDEBAR, KeyboardError, idle, keyboard_task, settled, tab_to, tour
 
 pytestmark = pytest.mark.browser
 
@@ -72,8 +72,9 @@ def test_every_stop_shows_a_ring_and_focus_comes_round(fresh, app_url, mode, tmp
         # mid-move was off screen)
         fresh.wait_for_function("() => (document.querySelector('[data-testid=\"stSidebar\"]')"
                                 "?.getBoundingClientRect().width || 0) > 200", timeout=30_000)
-        fresh.wait_for_timeout(1000)
+        settled(fresh, SIDEBAR)
         idle(fresh, 120_000)
+        settled(fresh)
     else:
         assert names.index("'Kernel'") < names.index("'Next ▶'"), names  # the sidebar first, then the page
     tab_to(fresh, "e => e.getAttribute('role') === 'combobox' && e.getAttribute('aria-label') === 'Kernel'", "Kernel")

@@ -6,7 +6,18 @@ import pytest
 from PIL import Image
 
 from analysis.datasets import load_dataset
-from tests.helpers import choose, idle, lasso, paper_photo, shot, upload
+from tests.helpers import (
+    canvas_shows_ink,
+    choose,
+    draw_a_stroke,
+    drawing_canvas,
+    idle,
+    lasso,
+    paper_photo,
+    shot,
+    upload,
+    wait_until,
+)
 from tests.servers import photo
 
 pytestmark = pytest.mark.browser
@@ -64,10 +75,8 @@ def test_every_page_keeps_its_settings_through_a_tour(page, tmp_path):
     idle(page)
     only_threes = selected_count(page)
     lasso(page, 0.3)
-    for _ in range(120):  # the lasso's rerun adds the digits drawn around
-        page.wait_for_timeout(500)
-        if selected_count(page) != only_threes:
-            break
+    wait_until(lambda: selected_count(page) != only_threes, 60, "the lasso's rerun adding the digits drawn around",
+               every=0.5)
     idle(page)
     count = selected_count(page)
     assert count != only_threes
@@ -104,23 +113,15 @@ def test_every_page_keeps_its_settings_through_a_tour(page, tmp_path):
 def test_a_drawing_is_still_there_after_a_visit_elsewhere(page):
     page.goto(f"{page.base_url}/predict")
     page.get_by_text("Where the digit comes from").wait_for(timeout=240_000)
-    page.wait_for_timeout(1000)
-    canvas = (page.frame_locator("iframe").first.locator("canvas").last if page.locator("iframe").count()
-              else page.locator("canvas").last)  # as in test_browser_predict
-    canvas.wait_for()
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + 140, box["y"] + 40)
-    page.mouse.down()
-    for i in range(25):
-        page.mouse.move(box["x"] + 140, box["y"] + 40 + i * 8)
-    page.mouse.up()
+    draw_a_stroke(page)
     page.get_by_text("What each model says").wait_for(timeout=30_000)
     page.get_by_text(" reads ").nth(2).wait_for(timeout=30_000)  # the three models' answers draw one after another
     before = sorted(t.inner_text() for t in page.get_by_text(" reads ").all())
     visit(page, "Glossary")
     visit(page, "Predict")
     page.get_by_text("What each model says").wait_for(timeout=30_000)
-    page.wait_for_timeout(2000)  # the canvas reports what it was opened with: the same drawing
-    idle(page)
+    drawing_canvas(page)
+    wait_until(lambda: canvas_shows_ink(page), 60, "the canvas showing the drawing again", every=0.2)
+    idle(page)  # what the canvas, opened again, reported has been read
     assert sorted(t.inner_text() for t in page.get_by_text(" reads ").all()) == before
     shot(page, "persistence-drawing")

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from analysis.datasets import load_dataset
-from tests.helpers import paper_photo, shot, upload
+from tests.helpers import draw_a_stroke, paper_photo, shot, upload
 
 pytestmark = pytest.mark.browser
 
@@ -27,19 +27,7 @@ def test_upload_a_digit_photo_and_see_probabilities(page, tmp_path):
 def test_drawing_canvas_reads_a_stroke(page):
     page.goto(f"{page.base_url}/predict")
     page.get_by_text("Where the digit comes from").wait_for(timeout=120_000)
-    canvas = (
-        page.frame_locator("iframe").first.locator("canvas").last
-        if page.locator("iframe").count()
-        else page.locator("canvas").last
-    )
-    canvas.wait_for()
-    box = canvas.bounding_box()
-    x, y = box["x"], box["y"]
-    page.mouse.move(x + 140, y + 40)
-    page.mouse.down()
-    for i in range(25):
-        page.mouse.move(x + 140, y + 40 + i * 8)
-    page.mouse.up()
+    draw_a_stroke(page)
     page.get_by_text("What each model says").wait_for(timeout=30_000)
     page.get_by_text(" reads ").nth(2).wait_for(timeout=30_000)  # the three models' answers draw one after another
     assert page.get_by_text(" reads ").count() == 3

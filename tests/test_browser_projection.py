@@ -16,6 +16,7 @@ import pytest
 from dashboard.core import pages as nav
 from tests.browser_audit import audit_page
 from tests.helpers import idle, shot
+from tests.servers import SIDEBAR, settled
 
 pytestmark = pytest.mark.browser
 
@@ -121,7 +122,7 @@ def _visit(page, address: str, prepare, present: bool, sidebar_open: bool | None
     idle(page, 180_000)
     page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')]
         .filter(gd => gd.checkVisibility()).every(gd => gd.querySelector('.main-svg text'))""", timeout=60_000)
-    page.wait_for_timeout(2000)  # charts finish drawing after the run ends
+    settled(page)  # charts finish drawing after the run ends: their boxes and texts keep still
 
 
 def _sidebar_width(page) -> float:
@@ -133,7 +134,7 @@ def _sidebar_width(page) -> float:
 def _set_sidebar(page, want_open: bool) -> None:
     """Open or close the sidebar with its own buttons, as a teacher would."""
     for _ in range(3):
-        page.wait_for_timeout(700)  # let an opening/closing animation finish
+        settled(page, SIDEBAR)  # an opening/closing animation has finished
         if (_sidebar_width(page) > 50) == want_open:
             return
         button = page.locator('[data-testid="stExpandSidebarButton"]' if want_open
@@ -200,7 +201,7 @@ def test_every_page_reads_from_the_back_row(browser, app_url, normal, width, hei
             before = Counter(t["text"] for t in base.texts if not t.get("tick"))
             if sum(shown.values()) < sum(before.values()):  # charts still being redrawn (a reconnect's rerun)?
                 idle(page, 180_000)
-                page.wait_for_timeout(3000)
+                settled(page, quiet_ms=2000)
                 found = audit_page(page)  # looked at once more: what is missing now is missing
                 shown = Counter(t["text"] for t in found.texts if not t.get("tick"))
             problems += [f"{where}: {p}" for p in found.problems]

@@ -5,22 +5,14 @@ Waits are driven by threads and Events with generous timeouts: a bug fails, neve
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from analysis.compute import budget as B
 from analysis.compute.budget import MB, MemoryBudget, NeverFits, WaitCancelled, WaitTimeout
+from tests.helpers import wait_until
 
 T = 10.0
-
-
-def wait_until(cond, timeout=T):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.005)
 
 
 def hold_in_thread(budget, nbytes, name, order, release: threading.Event, **kw):
@@ -78,7 +70,7 @@ def test_waiting_reservation_completes_after_another_is_released():
 
     t = threading.Thread(target=second, daemon=True)
     t.start()
-    wait_until(lambda: places == [1])
+    wait_until(lambda: places == [1], T, "the waiter told its place, 1")
     assert not admitted.is_set()
     assert [w["holder"] for w in b.stats()["waiting"]] == ["s2"]
     first.release()
@@ -95,16 +87,16 @@ def test_fifo_order_small_work_does_not_overtake():
     threads = []
     for name, size in (("big", 90), ("mid", 20), ("small", 5)):
         threads.append(hold_in_thread(b, size, name, order, gates[name]))
-        wait_until(lambda n=name: any(w["holder"] == n for w in b.stats()["waiting"]))
+        wait_until(lambda n=name: any(w["holder"] == n for w in b.stats()["waiting"]), T, f"{name} in line")
     assert [(w["holder"], w["position"]) for w in b.stats()["waiting"]] == [("big", 1), ("mid", 2), ("small", 3)]
     blocker.release()  # grants at once, under the budget's lock: what is granted now is all there is
     # "small" (5) would fit beside "big" (90) but is behind "mid" (20), which does not
     assert [h["holder"] for h in b.stats()["holders"]] == ["big"] and b.reserved_bytes == 90
     assert [(w["holder"], w["position"]) for w in b.stats()["waiting"]] == [("mid", 1), ("small", 2)]
-    wait_until(lambda: order == ["big"])
+    wait_until(lambda: order == ["big"], T, "the big one admitted first")
     assert [(w["holder"], w["position"]) for w in b.stats()["waiting"]] == [("mid", 1), ("small", 2)]
     gates["big"].set()
-    wait_until(lambda: sorted(order) == ["big", "mid", "small"])
+    wait_until(lambda: sorted(order) == ["big", "mid", "small"], T, "all three admitted")
     for g in gates.values():
         g.set()
     for t in threads:
@@ -169,7 +161,7 @@ def test_a_job_waiting_behind_a_forgotten_page_ticket_gets_through():
 
     t = threading.Thread(target=job, daemon=True)
     t.start()
-    wait_until(lambda: len(b.stats()["waiting"]) == 1)
+    wait_until(lambda: len(b.stats()["waiting"]) == 1, T, "one in line")
     assert not admitted.wait(0.1)
     now[0] = 31.0  # nobody else calls the budget: the waiting job itself drops the stale ticket
     assert admitted.wait(T)

@@ -18,16 +18,9 @@ from analysis.compute.jobs import (
     shared_registries,
     shared_registry,
 )
+from tests.helpers import wait_until
 
 T = 5.0  # generous timeout for waits that should return at once
-
-
-def wait_until(cond, timeout=T):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.002)
 
 
 class Gate:
@@ -190,7 +183,7 @@ def test_detaching_queued_job_means_it_never_runs():
     blocker.release.set()
     assert reg.get("busy").wait(T)
     # The registry's one worker thread ends when it finds the line empty: after that nothing can run "later".
-    wait_until(lambda: reg.stats()["worker_threads"] == 0)
+    wait_until(lambda: reg.stats()["worker_threads"] == 0, T, "no worker thread left")
     assert never.calls == 0
     assert reg.get("later").status == "cancelled"
 
@@ -229,7 +222,7 @@ def test_queue_position_with_one_worker():
     assert reg.queue_position("unknown") == 0
     gates[0].release.set()
     assert gates[1].started.wait(T)
-    wait_until(lambda: reg.queue_position("k2") == 1)
+    wait_until(lambda: reg.queue_position("k2") == 1, T, "k2 first in line")
     assert jobs[1].status == "running" and reg.queue_position("k1") == 0
     gates[1].release.set()
     gates[2].release.set()
@@ -377,7 +370,7 @@ def test_worker_threads_exit_when_idle():
         reg.submit(f"k{i}", "l", lambda job: None, "s")
     for i in range(4):
         assert reg.get(f"k{i}").wait(T)
-    wait_until(lambda: reg.stats()["worker_threads"] == 0)
+    wait_until(lambda: reg.stats()["worker_threads"] == 0, T, "no worker thread left")
 
 
 def test_shutdown_cancels_queued_jobs_and_waits_for_running_ones():

@@ -8,21 +8,14 @@ sessions' script threads, running the real runtime.feature_page_slot and memory.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from analysis.compute.budget import MB, MemoryBudget
 from dashboard.core import memory, runtime, server
+from tests.helpers import wait_until
 
 HANG_S = 60  # only to detect a hang
-
-
-def wait_for(cond, what: str) -> None:
-    deadline = time.monotonic() + HANG_S
-    while not cond():
-        assert time.monotonic() < deadline, f"not within {HANG_S} s: {what}"
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -53,7 +46,7 @@ def test_a_light_page_answers_while_two_heavy_ones_wait_for_memory(two_slots):
         threads = [threading.Thread(target=heavy, args=(i,), daemon=True) for i in range(2)]
         for t in threads:
             t.start()
-        wait_for(lambda: len(budget.stats()["waiting"]) == 2 or errors, "both heavy pages waiting for memory")
+        wait_until(lambda: len(budget.stats()["waiting"]) == 2 or errors, HANG_S, "both heavy pages waiting for memory")
         assert not errors, errors
 
         light = threading.Event()

@@ -33,8 +33,12 @@ async def _admin(base: str, password: str) -> dict:
 
 
 async def _warm_then_visit(base: str, password: str, warm_timeout: float) -> dict:
-    await asyncio.sleep(3)  # nobody visits: the server's start alone starts the warm-up
-    first = await _admin(base, password)  # the admin page itself starts nothing
+    # Nobody visits: the server's start alone starts the warm-up (the admin page itself starts nothing).
+    deadline = time.monotonic() + 60
+    first = await _admin(base, password)
+    while first.get("Warm-up") == "not started" and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        first = await _admin(base, password)
     assert first.get("Warm-up") in ("models", "maps", "ready"), f"no warm-up without a visit: {first.get('Warm-up')!r}"
     deadline, stats = time.monotonic() + warm_timeout, {}
     while time.monotonic() < deadline:
