@@ -50,6 +50,7 @@ def _sweep(page) -> None:
     page.get_by_text("Try several settings (a small sweep)").click()
     start = page.get_by_role("button", name="Run the sweep (3 runs)")
     start.wait_for(timeout=120_000)
+    idle(page)  # pressed once the page is idle (as in the projection test): a press during a run was lost once
     start.click()
     page.get_by_text("Best by validation accuracy:").wait_for(timeout=600_000)
 
