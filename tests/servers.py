@@ -23,6 +23,7 @@ _FROM = {
     "A11Y_ADMIN_PASSWORD": "benchmarks.a11y",
     "a11y_states": "benchmarks.a11y",
     "a11y_visit": "benchmarks.a11y",
+    "run_sweep": "benchmarks.a11y",
     # benchmarks/keyboard_tasks.py: the five lecture tasks by keyboard alone (issue 37), Tab walks, focus checks
     "KEYBOARD_TASKS": "benchmarks.keyboard_tasks",
     "KeyboardError": "benchmarks.keyboard_tasks",

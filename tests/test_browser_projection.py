@@ -7,8 +7,6 @@ spilling, no fewer chart texts than in normal mode, bigger metrics, tables witho
 no empty chart boxes. Pages added later are checked too. One server, one browser, one page per size."""
 from __future__ import annotations
 
-import re
-import warnings
 from collections import Counter
 
 import pytest
@@ -16,7 +14,7 @@ import pytest
 from dashboard.core import pages as nav
 from tests.browser_audit import audit_page
 from tests.helpers import idle, shot
-from tests.servers import SIDEBAR, settled
+from tests.servers import SIDEBAR, run_sweep, settled
 
 pytestmark = pytest.mark.browser
 
@@ -61,29 +59,14 @@ CONNECTION_LOG = """new MutationObserver(records => { for (const r of records) {
 
 
 def _sweep(page, runs: int) -> None:
-    """Open the sweep, press Run and wait for its result. Twice in full runs a press left the page as it was
-    (no progress, the Run button still there, nothing running on the server): as a person would, press again
-    when nothing has started after 60 s (at most three presses)."""
-    page.get_by_text("Try several settings (a small sweep)").click()
-    start = page.get_by_role("button", name=f"Run the sweep ({runs} runs)")
-    started = page.get_by_text(re.compile(r"^Sweep: \d+ of \d+ runs finished|Best by validation accuracy:"))
-    for press in range(3):
-        start.wait_for(timeout=120_000)
-        idle(page, 180_000)
-        start.click()
-        try:
-            started.first.wait_for(timeout=60_000)
-            break
-        except Exception:
-            warnings.warn(f"nothing had started 60 s after press {press + 1} of the sweep's Run button "
-                          f"(connection: {page.evaluate('() => window.__connection || []')})",
-                          stacklevel=1)
+    """The sweep run to its result (benchmarks/a11y.py's run_sweep: a press that starts nothing is made again);
+    if the result does not come, say what the page showed instead and the app's connection to its server."""
     try:
-        page.get_by_text("Best by validation accuracy:").wait_for(timeout=600_000)  # the result, not the intro
-    except Exception as e:  # say what the page showed instead, and the app's connection to its server
+        run_sweep(page, runs)
+    except Exception as e:
         shown = page.locator('[data-testid="stMain"]').inner_text()
         connection = page.evaluate("() => window.__connection || []")
-        raise AssertionError(f"the sweep's result did not come in 600 s (connection: {connection}); the page "
+        raise AssertionError(f"the sweep's result did not come (connection: {connection}); the page "
                              f"said:\n{shown[-3000:]}") from e
 
 
